@@ -1,0 +1,138 @@
+// The validated, normalized, deep-frozen configuration.
+//
+// Keys keep the YAML spelling (snake_case) so that an operator reading an error, a log line or
+// this file sees the same names as in pgrouter.yaml. Values are normalized:
+//   - durations ("3s", "30m", "250ms") are numbers of milliseconds,
+//   - sizes ("1MB", "512kB") are numbers of bytes,
+//   - binds ("0.0.0.0:5432") are { host, port }.
+// Every default lives in src/config/defaults.ts and is documented in docs/configuration.md.
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface TlsFiles {
+  /** PEM contents (already read from file / env), not paths. */
+  readonly ca: string | null;
+  readonly cert: string | null;
+  readonly key: string | null;
+}
+
+export interface EtcdConfig {
+  /** One or more etcd client endpoints, e.g. [{host:'10.0.0.1', port:2379}]. */
+  readonly hosts: readonly HostPort[];
+  /** http or https; https when `tls` is set. */
+  readonly protocol: 'http' | 'https';
+  readonly tls: TlsFiles | null;
+  readonly username: string | null;
+  /** Resolved secret (from YAML, env var or file). Never logged. */
+  readonly password: string | null;
+  /** Timeout of one etcd request (range read, watch create). */
+  readonly dial_timeout: number;
+  /** Watchdog: re-read the whole prefix this often even if the watch looks healthy. */
+  readonly resync_interval: number;
+}
+
+export interface StaticMember {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  /** Patroni REST base URL, e.g. http://10.0.0.1:8008 */
+  readonly api: string;
+}
+
+export interface ClusterConfig {
+  readonly scope: string;
+  /** Always starts and ends with "/" after normalization. */
+  readonly namespace: string;
+  /** etcd mode when set; static mode when `members` is set instead. Exactly one is set. */
+  readonly etcd: EtcdConfig | null;
+  readonly members: readonly StaticMember[] | null;
+  /**
+   * What to do while etcd is unreachable:
+   *  - follow_probes (default): keep routing on Patroni REST probes alone,
+   *  - fail_closed: no confirmed primary until etcd is back.
+   */
+  readonly on_etcd_loss: 'follow_probes' | 'fail_closed';
+}
+
+export interface ChecksConfig {
+  /** Probe interval (HAProxy `inter`). */
+  readonly interval: number;
+  /** Probe timeout (HAProxy `timeout check`). */
+  readonly timeout: number;
+  /** Consecutive failures before a check is marked down. */
+  readonly fall: number;
+  /** Consecutive successes before a check is marked up. */
+  readonly rise: number;
+  /** Faster re-probe interval while the leader-key holder is not yet confirmed. */
+  readonly fast_interval: number;
+}
+
+export type ListenerRole = 'primary' | 'replica';
+export type Balance = 'roundrobin' | 'leastconn' | 'random';
+
+export interface ListenerConfig {
+  readonly name: string;
+  readonly bind: HostPort;
+  readonly role: ListenerRole;
+  /** Replica listeners: max replication lag in bytes for `/replica?lag=`; null = no limit. */
+  readonly max_lag: number | null;
+  readonly balance: Balance;
+  /** Replica listeners: route to the primary when no replica is fit. */
+  readonly fallback: 'primary' | 'none';
+  /** passthrough: relay SSLRequest to the backend (TLS end to end); disable: answer 'N'. */
+  readonly ssl: 'passthrough' | 'disable';
+  /** Max concurrent sessions on this listener; further clients queue. 0 = unlimited. */
+  readonly maxconn: number;
+  /** What happens to sessions whose backend is marked down (HAProxy on-marked-down). */
+  readonly on_marked_down: 'shutdown' | 'keep';
+  /** Replica that is up but over max_lag: shut its sessions down, or only drain (no new ones). */
+  readonly on_lag: 'shutdown' | 'drain';
+}
+
+export interface TimeoutsConfig {
+  readonly connect: number;
+  /** Client side idle timeout; 0 = none. */
+  readonly client: number;
+  /** Server side idle timeout; 0 = none. */
+  readonly server: number;
+  /** Time a new client has to send its first (startup) packet. */
+  readonly startup: number;
+  /** How long a new client is held while the listener has no backend. 0 = refuse at once. */
+  readonly connect_wait: number;
+  /** How long a client may wait in the maxconn queue. */
+  readonly queue: number;
+  /** TCP keepalive initial delay on both sides (below Azure LB's 4 min idle cut). */
+  readonly keepalive: number;
+  /** SIGTERM: how long established sessions may drain before they are closed. */
+  readonly shutdown_grace: number;
+}
+
+export interface HttpConfig {
+  readonly bind: HostPort;
+}
+
+export interface LogConfig {
+  readonly level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+  readonly format: 'json' | 'pretty';
+}
+
+export interface Config {
+  readonly cluster: ClusterConfig;
+  readonly checks: ChecksConfig;
+  readonly listeners: readonly ListenerConfig[];
+  readonly timeouts: TimeoutsConfig;
+  readonly http: HttpConfig;
+  readonly log: LogConfig;
+}
+
+/** One problem found in a config file, reported like `haproxy -c`. */
+export interface ConfigIssue {
+  /** Key path, e.g. "listeners[1].bind" or "timeouts.connect". */
+  readonly path: string;
+  /** 1-based line in the file, when known. */
+  readonly line: number | null;
+  readonly message: string;
+}
