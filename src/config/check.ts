@@ -1,0 +1,32 @@
+// Output of `pgrouter check`, in the style of `haproxy -c`: one [ALERT] line per issue with
+// file:line and key path, then a count; or one summary line for a valid file.
+import type { Config, ConfigIssue } from './types.js';
+import { formatBind, formatDuration } from './units.js';
+
+export function formatIssues(file: string, issues: readonly ConfigIssue[]): string {
+  const lines = issues.map((i) => {
+    const where = i.line === null ? file : `${file}:${i.line}`;
+    const path = i.path === '' ? '' : `${i.path}: `;
+    return `[ALERT] ${where}: ${path}${i.message}`;
+  });
+  const n = issues.length;
+  lines.push(`Configuration file has ${n} ${n === 1 ? 'error' : 'errors'}`);
+  return lines.join('\n');
+}
+
+export function summarizeConfig(config: Config): string {
+  const { cluster, checks, listeners, http } = config;
+  const mode = cluster.etcd
+    ? `etcd mode (scope ${cluster.scope}, ${plural(cluster.etcd.hosts.length, 'etcd host')})`
+    : `static mode (scope ${cluster.scope}, ${plural(cluster.members?.length ?? 0, 'member')})`;
+  const ls = listeners.map((l) => `${l.name} ${formatBind(l.bind)} ${l.role}`).join(', ');
+  return (
+    `Configuration file is valid: ${mode}, ${plural(listeners.length, 'listener')} (${ls}), ` +
+    `checks every ${formatDuration(checks.interval)} fall ${checks.fall} rise ${checks.rise}, ` +
+    `http ${formatBind(http.bind)}`
+  );
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}

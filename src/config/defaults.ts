@@ -1,0 +1,77 @@
+// Every default of pgrouter.yaml, in one place, already normalized (ms, bytes, {host, port}).
+// docs/configuration.md documents each of them; test/unit/config/load.test.ts pins them.
+// The HAProxy column is what the seed deployments configure, so a migration keeps its timings.
+
+export const DEFAULTS = {
+  cluster: {
+    /** Patroni's default `namespace`. */
+    namespace: '/service/',
+    on_etcd_loss: 'follow_probes',
+  },
+  etcd: {
+    dial_timeout: 2_000,
+    resync_interval: 30_000,
+  },
+  member: {
+    /** PostgreSQL's default port. */
+    port: 5432,
+    /** Patroni's default REST port; api defaults to http://<host>:8008. */
+    api_port: 8008,
+  },
+  checks: {
+    /** HAProxy `inter 3s`. */
+    interval: 3_000,
+    /** HAProxy `timeout check 5s`. */
+    timeout: 5_000,
+    /** HAProxy `fall 3`. */
+    fall: 3,
+    /** HAProxy `rise 2`. */
+    rise: 2,
+    fast_interval: 100,
+  },
+  listener: {
+    max_lag: null,
+    balance: 'roundrobin',
+    /** A replica listener with no fit replica sends reads to the primary; a primary one cannot. */
+    fallback: { primary: 'none', replica: 'primary' },
+    ssl: 'passthrough',
+    /** Ten times the seeds' per-server `maxconn 100`, and still a bound: 0 means unlimited. */
+    maxconn: 1000,
+    /** HAProxy `on-marked-down shutdown-sessions`. */
+    on_marked_down: 'shutdown',
+    on_lag: 'drain',
+  },
+  /** Used when `listeners` is omitted: the RW/RO pair of the seeds. */
+  listeners: [
+    { name: 'rw', bind: '0.0.0.0:5432', role: 'primary' },
+    { name: 'ro', bind: '0.0.0.0:5433', role: 'replica' },
+  ],
+  timeouts: {
+    /** HAProxy `timeout connect 4s`. */
+    connect: 4_000,
+    /** HAProxy `timeout client 30m`. */
+    client: 1_800_000,
+    /** HAProxy `timeout server 30m`. */
+    server: 1_800_000,
+    startup: 10_000,
+    connect_wait: 15_000,
+    queue: 30_000,
+    /** Below Azure Load Balancer's 4-minute idle cut. */
+    keepalive: 60_000,
+    shutdown_grace: 30_000,
+  },
+  http: {
+    /** The seeds' stats frontend `bind *:8404`. */
+    bind: { host: '0.0.0.0', port: 8404 },
+  },
+  log: {
+    level: 'info',
+    format: 'json',
+  },
+} as const;
+
+/** Overrides cluster.etcd.password when set and not empty (containers, systemd credentials). */
+export const ETCD_PASSWORD_ENV = 'PGROUTER_ETCD_PASSWORD';
+
+/** Host of ":5432" and "*:5432" binds. */
+export const WILDCARD_HOST = '0.0.0.0';

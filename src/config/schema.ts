@@ -1,0 +1,130 @@
+// TypeBox schema of the raw YAML, before normalization. It checks shapes only: which keys exist
+// (additionalProperties: false everywhere, so a typo is an error and not a silent default),
+// their types, enums and integer ranges. Value syntaxes (durations, sizes, binds) and
+// cross-field rules are checked in normalize.ts, which gives better messages than a regex would.
+//
+// Custom keywords read by validate.ts to word its messages:
+//   x-expect  what a value should look like ("a duration such as ...")
+//   x-enum    the allowed words of an enum (a union of literals)
+//   x-hint    how to fix a pattern mismatch
+//   x-secret  never echo the value in a message
+import { Type, type Static, type TLiteral, type TProperties, type TUnion } from '@sinclair/typebox';
+
+function Strict<T extends TProperties>(properties: T) {
+  return Type.Object(properties, { additionalProperties: false });
+}
+
+function Enum<const T extends readonly [string, ...string[]]>(values: T) {
+  return Type.Union(
+    values.map((v) => Type.Literal(v)),
+    { 'x-enum': values },
+  ) as unknown as TUnion<TLiteral<T[number]>[]>;
+}
+
+const Opt = Type.Optional;
+
+/** Strings are parsed by parseDuration; a bare number is milliseconds. */
+const Duration = Type.Union([Type.String(), Type.Number()], { 'x-expect': 'a duration such as 250ms, 4s or 30m' });
+const Bind = Type.String({ 'x-expect': 'an address such as 0.0.0.0:5432' });
+const Port = Type.Integer({ minimum: 1, maximum: 65535 });
+
+const EnvRef = Strict({ env: Type.String({ minLength: 1 }) });
+const FileRef = Strict({ file: Type.String({ minLength: 1 }) });
+
+/** A secret value: literal string, or read from an environment variable or a file. */
+const Secret = Type.Union([Type.String(), EnvRef, FileRef], {
+  'x-expect': 'a quoted string, { env: VAR } or { file: PATH }',
+  'x-secret': true,
+});
+
+/** PEM material: a plain string is a file path; { env } holds the PEM text itself. */
+const Pem = Type.Union([Type.String({ minLength: 1 }), EnvRef, FileRef], {
+  'x-expect': 'a file path, { env: VAR } or { file: PATH }',
+});
+
+const Etcd = Strict({
+  /** A list, or one comma-separated string as in Patroni's etcd3.hosts. */
+  hosts: Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String(), { minItems: 1 })], {
+    'x-expect': 'a list of host:port such as [10.0.0.1:2379]',
+  }),
+  tls: Opt(Strict({ ca: Opt(Pem), cert: Opt(Pem), key: Opt(Pem) })),
+  username: Opt(Type.String({ minLength: 1 })),
+  password: Opt(Secret),
+  dial_timeout: Opt(Duration),
+  resync_interval: Opt(Duration),
+});
+
+const Member = Strict({
+  name: Type.String({ minLength: 1 }),
+  host: Type.String({ minLength: 1 }),
+  port: Opt(Port),
+  api: Opt(Type.String({ minLength: 1 })),
+});
+
+const Cluster = Strict({
+  scope: Type.String({ minLength: 1 }),
+  namespace: Opt(Type.String()),
+  etcd: Opt(Etcd),
+  members: Opt(Type.Array(Member, { minItems: 1 })),
+  on_etcd_loss: Opt(Enum(['follow_probes', 'fail_closed'] as const)),
+});
+
+const Checks = Strict({
+  interval: Opt(Duration),
+  timeout: Opt(Duration),
+  fall: Opt(Type.Integer({ minimum: 1 })),
+  rise: Opt(Type.Integer({ minimum: 1 })),
+  fast_interval: Opt(Duration),
+});
+
+export const ROLES = ['primary', 'replica'] as const;
+
+const Listener = Strict({
+  name: Type.String({
+    pattern: '^[a-z0-9_-]+$',
+    'x-hint': 'use lowercase letters, digits, "_" and "-"',
+  }),
+  bind: Bind,
+  role: Enum(ROLES),
+  /** Strings are parsed by parseSize; a bare number is bytes; null means no limit. */
+  max_lag: Opt(Type.Union([Type.String(), Type.Number(), Type.Null()], { 'x-expect': 'a size such as 1MB, or null' })),
+  balance: Opt(Enum(['roundrobin', 'leastconn', 'random'] as const)),
+  fallback: Opt(Enum(['primary', 'none'] as const)),
+  ssl: Opt(Enum(['passthrough', 'disable'] as const)),
+  maxconn: Opt(Type.Integer({ minimum: 0 })),
+  on_marked_down: Opt(Enum(['shutdown', 'keep'] as const)),
+  on_lag: Opt(Enum(['shutdown', 'drain'] as const)),
+});
+
+const Timeouts = Strict({
+  connect: Opt(Duration),
+  client: Opt(Duration),
+  server: Opt(Duration),
+  startup: Opt(Duration),
+  connect_wait: Opt(Duration),
+  queue: Opt(Duration),
+  keepalive: Opt(Duration),
+  shutdown_grace: Opt(Duration),
+});
+
+export const RawConfigSchema = Strict({
+  cluster: Cluster,
+  checks: Opt(Checks),
+  listeners: Opt(Type.Array(Listener, { minItems: 1 })),
+  timeouts: Opt(Timeouts),
+  http: Opt(Strict({ bind: Opt(Bind) })),
+  log: Opt(
+    Strict({
+      level: Opt(Enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const)),
+      format: Opt(Enum(['json', 'pretty'] as const)),
+    }),
+  ),
+});
+
+export type RawConfig = Static<typeof RawConfigSchema>;
+export type RawCluster = Static<typeof Cluster>;
+export type RawEtcd = Static<typeof Etcd>;
+export type RawMember = Static<typeof Member>;
+export type RawListener = Static<typeof Listener>;
+export type RawSecret = Static<typeof Secret>;
+export type RawPem = Static<typeof Pem>;
