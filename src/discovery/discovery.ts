@@ -1,0 +1,220 @@
+// Discovery: owns the etcd mirror (or the static member list) and the prober, re-derives the
+// ClusterView on every etcd change and probe result, and publishes a new frozen view
+// (generation + 1) only when something consumers care about changed (view-diff.ts).
+//
+// The fast path of a switchover: the `leader` PUT (or DELETE on lease expiry) arrives on the
+// watch → the old and new holders are probed at once → the new holder is confirmed by its first
+// /primary 200 sent after we saw the key, re-probed every checks.fast_interval until then.
+import type { Config } from '../config/types.js';
+import { describeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { staticApiBase } from './patroni-member.js';
+import { collectMembers, deriveView, leaderKeyValue } from './derive-view.js';
+import { EtcdSource, type EtcdSnapshot } from './etcd-source.js';
+import { Prober, type ProbeEvent, type ProbeTarget } from './prober.js';
+import { emptyView, type ClusterView } from './types.js';
+import { checkTransitions, sameContent } from './view-diff.js';
+
+export interface DiscoveryOptions {
+  readonly config: Config;
+  readonly logger: Logger;
+  /** Every finished probe (latency histogram hook). */
+  readonly onProbe?: (event: ProbeEvent) => void;
+  readonly now?: () => number;
+}
+
+/** When the leader key or the published primary changed (tests compare these with Patroni). */
+export interface TimelineEntry {
+  readonly kind: 'leader_key' | 'primary';
+  /** Epoch ms (Date.now()) when we saw / published it. */
+  readonly at: number;
+  readonly from: string | null;
+  readonly to: string | null;
+  /** View generation for 'primary' entries; null for 'leader_key'. */
+  readonly generation: number | null;
+  readonly reason: string;
+}
+
+const TIMELINE_MAX = 200;
+
+export class Discovery {
+  private readonly config: Config;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly mode: 'etcd' | 'static';
+  private readonly prober: Prober;
+  private readonly etcd: EtcdSource | null;
+  private etcdSnap: EtcdSnapshot | null = null;
+  private leaderSince: number | null = null;
+  private lastLeader: string | null = null;
+  private view: ClusterView;
+  private readonly listeners = new Set<(view: ClusterView) => void>();
+  private readonly events: TimelineEntry[] = [];
+  private readonly ignoredLogged = new Map<string, string>();
+  private tick: NodeJS.Timeout | null = null;
+  private started = false;
+  private closed = false;
+
+  constructor(opts: DiscoveryOptions) {
+    this.config = opts.config;
+    this.log = opts.logger;
+    this.now = opts.now ?? Date.now;
+    const cluster = opts.config.cluster;
+    this.mode = cluster.etcd ? 'etcd' : 'static';
+    this.view = emptyView(cluster.scope, this.mode);
+    const replicaLags = opts.config.listeners.filter((l) => l.role === 'replica').map((l) => l.max_lag);
+    this.prober = new Prober({
+      checks: opts.config.checks,
+      replicaLags,
+      log: this.log,
+      onResult: () => this.refresh(),
+      ...(opts.onProbe ? { onProbe: opts.onProbe } : {}),
+      now: this.now,
+    });
+    this.etcd = cluster.etcd
+      ? new EtcdSource({
+          etcd: cluster.etcd,
+          prefix: `${cluster.namespace}${cluster.scope}/`,
+          log: this.log,
+          now: this.now,
+          onChange: (snap, changed) => this.onEtcd(snap, changed),
+        })
+      : null;
+  }
+
+  /** Starts watching and probing; returns at once (the first views follow within ms). */
+  async start(): Promise<void> {
+    if (this.started || this.closed) return;
+    this.started = true;
+    this.prober.start();
+    if (this.etcd) {
+      this.etcd.start();
+    } else {
+      const targets: ProbeTarget[] = (this.config.cluster.members ?? []).map((m) => ({ name: m.name, api: staticApiBase(m.api) }));
+      this.prober.setTargets(targets);
+    }
+    this.refresh();
+    // Staleness is a function of time: re-derive even when nothing reports.
+    this.tick = setInterval(() => this.refresh(), Math.max(100, Math.floor(this.config.checks.interval / 2)));
+    this.tick.unref();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.tick) clearInterval(this.tick);
+    this.tick = null;
+    await Promise.all([this.etcd?.close(), this.prober.close()]);
+    this.listeners.clear();
+  }
+
+  /** The last published view. */
+  current(): ClusterView {
+    return this.view;
+  }
+
+  /** Called with every newly published view (not with the current one). Returns unsubscribe. */
+  subscribe(listener: (view: ClusterView) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Leader-key and primary changes, oldest first (bounded). */
+  timeline(): readonly TimelineEntry[] {
+    return this.events.slice();
+  }
+
+  private record(entry: TimelineEntry): void {
+    this.events.push(entry);
+    if (this.events.length > TIMELINE_MAX) this.events.shift();
+  }
+
+  private onEtcd(snap: EtcdSnapshot, changed: readonly string[]): void {
+    this.etcdSnap = snap;
+    const leader = leaderKeyValue(snap.keys);
+    const concerned = new Set<string>();
+    if (leader !== this.lastLeader) {
+      const from = this.lastLeader;
+      this.leaderSince = this.now();
+      this.lastLeader = leader;
+      const reason = leader === null ? 'leader key deleted' : 'leader key written';
+      this.record({ kind: 'leader_key', at: Date.now(), from, to: leader, generation: null, reason });
+      this.log.info({ event: 'leader_key', from, to: leader }, reason);
+      if (from !== null) concerned.add(from);
+      if (leader !== null) concerned.add(leader);
+    }
+    const { members, ignored } = collectMembers(snap.keys);
+    this.logIgnored(ignored);
+    this.prober.setTargets(members.map((m) => ({ name: m.name, api: m.api })));
+    for (const key of changed) {
+      if (key.startsWith('members/')) concerned.add(key.slice('members/'.length));
+    }
+    this.prober.probeNow([...concerned]);
+    this.refresh();
+  }
+
+  private logIgnored(ignored: readonly { name: string; reason: string }[]): void {
+    const seen = new Set<string>();
+    for (const { name, reason } of ignored) {
+      seen.add(name);
+      if (this.ignoredLogged.get(name) === reason) continue;
+      this.ignoredLogged.set(name, reason);
+      this.log.warn({ event: 'member_ignored', member: name, reason }, `members/${name} ignored`);
+    }
+    for (const name of [...this.ignoredLogged.keys()]) if (!seen.has(name)) this.ignoredLogged.delete(name);
+  }
+
+  private refresh(): void {
+    if (!this.started || this.closed) return;
+    const { checks, cluster } = this.config;
+    const snap = this.etcdSnap;
+    const next = deriveView({
+      mode: this.mode,
+      scope: cluster.scope,
+      etcd: this.mode === 'etcd'
+        ? {
+            connected: snap?.connected ?? false,
+            keys: snap?.keys ?? new Map(),
+            revision: snap?.revision ?? null,
+            lastResyncAt: snap?.lastResyncAt ?? null,
+            error: snap ? snap.error : 'connecting',
+            leaderSince: this.leaderSince,
+          }
+        : null,
+      staticMembers: cluster.members,
+      checks: this.prober.records(),
+      replicaKeys: this.prober.replicaKeys(),
+      onEtcdLoss: cluster.on_etcd_loss,
+      fall: checks.fall,
+      staleAfterMs: checks.interval * 2 + checks.timeout,
+      now: this.now(),
+      generation: this.view.generation + 1,
+    });
+    // Until the holder is confirmed, /primary is re-probed every fast_interval.
+    const unconfirmed = next.leader_key !== null && next.primary !== next.leader_key;
+    this.prober.setFast(unconfirmed && next.leader_key !== null ? [next.leader_key] : []);
+    if (this.view.generation > 0 && sameContent(next, this.view)) return;
+    this.publish(next);
+  }
+
+  private publish(next: ClusterView): void {
+    const prev = this.view;
+    this.view = next;
+    for (const t of checkTransitions(prev, next)) {
+      this.log.info({ event: t.up ? 'member_up' : 'member_down', member: t.member, check: t.check, reason: t.reason }, `${t.member} ${t.check} ${t.up ? 'up' : 'down'}`);
+    }
+    if (prev.primary !== next.primary) {
+      this.record({ kind: 'primary', at: Date.now(), from: prev.primary, to: next.primary, generation: next.generation, reason: next.primary_reason });
+      this.log.info(
+        { event: 'leader_change', from: prev.primary, to: next.primary, reason: next.primary_reason, generation: next.generation },
+        next.primary ? `primary is ${next.primary}` : 'no confirmed primary',
+      );
+    }
+    for (const listener of this.listeners) {
+      try {
+        listener(next);
+      } catch (err) {
+        this.log.error({ event: 'view_listener_failed', error: describeError(err) }, 'view listener threw');
+      }
+    }
+  }
+}

@@ -1,0 +1,77 @@
+// What one Patroni REST answer means (PURE). The HTTP status is Patroni's contract
+// (200 healthy, 503 not); the JSON body lets us be stricter where 3.0.2 is lenient.
+//
+// Patroni 3.0.2 (patroni/api.py do_GET): /primary answers 200 as soon as `ha.is_leader()`, i.e.
+// right after the member *acquired the leader key*, before `pg_ctl promote` finished, and also
+// while PostgreSQL is not running. The body, built from a live `pg_is_in_recovery()` query,
+// still says "role": "replica" during promotion. So a 200 whose body says the server is not a
+// running primary is a failure here ("not promoted yet"): we must not send writes to a server in
+// recovery. Without a body (or a body without those fields) the status alone decides.
+//
+// /replica?lag=N answers 503 when the replica is over the limit, but also when it is tagged
+// noloadbalance, not running, or not a replica. A 503 whose body says a running replica without
+// noloadbalance can only be the lag limit: that is `lagging` (drain instead of kill).
+import { normalizeRole, pythonTruthy } from './patroni-member.js';
+
+export type CheckKind = 'primary' | 'replica';
+
+export interface ProbeVerdict {
+  readonly ok: boolean;
+  readonly error: string | null;
+  readonly lagging: boolean;
+  readonly role: string | null;
+  readonly state: string | null;
+}
+
+interface Body {
+  role: string | null;
+  state: string | null;
+  noloadbalance: boolean;
+}
+
+function parseBody(text: string | null): Body | null {
+  if (text === null || text === '') return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // Not JSON (a proxy error page, a truncated answer): judge by the status code alone.
+    return null;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return null;
+  const obj = parsed as Record<string, unknown>;
+  const tags = typeof obj.tags === 'object' && obj.tags !== null ? (obj.tags as Record<string, unknown>) : {};
+  return {
+    role: typeof obj.role === 'string' ? obj.role : null,
+    state: typeof obj.state === 'string' ? obj.state : null,
+    noloadbalance: pythonTruthy(tags.noloadbalance),
+  };
+}
+
+/**
+ * @param status HTTP status, or null when the request failed (then `networkError` says why)
+ * @param hasLagLimit the replica check carried ?lag=, so a 503 from a healthy replica means lag
+ */
+export function interpretProbe(
+  kind: CheckKind,
+  status: number | null,
+  body: string | null,
+  networkError: string | null,
+  hasLagLimit: boolean,
+): ProbeVerdict {
+  const b = parseBody(body);
+  const role = b?.role ?? null;
+  const state = b?.state ?? null;
+  const fail = (error: string, lagging = false): ProbeVerdict => ({ ok: false, error, lagging, role, state });
+  if (status === null) return fail(networkError ?? 'no response');
+  if (status !== 200 && status !== 503) return fail(`HTTP ${status}`);
+  if (kind === 'primary') {
+    if (status === 503) return fail('503');
+    if (role !== null && normalizeRole(role) !== 'primary') return fail(`not promoted yet (role ${role})`);
+    if (state !== null && state !== 'running') return fail(`postgres ${state}`);
+    return { ok: true, error: null, lagging: false, role, state };
+  }
+  if (status === 200) return { ok: true, error: null, lagging: false, role, state };
+  const lagging = hasLagLimit && b !== null && role === 'replica' && state === 'running' && !b.noloadbalance;
+  return fail(lagging ? 'over lag limit' : '503', lagging);
+}

@@ -1,0 +1,112 @@
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Config } from '../../../src/config/types.js';
+import { Discovery } from '../../../src/discovery/discovery.js';
+import type { ClusterView } from '../../../src/discovery/types.js';
+import { createLogger } from '../../../src/log.js';
+import { waitFor } from '../../harness/wait.js';
+import { FakePatroni } from './fake-patroni.js';
+
+function config(members: { name: string; api: string }[]): Config {
+  return {
+    cluster: {
+      scope: 'static-test',
+      namespace: '/service/',
+      etcd: null,
+      members: members.map((m, i) => ({ name: m.name, host: '127.0.0.1', port: 15432 + i, api: m.api })),
+      on_etcd_loss: 'follow_probes',
+    },
+    checks: { interval: 50, timeout: 500, fall: 2, rise: 2, fast_interval: 20 },
+    listeners: [
+      { name: 'rw', bind: { host: '127.0.0.1', port: 0 }, role: 'primary', max_lag: null, balance: 'roundrobin', fallback: 'none', ssl: 'passthrough', maxconn: 0, on_marked_down: 'shutdown', on_lag: 'drain' },
+      { name: 'ro', bind: { host: '127.0.0.1', port: 0 }, role: 'replica', max_lag: 1048576, balance: 'roundrobin', fallback: 'primary', ssl: 'passthrough', maxconn: 0, on_marked_down: 'shutdown', on_lag: 'drain' },
+    ],
+    timeouts: { connect: 1000, client: 0, server: 0, startup: 1000, connect_wait: 1000, queue: 1000, keepalive: 60_000, shutdown_grace: 1000 },
+    http: { bind: { host: '127.0.0.1', port: 0 } },
+    log: { level: 'info', format: 'json' },
+  };
+}
+
+function captureLog() {
+  const lines: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+      cb();
+    },
+  });
+  return { logger: createLogger({ destination }), lines };
+}
+
+let cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.reverse()) await c();
+  cleanup = [];
+});
+
+describe('Discovery in static mode', () => {
+  it('publishes the member answering /primary after rise, and follows it when another takes over', async () => {
+    const [a, b] = [await FakePatroni.start('master'), await FakePatroni.start('replica')];
+    cleanup.push(() => a.close(), () => b.close());
+    const { logger, lines } = captureLog();
+    const d = new Discovery({ config: config([{ name: 'a', api: a.url }, { name: 'b', api: b.url }]), logger });
+    cleanup.push(() => d.close());
+    const seen: ClusterView[] = [];
+    const unsubscribe = d.subscribe((v) => seen.push(v));
+    expect(d.current().generation).toBe(0);
+    await d.start();
+    await waitFor(() => d.current().primary === 'a', { timeoutMs: 5_000, what: 'a to be primary' });
+    const v = d.current();
+    expect(v.mode).toBe('static');
+    expect(v.members.map((m) => [m.name, m.role, Object.keys(m.replica_checks)])).toEqual([
+      ['a', 'primary', ['1048576']],
+      ['b', 'replica', ['1048576']],
+    ]);
+
+    b.role = 'master';
+    a.role = 'replica';
+    await waitFor(() => d.current().primary === 'b', { timeoutMs: 5_000, what: 'b to be primary' });
+
+    // Generations strictly increase, and no two consecutive views carry the same content.
+    const gens = seen.map((x) => x.generation);
+    expect(gens).toEqual([...gens].sort((x, y) => x - y));
+    expect(new Set(gens).size).toBe(gens.length);
+    const changes = lines.filter((l) => l.event === 'leader_change').map((l) => [l.from, l.to]);
+    expect(changes).toEqual([[null, 'a'], ['a', null], [null, 'b']]);
+    expect(d.timeline().filter((t) => t.kind === 'primary').map((t) => t.to)).toEqual(['a', null, 'b']);
+    expect(lines.some((l) => l.event === 'member_up' && l.member === 'b' && l.check === 'primary')).toBe(true);
+    expect(lines.some((l) => l.event === 'member_down' && l.member === 'a' && l.check === 'primary')).toBe(true);
+
+    // Steady probes every 50 ms do not produce new views.
+    const before = d.current().generation;
+    const probesBefore = a.paths.length;
+    await waitFor(() => a.paths.length >= probesBefore + 6, { timeoutMs: 5_000, what: 'a few more probe rounds' });
+    expect(d.current().generation).toBe(before);
+
+    unsubscribe();
+    const count = seen.length;
+    a.role = 'master';
+    b.role = 'replica';
+    await waitFor(() => d.current().primary === 'a', { timeoutMs: 5_000, what: 'a to be primary again' });
+    expect(seen).toHaveLength(count);
+  });
+
+  it('refuses to pick when two members answer /primary, and keeps a throwing subscriber from breaking others', async () => {
+    const [a, b] = [await FakePatroni.start('master'), await FakePatroni.start('master')];
+    cleanup.push(() => a.close(), () => b.close());
+    const { logger, lines } = captureLog();
+    const d = new Discovery({ config: config([{ name: 'a', api: a.url }, { name: 'b', api: b.url }]), logger });
+    cleanup.push(() => d.close());
+    d.subscribe(() => {
+      throw new Error('boom');
+    });
+    const views: ClusterView[] = [];
+    d.subscribe((v) => views.push(v));
+    await d.start();
+    await waitFor(() => d.current().members.every((m) => m.primary_check.up), { timeoutMs: 5_000, what: 'both up on /primary' });
+    expect(d.current().primary).toBeNull();
+    expect(d.current().primary_reason).toBe('static members: a, b are all up on /primary, refusing to guess');
+    expect(views.length).toBeGreaterThan(0);
+    expect(lines.some((l) => l.event === 'view_listener_failed')).toBe(true);
+  });
+});

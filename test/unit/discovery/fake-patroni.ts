@@ -1,0 +1,52 @@
+// A stand-in for one Patroni REST API on an ephemeral loopback port: answers /primary and
+// /replica from a mutable role, and records every request path.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type FakeRole = 'master' | 'replica' | 'promoting' | 'lagging' | 'hang' | 'garbage';
+
+export class FakePatroni {
+  role: FakeRole;
+  readonly paths: string[] = [];
+  private readonly server: http.Server;
+
+  private constructor(role: FakeRole) {
+    this.role = role;
+    this.server = http.createServer((req, res) => this.handle(req, res));
+  }
+
+  static async start(role: FakeRole): Promise<FakePatroni> {
+    const f = new FakePatroni(role);
+    await new Promise<void>((resolve) => f.server.listen(0, '127.0.0.1', resolve));
+    return f;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const path = req.url ?? '/';
+    this.paths.push(path);
+    if (this.role === 'hang') return; // never answers: the prober's timeout must fire
+    if (this.role === 'garbage') {
+      res.writeHead(502).end('<html>bad gateway</html>');
+      return;
+    }
+    const inRecovery = this.role !== 'master';
+    const body = JSON.stringify({
+      state: 'running',
+      role: inRecovery ? 'replica' : 'master',
+      xlog: inRecovery ? { received_location: 1, replayed_location: 1 } : { location: 1 },
+    });
+    let status = 503;
+    if (path.startsWith('/primary')) status = this.role === 'master' || this.role === 'promoting' ? 200 : 503;
+    else if (path.startsWith('/replica')) status = this.role === 'replica' || (this.role === 'lagging' && !path.includes('lag=')) ? 200 : 503;
+    res.writeHead(status, { 'content-type': 'application/json' }).end(body);
+  }
+}

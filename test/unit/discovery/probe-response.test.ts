@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { interpretProbe } from '../../../src/discovery/probe-response.js';
+
+// Bodies as Patroni 3.0.2 answers them (patroni/api.py get_postgresql_status).
+const primaryBody = JSON.stringify({ state: 'running', role: 'master', server_version: 150010, xlog: { location: 67108960 }, timeline: 1 });
+const promotingBody = JSON.stringify({ state: 'running', role: 'replica', xlog: { received_location: 1, replayed_location: 1 } });
+const replicaBody = JSON.stringify({ state: 'running', role: 'replica', xlog: { received_location: 1, replayed_location: 1 }, timeline: 1 });
+const nlbBody = JSON.stringify({ state: 'running', role: 'replica', tags: { noloadbalance: true } });
+const stoppedBody = JSON.stringify({ state: 'stopped', role: 'master' });
+
+describe('interpretProbe /primary', () => {
+  it.each([
+    [200, primaryBody, null, true, null],
+    [200, JSON.stringify({ state: 'running', role: 'primary' }), null, true, null],
+    [200, '', null, true, null],
+    [200, 'not json', null, true, null],
+    [200, promotingBody, null, false, 'not promoted yet (role replica)'],
+    [200, stoppedBody, null, false, 'postgres stopped'],
+    [503, replicaBody, null, false, '503'],
+    [500, primaryBody, null, false, 'HTTP 500'],
+    [null, null, 'ECONNREFUSED', false, 'ECONNREFUSED'],
+    [null, null, 'timeout', false, 'timeout'],
+  ])('status %s with body %s → ok=%s', (status, body, net, ok, error) => {
+    const v = interpretProbe('primary', status, body, net, false);
+    expect(v.ok).toBe(ok);
+    expect(v.error).toBe(error);
+    expect(v.lagging).toBe(false);
+  });
+});
+
+describe('interpretProbe /replica', () => {
+  it('passes a 200', () => {
+    expect(interpretProbe('replica', 200, replicaBody, null, true)).toEqual({ ok: true, error: null, lagging: false, role: 'replica', state: 'running' });
+  });
+
+  it('reads a 503 from a running replica under ?lag= as lagging', () => {
+    expect(interpretProbe('replica', 503, replicaBody, null, true)).toMatchObject({ ok: false, lagging: true, error: 'over lag limit' });
+  });
+
+  it.each([
+    ['without a lag limit', replicaBody, false],
+    ['from a noloadbalance member', nlbBody, true],
+    ['from the primary', primaryBody, true],
+    ['without a body', '', true],
+  ])('does not call a 503 %s lagging', (_what, body, lagLimit) => {
+    expect(interpretProbe('replica', 503, body, null, lagLimit)).toMatchObject({ ok: false, lagging: false, error: '503' });
+  });
+});
