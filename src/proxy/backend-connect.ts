@@ -1,0 +1,63 @@
+// One TCP connection attempt to a backend, bounded by timeouts.connect.
+import net from 'node:net';
+import { describeError } from '../errors.js';
+
+export type ConnectResult = { readonly ok: true; readonly socket: net.Socket } | { readonly ok: false; readonly reason: string };
+
+export interface ConnectAttempt {
+  /** Abandons the attempt (the callback is not called). */
+  abort(): void;
+}
+
+/** Short, stable label for a failed connect (counter label and log field). */
+function failureLabel(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : describeError(err);
+}
+
+/** Errors after we gave up on a socket: it is destroyed and the outcome was already decided. */
+function ignoreLateError(): void {
+  return undefined;
+}
+
+export function connectBackend(
+  target: { host: string; port: number },
+  opts: { timeoutMs: number; keepaliveMs: number },
+  done: (result: ConnectResult) => void,
+): ConnectAttempt {
+  let settled = false;
+  // allowHalfOpen: the relay forwards each direction's FIN on its own (see relay.ts).
+  const socket = net.connect({ host: target.host, port: target.port, allowHalfOpen: true, noDelay: true });
+  const finish = (result: ConnectResult): void => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    socket.removeListener('error', onError);
+    socket.removeListener('connect', onConnect);
+    if (!result.ok) {
+      // A destroyed socket may still report a late error; it is already counted via `result`.
+      socket.on('error', ignoreLateError);
+      socket.destroy();
+    }
+    done(result);
+  };
+  const onError = (err: unknown): void => finish({ ok: false, reason: failureLabel(err) });
+  const onConnect = (): void => {
+    socket.setKeepAlive(true, opts.keepaliveMs);
+    finish({ ok: true, socket });
+  };
+  const timer = setTimeout(() => finish({ ok: false, reason: 'timeout' }), opts.timeoutMs);
+  socket.once('connect', onConnect);
+  socket.on('error', onError);
+  return {
+    abort: () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.removeListener('error', onError);
+      socket.removeListener('connect', onConnect);
+      socket.on('error', ignoreLateError);
+      socket.destroy();
+    },
+  };
+}

@@ -1,0 +1,412 @@
+// One client connection, from accept to close: the startup handshake, getting a backend
+// (backend-waiter.ts: maxconn queue, hold), the backend connection, then the relay.
+//
+//   startup ──SSLRequest (disable) / GSSENCRequest──► answer 'N', back to startup
+//      │ ──CancelRequest──► forward (exact owner or broadcast), close
+//      │ ──SSLRequest (passthrough) / StartupMessage──► waiting ► connecting
+//   connecting ──SSLRequest──► ssl_wait ──'S'──► relay (TLS end to end, never parsed)
+//      │                               ──'N'──► startup (backend kept) ──StartupMessage──► server_hello
+//      └──StartupMessage──► server_hello ──first server message──► relay (server stream parsed
+//                                          until ReadyForQuery, for BackendKeyData)
+//
+// Until the client has seen a byte from a backend, a failed or condemned backend is replaced
+// by another one (the client never notices): a refused connection, a backend that closes or
+// answers the StartupMessage with 57P03 (starting up / shutting down, typical mid-switchover),
+// a view change. After that, a kill closes the session.
+import type net from 'node:net';
+import type { ListenerConfig, TimeoutsConfig } from '../config/types.js';
+import type { MemberView } from '../discovery/types.js';
+import type { Logger } from '../log.js';
+import type { KillReason } from '../routing/kill.js';
+import type { Counters } from '../sessions/counters.js';
+import type { SessionRecord, SessionRegistry } from '../sessions/registry.js';
+import { connectBackend, type ConnectAttempt } from './backend-connect.js';
+import { BackendWaiter, type Route, type WaiterContext } from './backend-waiter.js';
+import { forwardCancel } from './cancel-forwarder.js';
+import { handshakeStep } from './handshake.js';
+import { errorResponse, NO_ENCRYPTION, SQLSTATE, sslRequestPacket } from './messages.js';
+import { endThenDestroy, startRelay, type Relay } from './relay.js';
+import { feedServerStartup, firstServerMessage, initialServerStartup, type ServerStartupState } from './server-startup-parser.js';
+
+export type CounterGroup = 'rejected' | 'closed' | 'cancels' | 'connect_errors';
+
+/** What a session needs from its listener; the listener implements it. */
+export interface SessionContext extends WaiterContext {
+  readonly listener: ListenerConfig;
+  readonly timeouts: TimeoutsConfig;
+  readonly logger: Logger;
+  readonly registry: SessionRegistry;
+  readonly counters: Counters<CounterGroup>;
+  /** Members to broadcast a cancel with an unknown key to. */
+  cancelTargets(): readonly MemberView[];
+  /** The session released everything (called once). */
+  closed(session: ClientSession): void;
+}
+
+type Phase = 'startup' | 'waiting' | 'connecting' | 'ssl_wait' | 'server_hello' | 'relay' | 'done';
+
+export class ClientSession {
+  private readonly clientAddress: string;
+  private phase: Phase = 'startup';
+  private acc: Buffer = Buffer.alloc(0);
+  private sslDone = false;
+  private gssDone = false;
+  /** What to send once a backend is connected: an SSLRequest, or the StartupMessage (+ pipelined tail). */
+  private pending: { kind: 'ssl' } | { kind: 'startup'; readonly packet: Buffer; tail: Buffer } | null = null;
+  private startupTimer: NodeJS.Timeout | null = null;
+  private readonly waiter: BackendWaiter;
+  private attempt: ConnectAttempt | null = null;
+  private backend: net.Socket | null = null;
+  private record: SessionRecord | null = null;
+  private relay: Relay | null = null;
+  private parser: ServerStartupState | null = null;
+  /** Server bytes held back until its first message is known (phase server_hello). */
+  private hello: Buffer = Buffer.alloc(0);
+  private killReason: KillReason | null = null;
+
+  constructor(
+    private readonly client: net.Socket,
+    private readonly ctx: SessionContext,
+    readonly id: string,
+  ) {
+    this.clientAddress = `${client.remoteAddress ?? '?'}:${client.remotePort ?? '?'}`;
+    this.waiter = new BackendWaiter(ctx, {
+      onRoute: (route) => this.connect(route),
+      onRefuse: (reason, message) => this.refuse(reason, message),
+      guard: (fn) => this.guard(fn),
+    });
+  }
+
+  start(): void {
+    const { client, ctx } = this;
+    client.setNoDelay(true);
+    client.setKeepAlive(true, ctx.timeouts.keepalive);
+    client.on('data', this.onClientData);
+    client.on('end', this.onClientGone);
+    client.on('close', this.onClientGone);
+    client.on('error', this.onClientError);
+    this.armStartupTimer();
+  }
+
+  /** Relaying bytes (established), as opposed to still in the handshake or waiting. */
+  get established(): boolean {
+    return this.phase === 'relay';
+  }
+
+  /** Router shutdown: sessions not yet relaying are refused now; established ones drain. */
+  shutdown(): void {
+    if (this.phase === 'relay' || this.phase === 'done') return;
+    this.refuse('shutdown', errorResponse(SQLSTATE.ADMIN_SHUTDOWN, 'pgrouter is shutting down'));
+  }
+
+  destroy(): void {
+    this.relay?.destroy();
+    this.refuse('shutdown');
+    this.client.destroy();
+  }
+
+  // ---- the handshake ----------------------------------------------------------------------
+
+  private readonly onClientData = this.guard((chunk: Buffer): void => {
+    if (this.phase !== 'startup') {
+      // Bytes while an SSLRequest is unanswered: CVE-2021-23214.
+      if (this.pending?.kind === 'ssl') this.refuse('ssl_pipelined');
+      // The socket is paused while a StartupMessage waits for its backend; a chunk already on
+      // its way is kept for the backend rather than lost.
+      else if (this.pending?.kind === 'startup') {
+        this.pending.tail = Buffer.concat([this.pending.tail, chunk]);
+        if (this.phase === 'server_hello') this.backend?.write(chunk);
+      }
+      return;
+    }
+    this.acc = this.acc.length === 0 ? chunk : Buffer.concat([this.acc, chunk]);
+    const step = handshakeStep(this.acc, { ssl: this.ctx.listener.ssl, sslDone: this.sslDone, gssDone: this.gssDone });
+    if (step.step !== 'wait') this.acc = Buffer.alloc(0);
+    switch (step.step) {
+      case 'wait':
+        return;
+      case 'reject':
+        return this.refuse(step.reason, undefined, step.detail);
+      case 'answer_no':
+        if (step.request === 'ssl') this.sslDone = true;
+        else this.gssDone = true;
+        this.client.write(NO_ENCRYPTION);
+        return;
+      case 'ssl_passthrough':
+        this.sslDone = true;
+        this.clearStartupTimer();
+        this.pending = { kind: 'ssl' };
+        this.phase = 'waiting';
+        return this.waiter.begin();
+      case 'cancel':
+        return this.cancel(step.pid, step.key);
+      case 'startup':
+        this.clearStartupTimer();
+        this.pending = { kind: 'startup', packet: step.packet, tail: step.tail };
+        // Keep the client's further bytes in the kernel (not here) until the backend is ready.
+        this.client.pause();
+        if (this.backend) return this.sendStartup();
+        this.phase = 'waiting';
+        return this.waiter.begin();
+    }
+  });
+
+  private cancel(pid: number, key: Buffer): void {
+    const { ctx } = this;
+    const outcome = forwardCancel(pid, key, {
+      findOwner: (p, k) => ctx.registry.findByCancelKey(p, k),
+      targets: () => ctx.cancelTargets(),
+      timeoutMs: ctx.timeouts.connect,
+      keepaliveMs: ctx.timeouts.keepalive,
+      onSendFailure: (reason) => ctx.counters.inc('cancels', `send_failed_${reason}`),
+    });
+    ctx.counters.inc('cancels', outcome);
+    ctx.logger.debug({ event: 'cancel', client: this.clientAddress, pid, outcome }, 'cancel request');
+    // "Message Flow: Canceling Requests": the server closes the connection without a reply.
+    this.finish();
+    this.dropBackend();
+    endThenDestroy(this.client);
+  }
+
+  // ---- the backend ------------------------------------------------------------------------
+
+  private connect(route: Route): void {
+    const { ctx } = this;
+    const m = route.member;
+    this.phase = 'connecting';
+    this.record = {
+      id: this.id,
+      listener: ctx.listener.name,
+      backend: m.name,
+      backendHost: m.host,
+      backendPort: m.port,
+      viaFallback: route.viaFallback,
+      clientAddress: this.clientAddress,
+      startedAt: ctx.now(),
+      bytesIn: 0,
+      bytesOut: 0,
+      cancelKey: null,
+    };
+    // Registered while connecting already: leastconn counts it, and a view change reaches it.
+    ctx.registry.add(this.record, this.onKill);
+    const opts = { timeoutMs: ctx.timeouts.connect, keepaliveMs: ctx.timeouts.keepalive };
+    this.attempt = connectBackend(
+      m,
+      opts,
+      this.guard((result) => {
+        this.attempt = null;
+        if (result.ok) return this.connected(result.socket);
+        ctx.counters.inc('connect_errors', result.reason);
+        ctx.logger.debug({ event: 'backend_connect_failed', backend: m.name, reason: result.reason, client: this.clientAddress }, 'backend connect failed');
+        this.replaceBackend(m.name);
+      }),
+    );
+  }
+
+  /** The backend failed (`failed`) or was condemned (null) before the client saw a byte from it. */
+  private replaceBackend(failed: string | null): void {
+    this.dropBackend();
+    this.phase = 'waiting';
+    this.waiter.retry(failed);
+  }
+
+  private dropBackend(): void {
+    this.attempt?.abort();
+    this.attempt = null;
+    const backend = this.backend;
+    if (backend) {
+      // Its late 'close' must not be mistaken for the next backend's.
+      backend.removeListener('data', this.onBackendData);
+      backend.removeListener('close', this.onBackendClose);
+      backend.destroy();
+    }
+    this.backend = null;
+    if (this.record) this.ctx.registry.remove(this.record.id);
+    this.record = null;
+  }
+
+  private connected(socket: net.Socket): void {
+    this.backend = socket;
+    socket.on('error', this.onBackendError);
+    socket.on('close', this.onBackendClose);
+    socket.on('data', this.onBackendData);
+    if (this.pending?.kind !== 'ssl') return this.sendStartup();
+    this.phase = 'ssl_wait';
+    socket.write(sslRequestPacket());
+  }
+
+  /** Forwards the StartupMessage (and what the client pipelined) and waits for the first answer. */
+  private sendStartup(): void {
+    const backend = this.backend;
+    if (!backend || this.pending?.kind !== 'startup') return this.refuse('internal_error', undefined, 'no startup to send');
+    this.phase = 'server_hello';
+    this.hello = Buffer.alloc(0);
+    backend.write(this.pending.packet);
+    if (this.pending.tail.length > 0) backend.write(this.pending.tail);
+  }
+
+  private serverHello(chunk: Buffer): void {
+    this.hello = this.hello.length === 0 ? chunk : Buffer.concat([this.hello, chunk]);
+    const first = firstServerMessage(this.hello);
+    if (first.kind === 'incomplete') return;
+    if (first.kind === 'error' && first.sqlstate === SQLSTATE.CANNOT_CONNECT_NOW) {
+      this.ctx.counters.inc('connect_errors', 'cannot_connect_now');
+      return this.replaceBackend(this.record?.backend ?? null);
+    }
+    const hello = this.hello;
+    this.hello = Buffer.alloc(0);
+    this.beginRelay(true, hello);
+  }
+
+  private readonly onBackendData = this.guard((chunk: Buffer): void => {
+    if (this.phase === 'server_hello') return this.serverHello(chunk);
+    if (this.phase !== 'ssl_wait') return this.refuse('backend_protocol', undefined, 'server spoke before the startup packet');
+    const answer = chunk[0];
+    if (answer === 0x53 /* 'S' */) {
+      // TLS end to end from here: the bytes are encrypted, so they are never parsed.
+      this.pending = null;
+      this.client.write(chunk);
+      this.beginRelay(false);
+    } else if (answer === 0x4e /* 'N' */ && chunk.length === 1) {
+      // The client continues in plaintext on the same connection, and so does this backend.
+      this.pending = null;
+      this.phase = 'startup';
+      this.client.write(NO_ENCRYPTION);
+      this.armStartupTimer();
+    } else {
+      this.refuse('backend_protocol', undefined, `unexpected answer to SSLRequest: ${String(answer)}`);
+    }
+  });
+
+  private readonly onBackendClose = this.guard((): void => {
+    if (this.phase === 'ssl_wait' || this.phase === 'server_hello') return this.replaceBackend(this.record?.backend ?? null);
+    // After 'N' and before the StartupMessage: a new backend can take the StartupMessage alone.
+    if (this.phase === 'startup') this.dropBackend();
+  });
+
+  private readonly onBackendError = (err: Error): void => {
+    this.ctx.logger.debug({ event: 'backend_error', client: this.clientAddress, err: err.message }, 'backend socket error');
+  };
+
+  private readonly onKill = (reason: KillReason): void => {
+    // The registry has already forgotten the record.
+    this.record = null;
+    if (this.phase === 'connecting' || this.phase === 'ssl_wait' || this.phase === 'server_hello') {
+      return this.guard(() => this.replaceBackend(null))();
+    }
+    if (this.phase === 'startup') return this.dropBackend();
+    this.killReason = reason;
+    this.relay?.destroy();
+  };
+
+  // ---- the relay --------------------------------------------------------------------------
+
+  /** `hello`: server bytes already read (the start of its answer), relayed first. */
+  private beginRelay(parse: boolean, hello: Buffer = Buffer.alloc(0)): void {
+    const { client, ctx } = this;
+    const backend = this.backend;
+    const record = this.record;
+    if (!backend || !record) return this.refuse('internal_error', undefined, 'relay without a backend');
+    this.phase = 'relay';
+    // Pause before dropping our 'data' listener, or bytes would flow to nobody.
+    client.pause();
+    client.removeListener('data', this.onClientData);
+    client.removeListener('end', this.onClientGone);
+    backend.removeListener('data', this.onBackendData);
+    backend.removeListener('close', this.onBackendClose);
+    const pending = this.pending;
+    this.pending = null;
+    if (pending?.kind === 'startup') record.bytesIn += pending.packet.length + pending.tail.length;
+    this.parser = parse ? initialServerStartup() : null;
+    if (hello.length > 0) {
+      record.bytesOut += hello.length;
+      this.observeStartup(record, hello);
+      client.write(hello);
+    }
+    this.relay = startRelay(client, backend, { client: ctx.timeouts.client, server: ctx.timeouts.server }, {
+      onClientData: (chunk) => {
+        record.bytesIn += chunk.length;
+      },
+      onServerData: (chunk) => {
+        record.bytesOut += chunk.length;
+        if (this.parser) this.observeStartup(record, chunk);
+      },
+      onEnd: (reason) => {
+        ctx.counters.inc('closed', this.killReason ? `killed_${this.killReason}` : reason);
+        this.finish();
+      },
+    });
+  }
+
+  private observeStartup(record: SessionRecord, chunk: Buffer): void {
+    if (!this.parser) return;
+    const next = feedServerStartup(this.parser, chunk);
+    if (next.backendKey && !record.cancelKey) this.ctx.registry.setCancelKey(record, next.backendKey);
+    if (next.phase === 'invalid') {
+      this.ctx.logger.debug({ event: 'server_startup_unparsed', backend: record.backend, reason: next.reason }, 'stopped parsing the server startup');
+    }
+    // Startup over (or unparseable): pure byte relay from now on.
+    this.parser = next.phase === 'startup' ? next : null;
+  }
+
+  // ---- endings ----------------------------------------------------------------------------
+
+  private readonly onClientGone = this.guard((): void => {
+    if (this.phase === 'relay' || this.phase === 'done') return;
+    this.refuse(this.client.errored ? 'client_error' : 'client_closed');
+  });
+
+  private readonly onClientError = (err: Error): void => {
+    this.ctx.logger.debug({ event: 'client_error', client: this.clientAddress, err: err.message }, 'client socket error');
+  };
+
+  /** Closes a client that never reached the relay, counted under `rejected` by reason. */
+  private refuse(reason: string, message?: Buffer, detail?: string): void {
+    if (this.phase === 'done' || this.phase === 'relay') return;
+    const { ctx } = this;
+    ctx.counters.inc('rejected', reason);
+    ctx.logger.debug({ event: 'client_rejected', listener: ctx.listener.name, client: this.clientAddress, reason, detail }, 'client closed');
+    this.finish();
+    this.dropBackend();
+    if (message && !this.client.destroyed && !this.client.writableEnded) this.client.write(message);
+    endThenDestroy(this.client);
+  }
+
+  /** Releases the timer, the waiter (slot, queue, hold) and the registry entry. Idempotent. */
+  private finish(): void {
+    if (this.phase === 'done') return;
+    this.phase = 'done';
+    this.clearStartupTimer();
+    this.waiter.close();
+    this.attempt?.abort();
+    this.attempt = null;
+    if (this.record) this.ctx.registry.remove(this.record.id);
+    this.ctx.closed(this);
+  }
+
+  private armStartupTimer(): void {
+    this.clearStartupTimer();
+    this.startupTimer = setTimeout(this.guard(() => this.refuse('startup_timeout')), this.ctx.timeouts.startup);
+  }
+
+  private clearStartupTimer(): void {
+    if (this.startupTimer) clearTimeout(this.startupTimer);
+    this.startupTimer = null;
+  }
+
+  /** Event handlers never throw into the event loop: a bug closes this session only. */
+  private guard<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
+    return (...args: A) => {
+      try {
+        fn(...args);
+      } catch (err) {
+        this.ctx.logger.error({ event: 'session_internal_error', client: this.clientAddress, err }, 'session failed');
+        this.ctx.counters.inc(this.phase === 'relay' ? 'closed' : 'rejected', 'internal_error');
+        this.relay?.destroy();
+        this.finish();
+        this.backend?.destroy();
+        this.client.destroy();
+      }
+    };
+  }
+}

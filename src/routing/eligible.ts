@@ -1,0 +1,74 @@
+// Which members may take new sessions of a listener, and which may hold its existing ones (PURE).
+import type { ListenerConfig } from '../config/types.js';
+import { replicaCheckKey, type ClusterView, type MemberView } from '../discovery/types.js';
+
+/**
+ * Operator override per member name (HAProxy "set server state"): drain and maint both stop
+ * new sessions; existing ones are left to sessionsToKill / the operator.
+ */
+export type AdminState = 'ready' | 'drain' | 'maint';
+export type AdminStates = Readonly<Record<string, AdminState>>;
+
+export interface Eligible {
+  readonly members: readonly MemberView[];
+  /** True when a replica listener fell back to the primary because no replica is fit. */
+  readonly usingFallback: boolean;
+}
+
+const NONE: Eligible = Object.freeze({ members: Object.freeze([]), usingFallback: false });
+
+function takesNewSessions(member: MemberView, adminStates: AdminStates | undefined): boolean {
+  const state = adminStates?.[member.name];
+  return state === undefined || state === 'ready';
+}
+
+function primaryMember(view: ClusterView): MemberView | undefined {
+  return view.primary === null ? undefined : view.members.find((m) => m.name === view.primary);
+}
+
+/** A replica fit for new sessions: its replica check (for this listener's lag limit) is up. */
+export function isFitReplica(view: ClusterView, listener: ListenerConfig, member: MemberView): boolean {
+  return member.name !== view.primary && !member.noloadbalance && member.replica_checks[replicaCheckKey(listener.max_lag)]?.up === true;
+}
+
+/**
+ * Members that may take a new session of `listener`. Fails closed: a primary listener gets
+ * only the confirmed primary (view.primary), never a leader-key holder that is not confirmed.
+ */
+export function eligibleBackends(view: ClusterView, listener: ListenerConfig, adminStates?: AdminStates): Eligible {
+  const primary = primaryMember(view);
+  if (listener.role === 'primary') {
+    return primary && takesNewSessions(primary, adminStates) ? { members: [primary], usingFallback: false } : NONE;
+  }
+  const replicas = view.members.filter((m) => isFitReplica(view, listener, m) && takesNewSessions(m, adminStates));
+  if (replicas.length > 0) return { members: replicas, usingFallback: false };
+  if (listener.fallback === 'primary' && primary && takesNewSessions(primary, adminStates)) {
+    return { members: [primary], usingFallback: true };
+  }
+  return NONE;
+}
+
+/**
+ * Members to send a CancelRequest to when its key is unknown here (the session lives in another
+ * worker or router instance): every member that may currently hold a session of this listener,
+ * i.e. the fit replicas, the replicas kept for draining (lagging with on_lag: drain), and the
+ * primary when it is the fallback. PostgreSQL ignores a cancel with a wrong key, so a broadcast
+ * is safe; picking one at random (what HAProxy does) loses the cancel.
+ */
+export function cancelTargets(view: ClusterView, listener: ListenerConfig): MemberView[] {
+  const primary = primaryMember(view);
+  if (listener.role === 'primary') {
+    // With on_marked_down: keep, sessions survive on a former primary too.
+    if (listener.on_marked_down === 'keep') return view.members.filter((m) => m.name !== view.primary).concat(primary ? [primary] : []);
+    return primary ? [primary] : [];
+  }
+  const key = replicaCheckKey(listener.max_lag);
+  const targets = view.members.filter((m) => {
+    if (m.name === view.primary) return false;
+    const check = m.replica_checks[key];
+    if (check?.up === true) return true;
+    return listener.on_marked_down === 'keep' || (check?.lagging === true && listener.on_lag === 'drain');
+  });
+  if (listener.fallback === 'primary' && primary) targets.push(primary);
+  return targets;
+}

@@ -1,0 +1,61 @@
+// Which established sessions a new ClusterView condemns (PURE).
+//
+// HAProxy's "on-marked-down shutdown-sessions" is what makes a switchover safe: a session left
+// on a former primary would keep writing to a node that is no longer the leader (or fail much
+// later). We decide per listener:
+//   primary listener: the backend is not view.primary any more        → 'not_primary'
+//   replica listener: the backend's replica check is down              → 'marked_down'
+//                     ... but lagging with on_lag: drain               → kept (no new sessions)
+//                     the backend was promoted (is view.primary now)   → 'marked_down'
+//                     a fallback session (on the primary) when that
+//                     member is no longer the primary or is gone       → 'not_primary'
+//   on_marked_down: keep                                               → nothing is killed
+import type { ListenerConfig } from '../config/types.js';
+import { replicaCheckKey, type ClusterView } from '../discovery/types.js';
+
+export type KillReason = 'not_primary' | 'marked_down';
+
+export interface SessionRef {
+  readonly id: string;
+  /** Member name the session is connected to. */
+  readonly backend: string;
+  /** Reached through the replica listener's fallback to the primary. */
+  readonly viaFallback?: boolean;
+}
+
+export interface KillBatch {
+  readonly reason: KillReason;
+  readonly backend: string;
+  readonly ids: string[];
+}
+
+function verdict(view: ClusterView, listener: ListenerConfig, session: SessionRef): KillReason | null {
+  if (listener.role === 'primary' || session.viaFallback === true) {
+    return session.backend === view.primary ? null : 'not_primary';
+  }
+  // A replica promoted under a read-only session: it is the primary now, not a replica.
+  if (session.backend === view.primary) return 'marked_down';
+  const member = view.members.find((m) => m.name === session.backend);
+  const check = member?.replica_checks[replicaCheckKey(listener.max_lag)];
+  if (check?.up === true) return null;
+  if (check?.lagging === true && listener.on_lag === 'drain') return null;
+  return 'marked_down';
+}
+
+/** Sessions of one listener to destroy now, grouped by (backend, reason) for one log line each. */
+export function sessionsToKill(view: ClusterView, listener: ListenerConfig, sessions: Iterable<SessionRef>): KillBatch[] {
+  if (listener.on_marked_down === 'keep') return [];
+  const batches = new Map<string, KillBatch>();
+  for (const s of sessions) {
+    const reason = verdict(view, listener, s);
+    if (reason === null) continue;
+    const k = `${reason}\0${s.backend}`;
+    let batch = batches.get(k);
+    if (!batch) {
+      batch = { reason, backend: s.backend, ids: [] };
+      batches.set(k, batch);
+    }
+    batch.ids.push(s.id);
+  }
+  return [...batches.values()];
+}

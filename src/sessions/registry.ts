@@ -1,0 +1,182 @@
+// Session registry: every relayed session, its backend, its cancel key, and the kill switch
+// that a new ClusterView pulls (HAProxy on-marked-down shutdown-sessions, done per view).
+import type { ListenerConfig } from '../config/types.js';
+import type { ClusterView } from '../discovery/types.js';
+import type { Logger } from '../log.js';
+import type { BackendKey } from '../proxy/server-startup-parser.js';
+import { sessionsToKill, type KillReason } from '../routing/kill.js';
+import { Counters } from './counters.js';
+
+export interface SessionRecord {
+  readonly id: string;
+  readonly listener: string;
+  /** Member name of the backend. */
+  readonly backend: string;
+  readonly backendHost: string;
+  readonly backendPort: number;
+  /** Replica listener session placed on the primary by `fallback: primary`. */
+  readonly viaFallback: boolean;
+  /** "ip:port" of the client. */
+  readonly clientAddress: string;
+  /** Epoch ms. */
+  readonly startedAt: number;
+  /** Client → server bytes; the session updates it while relaying. */
+  bytesIn: number;
+  /** Server → client bytes. */
+  bytesOut: number;
+  /** Learned from BackendKeyData; null for TLS passthrough sessions and until startup ends. */
+  cancelKey: BackendKey | null;
+}
+
+export type KillFn = (reason: KillReason) => void;
+
+interface Entry {
+  readonly record: SessionRecord;
+  readonly kill: KillFn;
+}
+
+export interface RegistryStats {
+  readonly active: number;
+  /** listener → backend → sessions. */
+  readonly sessions: Record<string, Record<string, number>>;
+  /** Sessions killed by a view change, by reason. */
+  readonly killed: Record<string, number>;
+}
+
+function cancelIndexKey(pid: number, key: Buffer): string {
+  return `${pid >>> 0}:${key.toString('hex')}`;
+}
+
+export class SessionRegistry {
+  private readonly listeners: readonly ListenerConfig[];
+  private readonly logger: Logger;
+  private readonly byListener = new Map<string, Map<string, Entry>>();
+  /** listener → backend → count, kept incrementally for leastconn. */
+  private readonly load = new Map<string, Map<string, number>>();
+  private readonly byCancelKey = new Map<string, SessionRecord>();
+  private readonly counters = new Counters<'killed'>(['killed']);
+  private total = 0;
+
+  constructor(opts: { listeners: readonly ListenerConfig[]; logger: Logger }) {
+    this.listeners = opts.listeners;
+    this.logger = opts.logger;
+    for (const l of this.listeners) {
+      this.byListener.set(l.name, new Map());
+      this.load.set(l.name, new Map());
+    }
+  }
+
+  add(record: SessionRecord, kill: KillFn): void {
+    let sessions = this.byListener.get(record.listener);
+    if (!sessions) {
+      sessions = new Map();
+      this.byListener.set(record.listener, sessions);
+    }
+    if (sessions.has(record.id)) this.remove(record.id);
+    sessions.set(record.id, { record, kill });
+    this.total++;
+    this.bump(record.listener, record.backend, 1);
+    if (record.cancelKey) this.byCancelKey.set(cancelIndexKey(record.cancelKey.pid, record.cancelKey.key), record);
+  }
+
+  /** Idempotent. */
+  remove(id: string): void {
+    for (const [listener, sessions] of this.byListener) {
+      const entry = sessions.get(id);
+      if (!entry) continue;
+      sessions.delete(id);
+      this.total--;
+      this.bump(listener, entry.record.backend, -1);
+      const ck = entry.record.cancelKey;
+      if (ck) {
+        const k = cancelIndexKey(ck.pid, ck.key);
+        if (this.byCancelKey.get(k) === entry.record) this.byCancelKey.delete(k);
+      }
+      return;
+    }
+  }
+
+  setCancelKey(record: SessionRecord, key: BackendKey): void {
+    const entry = this.byListener.get(record.listener)?.get(record.id);
+    if (!entry || entry.record !== record) return;
+    record.cancelKey = key;
+    this.byCancelKey.set(cancelIndexKey(key.pid, key.key), record);
+  }
+
+  /** The session whose BackendKeyData matches exactly, on any listener. */
+  findByCancelKey(pid: number, key: Buffer): SessionRecord | null {
+    return this.byCancelKey.get(cancelIndexKey(pid, key)) ?? null;
+  }
+
+  sessionsOn(listener: string, backend: string): number {
+    return this.load.get(listener)?.get(backend) ?? 0;
+  }
+
+  count(listener?: string): number {
+    return listener === undefined ? this.total : (this.byListener.get(listener)?.size ?? 0);
+  }
+
+  list(): SessionRecord[] {
+    const out: SessionRecord[] = [];
+    for (const sessions of this.byListener.values()) for (const e of sessions.values()) out.push({ ...e.record });
+    return out;
+  }
+
+  /**
+   * Destroys, at once, every session the view condemns (routing/kill.ts), and logs one line
+   * per (listener, backend, reason) batch. Returns how many sessions were killed.
+   */
+  applyView(view: ClusterView): number {
+    let killed = 0;
+    for (const listener of this.listeners) {
+      const sessions = this.byListener.get(listener.name);
+      if (!sessions || sessions.size === 0) continue;
+      const refs = [...sessions.values()].map((e) => e.record);
+      for (const batch of sessionsToKill(view, listener, refs)) {
+        const victims: Entry[] = [];
+        for (const id of batch.ids) {
+          const entry = sessions.get(id);
+          if (entry) victims.push(entry);
+        }
+        // Unregister before killing: a session that is only connecting re-routes under the same
+        // id, and its new record must not be removed after the fact.
+        for (const v of victims) this.remove(v.record.id);
+        for (const v of victims) {
+          try {
+            v.kill(batch.reason);
+          } catch (err) {
+            // One broken session must not stop the others from being killed.
+            this.logger.error({ event: 'kill_failed', id: v.record.id, err }, 'failed to kill a session');
+          }
+        }
+        killed += victims.length;
+        this.counters.inc('killed', batch.reason, victims.length);
+        this.logger.info(
+          { event: 'sessions_killed', listener: listener.name, backend: batch.backend, reason: batch.reason, count: victims.length, generation: view.generation },
+          'killed sessions after a view change',
+        );
+      }
+    }
+    return killed;
+  }
+
+  stats(): RegistryStats {
+    const sessions: Record<string, Record<string, number>> = {};
+    for (const [listener, byBackend] of this.load) {
+      sessions[listener] = {};
+      for (const [backend, n] of byBackend) if (n > 0) sessions[listener][backend] = n;
+    }
+    return { active: this.total, sessions, killed: this.counters.snapshot().killed };
+  }
+
+  private bump(listener: string, backend: string, by: number): void {
+    let byBackend = this.load.get(listener);
+    if (!byBackend) {
+      byBackend = new Map();
+      this.load.set(listener, byBackend);
+    }
+    const n = (byBackend.get(backend) ?? 0) + by;
+    if (n > 0) byBackend.set(backend, n);
+    else byBackend.delete(backend);
+  }
+}

@@ -1,0 +1,48 @@
+// A hand-made, frozen Config for data-path tests (the real loader lives in src/config and is
+// not a dependency of these tests). Every listener binds 127.0.0.1:0.
+import type { Config, ListenerConfig, TimeoutsConfig } from '../../../../src/config/types.js';
+
+const TIMEOUTS: TimeoutsConfig = {
+  connect: 1_000,
+  client: 0,
+  server: 0,
+  startup: 2_000,
+  connect_wait: 2_000,
+  queue: 2_000,
+  keepalive: 60_000,
+  shutdown_grace: 1_000,
+};
+
+export function listenerConfig(over: Partial<ListenerConfig> & { name: string }): ListenerConfig {
+  return {
+    bind: { host: '127.0.0.1', port: 0 },
+    role: 'primary',
+    max_lag: null,
+    balance: 'roundrobin',
+    fallback: 'none',
+    ssl: 'passthrough',
+    maxconn: 0,
+    on_marked_down: 'shutdown',
+    on_lag: 'shutdown',
+    ...over,
+  };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+export function testConfig(opts: { listeners?: ListenerConfig[]; timeouts?: Partial<TimeoutsConfig> } = {}): Config {
+  return deepFreeze({
+    cluster: { scope: 'test', namespace: '/service/', etcd: null, members: [], on_etcd_loss: 'follow_probes' },
+    checks: { interval: 1_000, timeout: 1_000, fall: 1, rise: 1, fast_interval: 100 },
+    listeners: opts.listeners ?? [listenerConfig({ name: 'rw', role: 'primary' }), listenerConfig({ name: 'ro', role: 'replica' })],
+    timeouts: { ...TIMEOUTS, ...opts.timeouts },
+    http: { bind: { host: '127.0.0.1', port: 0 } },
+    log: { level: 'info', format: 'json' },
+  });
+}

@@ -1,0 +1,185 @@
+// A small fake PostgreSQL server on 127.0.0.1:0. It answers a StartupMessage with
+// AuthenticationOk, ParameterStatus, BackendKeyData(pid, key) and ReadyForQuery, answers any
+// simple query with one row `{ backend: <name> }`, holds a query starting with "sleep" until a
+// matching CancelRequest arrives, and records every startup, SSL request and cancel it sees.
+import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { errorResponse } from '../../../../src/proxy/messages.js';
+import { authOk, backendKeyData, backendMessage, parameterStatus, readyForQuery } from './packets.js';
+
+export interface FakeBackendOptions {
+  /** Answer to SSLRequest: 'N' (default), 'S' (then echo raw bytes, standing in for TLS), or none (hang). */
+  sslAnswer?: 'N' | 'S' | 'none';
+  /** BackendKeyData key length (4 = protocol 3.0). */
+  keyLength?: number;
+  /** Answer this many StartupMessages with FATAL 57P03 "the database system is shutting down" and close. */
+  refuseStartups?: number;
+  /** SQLSTATE and message of those refusals (default 57P03, shutting down). */
+  refuseWith?: { code: string; message: string };
+}
+
+interface Conn {
+  readonly socket: net.Socket;
+  pid: number;
+  key: Buffer;
+  held: boolean;
+}
+
+let nextPid = 1000;
+
+export class FakeBackend {
+  readonly startups: Array<Record<string, string>> = [];
+  readonly cancels: Array<{ pid: number; key: Buffer }> = [];
+  readonly queries: string[] = [];
+  sslRequests = 0;
+  readonly conns = new Set<Conn>();
+  private readonly server: net.Server;
+
+  private constructor(
+    readonly name: string,
+    private readonly opts: FakeBackendOptions,
+  ) {
+    this.server = net.createServer((s) => this.accept(s));
+  }
+
+  static async start(name: string, opts: FakeBackendOptions = {}): Promise<FakeBackend> {
+    const b = new FakeBackend(name, opts);
+    await new Promise<void>((resolve) => b.server.listen({ host: '127.0.0.1', port: 0 }, resolve));
+    return b;
+  }
+
+  get port(): number {
+    const a = this.server.address();
+    if (a === null || typeof a === 'string') throw new Error('not listening');
+    return a.port;
+  }
+
+  /** Sessions with a completed startup that are still open. */
+  get sessions(): number {
+    let n = 0;
+    for (const c of this.conns) if (c.pid !== 0 && !c.socket.destroyed) n++;
+    return n;
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.conns) c.socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(socket: net.Socket): void {
+    const conn: Conn = { socket, pid: 0, key: Buffer.alloc(0), held: false };
+    this.conns.add(conn);
+    socket.on('close', () => this.conns.delete(conn));
+    socket.on('error', () => socket.destroy());
+    let buf = Buffer.alloc(0);
+    let phase: 'startup' | 'query' | 'echo' = 'startup';
+    socket.on('data', (chunk: Buffer) => {
+      if (phase === 'echo') {
+        socket.write(chunk);
+        return;
+      }
+      buf = Buffer.concat([buf, chunk]);
+      for (;;) {
+        if (phase === 'startup') {
+          if (buf.length < 8) return;
+          const len = buf.readUInt32BE(0);
+          if (buf.length < len) return;
+          const code = buf.readUInt32BE(4);
+          const packet = buf.subarray(0, len);
+          buf = buf.subarray(len);
+          if (code === 80877103) {
+            this.sslRequests++;
+            const answer = this.opts.sslAnswer ?? 'N';
+            if (answer === 'none') return;
+            socket.write(answer);
+            if (answer === 'S') {
+              phase = 'echo';
+              if (buf.length > 0) socket.write(buf);
+              return;
+            }
+          } else if (code === 80877104) {
+            socket.write('N');
+          } else if (code === 80877102) {
+            this.onCancel(packet.readUInt32BE(8), Buffer.from(packet.subarray(12)));
+            socket.destroy();
+            return;
+          } else {
+            this.onStartup(conn, packet);
+            phase = 'query';
+          }
+        } else {
+          if (buf.length < 5) return;
+          const len = buf.readUInt32BE(1);
+          if (buf.length < 1 + len) return;
+          const type = String.fromCharCode(buf[0] ?? 0);
+          const body = buf.subarray(5, 1 + len);
+          buf = buf.subarray(1 + len);
+          if (type === 'X') {
+            socket.end();
+            return;
+          }
+          if (type === 'Q') this.onQuery(conn, body.toString('utf8', 0, body.length - 1));
+        }
+      }
+    });
+  }
+
+  private refused = 0;
+
+  private onStartup(conn: Conn, packet: Buffer): void {
+    if (this.refused < (this.opts.refuseStartups ?? 0)) {
+      this.refused++;
+      const why = this.opts.refuseWith ?? { code: '57P03', message: 'the database system is shutting down' };
+      conn.socket.end(errorResponse(why.code, why.message));
+      return;
+    }
+    const params: Record<string, string> = {};
+    const parts = packet.toString('utf8', 8).split('\0');
+    for (let i = 0; i + 1 < parts.length && parts[i] !== ''; i += 2) params[parts[i] as string] = parts[i + 1] as string;
+    this.startups.push(params);
+    conn.pid = nextPid++;
+    conn.key = randomBytes(this.opts.keyLength ?? 4);
+    conn.socket.write(
+      Buffer.concat([authOk(), parameterStatus('server_version', '15.0'), parameterStatus('client_encoding', 'UTF8'), backendKeyData(conn.pid, conn.key), readyForQuery()]),
+    );
+  }
+
+  private onQuery(conn: Conn, sql: string): void {
+    this.queries.push(sql);
+    if (sql.startsWith('sleep')) {
+      conn.held = true;
+      return;
+    }
+    conn.socket.write(resultRow('backend', this.name));
+  }
+
+  private onCancel(pid: number, key: Buffer): void {
+    this.cancels.push({ pid, key });
+    for (const c of this.conns) {
+      if (c.held && c.pid === pid && c.key.equals(key)) {
+        c.held = false;
+        c.socket.write(Buffer.concat([errorResponse('57014', 'canceling statement due to user request', 'ERROR'), readyForQuery()]));
+      }
+    }
+  }
+}
+
+/** RowDescription + DataRow + CommandComplete + ReadyForQuery for one text column. */
+function resultRow(column: string, value: string): Buffer {
+  const name = Buffer.from(`${column}\0`);
+  const field = Buffer.alloc(18);
+  field.writeUInt32BE(0, 0); // table oid
+  field.writeInt16BE(0, 4); // column number
+  field.writeUInt32BE(25, 6); // text
+  field.writeInt16BE(-1, 10); // typlen
+  field.writeInt32BE(-1, 12); // typmod
+  field.writeInt16BE(0, 16); // text format
+  const rowDesc = backendMessage('T', Buffer.concat([Buffer.from([0, 1]), name, field]));
+  const v = Buffer.from(value);
+  const cell = Buffer.alloc(6);
+  cell.writeInt16BE(1, 0);
+  cell.writeInt32BE(v.length, 2);
+  const dataRow = backendMessage('D', Buffer.concat([cell, v]));
+  const complete = backendMessage('C', Buffer.from('SELECT 1\0'));
+  return Buffer.concat([rowDesc, dataRow, complete, readyForQuery()]);
+}

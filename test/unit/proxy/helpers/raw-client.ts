@@ -1,0 +1,73 @@
+// A raw TCP client that records what it receives and whether the router closed it.
+import net from 'node:net';
+import { waitFor } from './wait-for.js';
+
+export class RawClient {
+  closed = false;
+  readonly socket: net.Socket;
+  private chunks: Buffer[] = [];
+  private length = 0;
+
+  private constructor(socket: net.Socket) {
+    this.socket = socket;
+    socket.on('data', (d: Buffer) => {
+      this.chunks.push(d);
+      this.length += d.length;
+    });
+    // The router may reset a misbehaving client: that is a close too.
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => {
+      this.closed = true;
+    });
+  }
+
+  /** Everything received so far. */
+  get received(): Buffer {
+    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks)];
+    return this.chunks[0] ?? Buffer.alloc(0);
+  }
+
+  static connect(port: number): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const s = net.connect({ host: '127.0.0.1', port }, () => {
+        s.removeListener('error', reject);
+        resolve(new RawClient(s));
+      });
+      s.once('error', reject);
+    });
+  }
+
+  write(b: Buffer | string): void {
+    this.socket.write(b);
+  }
+
+  async waitBytes(n: number, timeoutMs = 5_000): Promise<Buffer> {
+    await waitFor(() => this.length >= n, { timeoutMs, what: `${n} bytes from the router` });
+    return this.received;
+  }
+
+  async waitClosed(timeoutMs = 5_000): Promise<void> {
+    await waitFor(() => this.closed, { timeoutMs, what: 'the router to close the client' });
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+/** Field map of the first ErrorResponse in `buf` (type byte → value). */
+export function errorFields(buf: Buffer): Record<string, string> {
+  const start = buf.indexOf('E');
+  if (start < 0) return {};
+  const len = buf.readUInt32BE(start + 1);
+  const out: Record<string, string> = {};
+  let pos = start + 5;
+  const end = start + 1 + len;
+  while (pos < end && buf[pos] !== 0) {
+    const type = String.fromCharCode(buf[pos] ?? 0);
+    const nul = buf.indexOf(0, pos + 1);
+    out[type] = buf.toString('utf8', pos + 1, nul);
+    pos = nul + 1;
+  }
+  return out;
+}
