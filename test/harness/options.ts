@@ -1,0 +1,60 @@
+// LocalCluster options: defaults and the checks Patroni itself would only fail on at runtime.
+import crypto from 'node:crypto';
+import { PgrError } from '../../src/errors.js';
+
+export interface LocalClusterOptions {
+  /** Number of Patroni nodes, named node1..nodeN. Default 3. */
+  nodes?: number;
+  /** Patroni scope; default `pgr-<random>` so runs never share etcd keys. */
+  scope?: string;
+  /** Patroni namespace; default '/service/'. */
+  namespace?: string;
+  /** Leader lease in seconds. Default 10; must be >= loopWait + 2 * retryTimeout. */
+  ttl?: number;
+  /** Seconds between HA cycles. Default 1. */
+  loopWait?: number;
+  /** Seconds Patroni retries DCS/PostgreSQL operations before giving up. Default 4. */
+  retryTimeout?: number;
+  /** Parent of the cluster's fresh temp dir (default os.tmpdir()); postgres must be able to traverse it. */
+  baseDir?: string;
+  log?: (line: string) => void;
+  /** PostgreSQL max_connections. Default 200 (benchmarks open many). */
+  maxConnections?: number;
+  /** How long start() waits for a healthy cluster. Default 90 s. */
+  startTimeoutMs?: number;
+}
+
+export type ResolvedOptions = Required<Omit<LocalClusterOptions, 'baseDir'>> & { baseDir: string | undefined };
+
+export function resolveOptions(options: LocalClusterOptions): ResolvedOptions {
+  const opts: ResolvedOptions = {
+    nodes: options.nodes ?? 3,
+    scope: options.scope ?? `pgr-${crypto.randomBytes(4).toString('hex')}`,
+    namespace: options.namespace ?? '/service/',
+    // ttl 10 / loop_wait 1 / retry_timeout 4: a crashed leader is replaced in about ttl seconds,
+    // and a leader survives one DCS hiccup of up to retry_timeout without losing its lock.
+    ttl: options.ttl ?? 10,
+    loopWait: options.loopWait ?? 1,
+    retryTimeout: options.retryTimeout ?? 4,
+    baseDir: options.baseDir,
+    log: options.log ?? (() => undefined),
+    maxConnections: options.maxConnections ?? 200,
+    startTimeoutMs: options.startTimeoutMs ?? 90_000,
+  };
+  // Patroni's documented rule: the leader must be able to retry DCS for retry_timeout twice
+  // within one ttl, or it loses the lock during a single slow cycle.
+  if (opts.ttl < opts.loopWait + 2 * opts.retryTimeout) {
+    throw new PgrError('PGR_ERR_HARNESS', `ttl ${opts.ttl} must be >= loopWait + 2 * retryTimeout`);
+  }
+  if (!Number.isInteger(opts.nodes) || opts.nodes < 1) {
+    throw new PgrError('PGR_ERR_HARNESS', `nodes must be a positive integer, got ${opts.nodes}`);
+  }
+  // The scope becomes a directory name, an etcd key segment and PostgreSQL's cluster_name.
+  if (!/^[A-Za-z0-9_-]+$/.test(opts.scope)) {
+    throw new PgrError('PGR_ERR_HARNESS', `scope must match [A-Za-z0-9_-]+, got ${opts.scope}`);
+  }
+  if (!opts.namespace.startsWith('/') || !opts.namespace.endsWith('/')) {
+    throw new PgrError('PGR_ERR_HARNESS', `namespace must start and end with '/', got ${opts.namespace}`);
+  }
+  return opts;
+}
