@@ -33,7 +33,7 @@ export function createLogger(opts: LogOptions = {}): Logger {
   if (opts.format === 'pretty') {
     return pino({
       ...base,
-      transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } },
+      transport: { target: 'pino-pretty', options: { colorize: true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name' } },
     });
   }
   if (opts.destination) return pino(base, opts.destination);
