@@ -1,0 +1,190 @@
+// Shared pieces of the benchmarks: where things live, the client environment, child commands,
+// the machine description that goes into every result file, and the result file itself.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PgrError } from '../../src/errors.js';
+
+/**
+ * The repository root. Bench code runs from dist/bench/... after `npm run build`, but the
+ * Python probe, bin/pgrouter and bench/results live in the source tree, so we walk up to
+ * the package.json instead of counting directory levels.
+ */
+export function repoRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = path.join(dir, 'package.json');
+    if (fs.existsSync(pkg) && fs.existsSync(path.join(dir, 'bin', 'pgrouter'))) return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new PgrError('PGR_ERR_HARNESS', 'cannot find the repository root above bench code');
+    dir = parent;
+  }
+}
+
+/**
+ * The Debian interpreter, because psycopg2 is the Debian package (python3-psycopg2) and a
+ * pyenv shim earlier on PATH would not see it. BENCH_PYTHON overrides.
+ */
+export const PYTHON = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
+
+/**
+ * Environment for libpq clients (psql, pgbench, psycopg2): the harness trusts loopback
+ * connections for user postgres. Inherited PG* variables would silently redirect a client
+ * (PGHOST, PGPORT, PGSERVICE...), so they are dropped.
+ */
+export function clientEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (key.startsWith('PG')) continue;
+    env[key] = value;
+  }
+  env.PGUSER = 'postgres';
+  env.PGDATABASE = 'postgres';
+  env.PGAPPNAME = 'pgrouter-bench';
+  return env;
+}
+
+export interface CommandResult {
+  stdout: string;
+  stderr: string;
+  code: number | null;
+}
+
+/** Runs a client command to completion; rejects on a non-zero exit, a signal or the timeout. */
+export function run(command: string, args: string[], opts: { timeoutMs: number; env?: NodeJS.ProcessEnv }): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      env: opts.env ?? clientEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: opts.timeoutMs,
+      killSignal: 'SIGKILL',
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.once('error', (err) => reject(new PgrError('PGR_ERR_HARNESS', `cannot run ${command}`, { cause: err })));
+    child.once('close', (code, signal) => {
+      if (code === 0) {
+        resolve({ stdout, stderr, code });
+        return;
+      }
+      const why = signal ? `killed by ${signal}` : `exit code ${code}`;
+      reject(new PgrError('PGR_ERR_HARNESS', `${command} ${args.join(' ')}: ${why}\n${stderr.trim()}\n${stdout.trim()}`.trim()));
+    });
+  });
+}
+
+/** True when something accepts a TCP connection on host:port within `timeoutMs`. */
+export function tcpAccepts(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    // A refused connection is the expected "not yet" answer while the server starts.
+    socket.once('error', () => done(false));
+  });
+}
+
+/** Version line of a tool, or the reason we could not get it (the result file says which). */
+async function toolVersion(command: string, args: string[]): Promise<string> {
+  try {
+    const r = await run(command, args, { timeoutMs: 10_000, env: process.env });
+    return (r.stdout || r.stderr).trim().split('\n')[0] ?? '';
+  } catch (err) {
+    return `unknown (${(err as Error).message.split('\n')[0]})`;
+  }
+}
+
+export interface MachineInfo {
+  host: string;
+  cpus: number;
+  cpuModel: string;
+  memGiB: number;
+  kernel: string;
+  node: string;
+  haproxy: string;
+  postgres: string;
+  patroni: string;
+  etcd: string;
+  pgbench: string;
+  libpq: string;
+}
+
+export async function machineInfo(): Promise<MachineInfo> {
+  const cpus = os.cpus();
+  const libpq = await toolVersion(PYTHON, ['-c', 'import psycopg2.extensions as e; print("libpq", e.libpq_version())']);
+  return {
+    host: os.hostname(),
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    memGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    haproxy: await toolVersion('haproxy', ['-v']),
+    postgres: await toolVersion('/usr/lib/postgresql/15/bin/postgres', ['--version']),
+    patroni: await toolVersion('patroni', ['--version']),
+    etcd: await toolVersion('etcd', ['--version']),
+    pgbench: await toolVersion('pgbench', ['--version']),
+    libpq,
+  };
+}
+
+/** A per-run scratch directory for generated configs and logs (kept for post-mortems). */
+export function scratchDir(kind: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `pgrouter-bench-${kind}-`));
+  return dir;
+}
+
+/**
+ * bench/results/<date>-<host>-<kind>.json; quick and crash runs get their own suffix so they
+ * never overwrite a full run's figures.
+ */
+export function writeResult(kind: string, body: unknown): string {
+  const dir = path.join(repoRoot(), 'bench', 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  const date = new Date().toISOString().slice(0, 10);
+  const file = path.join(dir, `${date}-${os.hostname()}-${kind}.json`);
+  fs.writeFileSync(file, `${JSON.stringify(body, null, 2)}\n`);
+  return file;
+}
+
+/** A Markdown table; numbers are already formatted by the caller. */
+export function markdownTable(header: string[], rows: string[][]): string {
+  const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+export function mean(xs: number[]): number {
+  return xs.length === 0 ? Number.NaN : xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+export function fmt(x: number, digits = 2): string {
+  return Number.isFinite(x) ? x.toFixed(digits) : '—';
+}
+
+/** Orders paths for round `r`: forward on even rounds, reversed on odd ones (A/B then B/A). */
+export function roundOrder<T>(items: readonly T[], round: number): T[] {
+  return round % 2 === 0 ? [...items] : [...items].reverse();
+}
+
+/** Prints a progress line with a wall-clock stamp to stderr (stdout carries the report). */
+export function log(line: string): void {
+  process.stderr.write(`[${new Date().toISOString().slice(11, 23)}] ${line}\n`);
+}
+
+/** The last lines of a log file for an error message; an unreadable file says why. */
+export function tail(file: string, lines = 20): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch (err) {
+    return `(cannot read ${file}: ${(err as Error).message})`;
+  }
+}

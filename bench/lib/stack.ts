@@ -1,0 +1,137 @@
+// The system under test: a local Patroni cluster with HAProxy (seed config) and pgrouter in
+// front of it, plus the names and libpq conninfo strings of every path a client can take.
+import path from 'node:path';
+import { LocalCluster, findFreePort, waitFor, type LocalClusterOptions } from '../../test/harness/cluster.js';
+import { describeError } from '../../src/errors.js';
+import { log, run, scratchDir } from './common.js';
+import { HaproxyProcess } from './haproxy.js';
+import { PgrouterProcess } from './pgrouter.js';
+
+/**
+ * direct:   the leader's own port (no router; the ceiling for throughput)
+ * haproxy:  HAProxy `listen primary` (the seeds' stack)
+ * pgrouter: pgrouter's RW listener
+ * libpq:    libpq multi-host with target_session_attrs=read-write (the client-side limit for failover)
+ */
+export type PathName = 'direct' | 'haproxy' | 'pgrouter' | 'libpq';
+
+export interface StackOptions {
+  kind: string;
+  pgrouter: boolean;
+  cluster?: LocalClusterOptions;
+}
+
+export class Stack {
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    readonly dir: string,
+    readonly cluster: LocalCluster,
+    readonly haproxy: HaproxyProcess,
+    readonly pgrouter: PgrouterProcess | undefined,
+  ) {}
+
+  static async start(opts: StackOptions): Promise<Stack> {
+    const dir = scratchDir(opts.kind);
+    log(`scratch dir ${dir}`);
+    const cluster = await LocalCluster.start({ log: (line) => log(`cluster: ${line}`), ...(opts.cluster ?? {}) });
+    let haproxy: HaproxyProcess | undefined;
+    let pgrouter: PgrouterProcess | undefined;
+    try {
+      haproxy = new HaproxyProcess(path.join(dir, 'haproxy'), {
+        nodes: cluster.nodes,
+        ports: { primary: await findFreePort(), replicas: await findFreePort(), stats: await findFreePort() },
+      });
+      await haproxy.start();
+      if (opts.pgrouter) {
+        pgrouter = new PgrouterProcess(path.join(dir, 'pgrouter'), {
+          scope: cluster.scope,
+          namespace: cluster.namespace,
+          etcdHost: cluster.etcdHost,
+          etcdPort: cluster.etcdPort,
+          ports: { rw: await findFreePort(), ro: await findFreePort(), http: await findFreePort() },
+        });
+        await pgrouter.start();
+      }
+    } catch (err) {
+      log(`stack start failed: ${describeError(err)}; tearing down`);
+      await pgrouter?.stop();
+      await haproxy?.stop();
+      await cluster.stop();
+      throw err;
+    }
+    const stack = new Stack(dir, cluster, haproxy, pgrouter);
+    stack.installSignalHandlers();
+    return stack;
+  }
+
+  /** Paths this stack can serve for writes, in a fixed order (rounds alternate it). */
+  writePaths(wanted: readonly PathName[]): PathName[] {
+    return wanted.filter((p) => p !== 'pgrouter' || this.pgrouter !== undefined);
+  }
+
+  /** libpq conninfo for a path; `direct` means the current leader's port. */
+  async dsn(p: PathName): Promise<string> {
+    const base = 'user=postgres dbname=postgres';
+    switch (p) {
+      case 'direct': {
+        const leader = this.cluster.node(await this.cluster.leader());
+        return `host=${leader.host} port=${leader.pgPort} ${base}`;
+      }
+      case 'haproxy':
+        return `host=127.0.0.1 port=${this.haproxy.ports.primary} ${base}`;
+      case 'pgrouter': {
+        if (!this.pgrouter) throw new Error('pgrouter is not running in this stack');
+        return `host=127.0.0.1 port=${this.pgrouter.ports.rw} ${base}`;
+      }
+      case 'libpq': {
+        const nodes = this.cluster.nodes;
+        return `host=${nodes.map((n) => n.host).join(',')} port=${nodes.map((n) => n.pgPort).join(',')} target_session_attrs=read-write ${base}`;
+      }
+    }
+  }
+
+  /** Waits until a path connects to a writable server (pg_is_in_recovery() = false). */
+  async waitWritable(p: PathName, timeoutMs = 60_000): Promise<void> {
+    await waitFor(
+      async () => {
+        const dsn = await this.dsn(p);
+        const r = await run('psql', ['-X', '-At', '-d', `${dsn} connect_timeout=3`, '-c', 'select pg_is_in_recovery()'], {
+          timeoutMs: 10_000,
+        });
+        return r.stdout.trim() === 'f';
+      },
+      { timeoutMs, intervalMs: 250, what: `${p} to reach a writable server` },
+    );
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      await this.pgrouter?.stop();
+      await this.haproxy.stop();
+      await this.cluster.stop();
+      log(`stack stopped; configs and logs kept in ${this.dir}`);
+    })();
+    return this.stopping;
+  }
+
+  private installSignalHandlers(): void {
+    // The cluster's own exit hook SIGKILLs Patroni/etcd; the routers are ours to kill.
+    process.on('exit', () => {
+      this.pgrouter?.killSync();
+      this.haproxy.killSync();
+    });
+    const onSignal = (signal: NodeJS.Signals): void => {
+      log(`${signal}: stopping the stack`);
+      this.stop().then(
+        () => process.exit(130),
+        (err: unknown) => {
+          log(`stop failed: ${describeError(err)}`);
+          process.exit(1);
+        },
+      );
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  }
+}
