@@ -9,11 +9,10 @@
 //    `OPTIONS /` (which answers 200 only on the leader and so cannot drive an RO pool);
 //  - global maxconn is raised from the seeds' 100 so a benchmark with many clients is not
 //    measuring HAProxy's queue.
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { PgrError } from '../../src/errors.js';
-import { log, run, tail, tcpAccepts } from './common.js';
+import { log, run, tcpAccepts } from './common.js';
+import { ManagedProcess } from './managed-process.js';
 import { waitFor } from '../../test/harness/cluster.js';
 
 export interface BackendNode {
@@ -91,11 +90,7 @@ export interface ServerState {
 }
 
 export class HaproxyProcess {
-  private child: ChildProcess | undefined;
-  private exited: Promise<void> = Promise.resolve();
-  private running = false;
-  private died: AbortSignal | undefined;
-
+  private readonly proc: ManagedProcess;
   readonly configFile: string;
   readonly logFile: string;
 
@@ -105,6 +100,7 @@ export class HaproxyProcess {
   ) {
     this.configFile = path.join(dir, 'haproxy.cfg');
     this.logFile = path.join(dir, 'haproxy.log');
+    this.proc = new ManagedProcess({ name: 'haproxy', command: 'haproxy', args: ['-f', this.configFile, '-db'], logFile: this.logFile });
   }
 
   get ports(): HaproxyPorts {
@@ -112,7 +108,7 @@ export class HaproxyProcess {
   }
 
   get pid(): number | undefined {
-    return this.running ? this.child?.pid : undefined;
+    return this.proc.pid;
   }
 
   /** Writes the config, validates it with `haproxy -c`, starts `haproxy -f cfg -db` in the foreground. */
@@ -120,32 +116,13 @@ export class HaproxyProcess {
     fs.mkdirSync(this.dir, { recursive: true });
     fs.writeFileSync(this.configFile, haproxyConfig(this.input));
     await run('haproxy', ['-c', '-f', this.configFile], { timeoutMs: 10_000, env: process.env });
-    const fd = fs.openSync(this.logFile, 'a');
-    try {
-      const child = spawn('haproxy', ['-f', this.configFile, '-db'], { stdio: ['ignore', fd, fd] });
-      await new Promise<void>((resolve, reject) => {
-        child.once('spawn', resolve);
-        child.once('error', (err) => reject(new PgrError('PGR_ERR_HARNESS', 'cannot start haproxy', { cause: err })));
-      });
-      this.child = child;
-      this.running = true;
-      // Aborts a startup wait at once when the child dies instead of polling until the deadline.
-      const died = new AbortController();
-      this.died = died.signal;
-      this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
-      void this.exited.then(() => {
-        this.running = false;
-        died.abort(new PgrError('PGR_ERR_HARNESS', `haproxy exited; see ${this.logFile}:\n${tail(this.logFile)}`));
-      });
-    } finally {
-      fs.closeSync(fd);
-    }
-    log(`haproxy started (pid ${this.child.pid}): primary ${this.ports.primary}, replicas ${this.ports.replicas}, stats ${this.ports.stats}`);
+    await this.proc.start();
+    log(`haproxy started (pid ${this.pid}): primary ${this.ports.primary}, replicas ${this.ports.replicas}, stats ${this.ports.stats}`);
     await waitFor(() => tcpAccepts('127.0.0.1', this.ports.primary), {
       timeoutMs: 10_000,
       intervalMs: 50,
       what: 'haproxy to accept on its primary port',
-      ...(this.died ? { signal: this.died } : {}),
+      ...(this.proc.died ? { signal: this.proc.died } : {}),
     });
   }
 
@@ -178,22 +155,13 @@ export class HaproxyProcess {
 
   /** SIGTERM (HAProxy's hard stop) by pid, SIGKILL after `graceMs`. */
   async stop(graceMs = 5000): Promise<void> {
-    const child = this.child;
-    if (!child || !this.running) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => {
-      if (this.running) child.kill('SIGKILL');
-    }, graceMs);
-    try {
-      await this.exited;
-    } finally {
-      clearTimeout(timer);
-    }
+    if (this.pid === undefined) return;
+    await this.proc.stop('SIGTERM', graceMs);
     log('haproxy stopped');
   }
 
   /** For exit hooks, which cannot wait. */
   killSync(): void {
-    if (this.running) this.child?.kill('SIGKILL');
+    this.proc.killSync();
   }
 }

@@ -1,11 +1,10 @@
 // pgrouter as the benchmarks run it: a YAML config for the harness cluster and
 // `node bin/pgrouter --config FILE` as a child process with its output in a log file.
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { PgrError } from '../../src/errors.js';
-import { log, repoRoot, tail, tcpAccepts } from './common.js';
+import { log, repoRoot, tcpAccepts } from './common.js';
+import { ManagedProcess } from './managed-process.js';
 import { waitFor } from '../../test/harness/cluster.js';
 
 export interface PgrouterPorts {
@@ -59,11 +58,7 @@ export function pgrouterConfig(input: PgrouterConfigInput): string {
 }
 
 export class PgrouterProcess {
-  private child: ChildProcess | undefined;
-  private exited: Promise<void> = Promise.resolve();
-  private running = false;
-  private died: AbortSignal | undefined;
-
+  private readonly proc: ManagedProcess;
   readonly configFile: string;
   readonly logFile: string;
 
@@ -73,6 +68,14 @@ export class PgrouterProcess {
   ) {
     this.configFile = path.join(dir, 'pgrouter.yaml');
     this.logFile = path.join(dir, 'pgrouter.log');
+    const root = repoRoot();
+    this.proc = new ManagedProcess({
+      name: 'pgrouter',
+      command: process.execPath,
+      args: [path.join(root, 'bin', 'pgrouter'), '--config', this.configFile],
+      logFile: this.logFile,
+      cwd: root,
+    });
   }
 
   get ports(): PgrouterPorts {
@@ -80,75 +83,32 @@ export class PgrouterProcess {
   }
 
   get pid(): number | undefined {
-    return this.running ? this.child?.pid : undefined;
+    return this.proc.pid;
   }
 
   /** Starts the router and waits until its RW port accepts TCP connections. */
   async start(timeoutMs = 20_000): Promise<void> {
     fs.mkdirSync(this.dir, { recursive: true });
     fs.writeFileSync(this.configFile, pgrouterConfig(this.input));
-    const root = repoRoot();
-    const fd = fs.openSync(this.logFile, 'a');
-    try {
-      // detached: its own process group, so a SIGKILL fallback also reaches any workers it forked.
-      const child = spawn(process.execPath, [path.join(root, 'bin', 'pgrouter'), '--config', this.configFile], {
-        cwd: root,
-        stdio: ['ignore', fd, fd],
-        detached: true,
-      });
-      await new Promise<void>((resolve, reject) => {
-        child.once('spawn', resolve);
-        child.once('error', (err) => reject(new PgrError('PGR_ERR_HARNESS', 'cannot start pgrouter', { cause: err })));
-      });
-      this.child = child;
-      this.running = true;
-      // Aborts a startup wait at once when the child dies instead of polling until the deadline.
-      const died = new AbortController();
-      this.died = died.signal;
-      this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
-      void this.exited.then(() => {
-        this.running = false;
-        died.abort(new PgrError('PGR_ERR_HARNESS', `pgrouter exited; see ${this.logFile}:\n${tail(this.logFile)}`));
-      });
-    } finally {
-      fs.closeSync(fd);
-    }
-    log(`pgrouter started (pid ${this.child.pid}): rw ${this.ports.rw}, ro ${this.ports.ro}, http ${this.ports.http}; log ${this.logFile}`);
+    await this.proc.start();
+    log(`pgrouter started (pid ${this.pid}): rw ${this.ports.rw}, ro ${this.ports.ro}, http ${this.ports.http}; log ${this.logFile}`);
     await waitFor(() => tcpAccepts('127.0.0.1', this.ports.rw), {
-      timeoutMs: timeoutMs,
+      timeoutMs,
       intervalMs: 50,
       what: 'pgrouter to accept on its RW port',
-      ...(this.died ? { signal: this.died } : {}),
+      ...(this.proc.died ? { signal: this.proc.died } : {}),
     });
   }
 
   /** SIGTERM (graceful drain), SIGKILL to the process group once `graceMs` has passed. */
   async stop(graceMs = 10_000): Promise<void> {
-    const child = this.child;
-    if (!child || !this.running) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => this.killGroup(), graceMs);
-    try {
-      await this.exited;
-    } finally {
-      clearTimeout(timer);
-    }
+    if (this.pid === undefined) return;
+    await this.proc.stop('SIGTERM', graceMs);
     log('pgrouter stopped');
   }
 
   /** For exit hooks, which cannot wait. */
   killSync(): void {
-    if (this.running) this.killGroup();
-  }
-
-  private killGroup(): void {
-    const pid = this.child?.pid;
-    if (pid === undefined) return;
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch (err) {
-      // ESRCH: the group is gone already, which is what we wanted.
-      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-    }
+    this.proc.killSync();
   }
 }
