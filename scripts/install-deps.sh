@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the system packages the integration tests, benchmarks and demo run against:
-# etcd 3.4, Patroni 3.0.2, PostgreSQL 15, HAProxy (the baseline) and psycopg2 (a client).
+# etcd 3.4, Patroni 3.0.2, PostgreSQL 15, HAProxy (the baseline), psycopg2 (a client) and
+# Chromium (the stats page test drives Debian's /usr/bin/chromium; no browser is downloaded).
 # Idempotent: when everything is present it changes nothing. Debian/Ubuntu only (apt-get).
 set -euo pipefail
 
 PG_BIN=/usr/lib/postgresql/15/bin
-PACKAGES=(etcd-server etcd-client patroni postgresql-15 postgresql-client-15 haproxy python3-psycopg2)
+PACKAGES=(etcd-server etcd-client patroni postgresql-15 postgresql-client-15 haproxy python3-psycopg2 chromium)
 
 missing=()
 need_cmd() { command -v "$1" >/dev/null 2>&1 || missing+=("$1"); }
@@ -16,6 +17,7 @@ need_cmd patronictl
 need_cmd pgbench
 need_cmd psql
 need_cmd haproxy
+need_cmd chromium
 [ -x "$PG_BIN/postgres" ] || missing+=("$PG_BIN/postgres")
 # Patroni and our client scripts use the system interpreter; a pyenv/venv python3 on PATH
 # would not see the Debian module.

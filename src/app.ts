@@ -1,28 +1,72 @@
-// Router: wires discovery (etcd + probes → ClusterView) to the data path (listeners + sessions).
+// Router: wires discovery (etcd + probes → ClusterView) to the data path (listeners + sessions),
+// feeds the Prometheus exporter, and implements RouterControl, what the HTTP surface (stats
+// page, health, admin API) needs. It starts no HTTP server itself.
+//
 // This is the single-process layout; cluster mode (a later issue) moves the DataPath into
 // workers and ships the same views over IPC. The data path never sees discovery itself.
 import type { Config } from './config/types.js';
-import type { Logger } from './log.js';
+import type { ClusterView } from './discovery/types.js';
 import { Discovery } from './discovery/discovery.js';
+import type { AdminState, RouterControl, SessionInfo, StatsSnapshot } from './http/types.js';
+import type { Logger } from './log.js';
+import { packageVersion } from './metrics/build-info.js';
+import { RouterMetrics } from './metrics/router-metrics.js';
+import { NO_STATE_CHANGES, nextStateChanges, type StateChanges } from './metrics/state-changes.js';
+import { backendStates, buildStatsSnapshot } from './metrics/stats-snapshot.js';
 import { DataPath } from './proxy/data-path.js';
+import type { AdminStates } from './routing/eligible.js';
 
-export class Router {
+export interface RouterOptions {
+  /** Export process_* and nodejs_* metrics too (default true). */
+  readonly processMetrics?: boolean;
+  /** Clock (epoch ms). */
+  readonly now?: () => number;
+}
+
+const ADMIN_STATES: readonly AdminState[] = ['ready', 'drain', 'maint'];
+
+export class Router implements RouterControl {
   readonly discovery: Discovery;
   readonly dataPath: DataPath;
+  readonly metrics: RouterMetrics;
+  private readonly now: () => number;
+  private readonly version = packageVersion();
+  private readonly startedAt: number;
+  private admin: AdminStates = Object.freeze({});
+  private changes: StateChanges = NO_STATE_CHANGES;
   private unsubscribe: (() => void) | null = null;
 
   constructor(
     readonly config: Config,
     private readonly logger: Logger,
+    opts: RouterOptions = {},
   ) {
-    this.discovery = new Discovery({ config, logger: logger.child({ part: 'discovery' }) });
-    this.dataPath = new DataPath({ config, logger: logger.child({ part: 'proxy' }) });
+    this.now = opts.now ?? Date.now;
+    this.startedAt = this.now();
+    this.metrics = new RouterMetrics({
+      version: this.version,
+      listeners: config.listeners,
+      now: this.now,
+      etcd: config.cluster.etcd !== null,
+      ...(opts.processMetrics === undefined ? {} : { processMetrics: opts.processMetrics }),
+    });
+    this.discovery = new Discovery({
+      config,
+      logger: logger.child({ part: 'discovery' }),
+      onProbe: (event) => this.metrics.observeProbe(event),
+    });
+    this.dataPath = new DataPath({ config, logger: logger.child({ part: 'proxy' }), now: this.now });
+    this.metrics.bind({
+      traffic: () => this.dataPath.traffic(),
+      cancels: () => this.dataPath.cancels(),
+      etcd: () => this.discovery.etcdStatus(),
+    });
   }
 
   async start(): Promise<void> {
     // Subscribe before binding so the first client already sees the freshest view; clients
     // that arrive before a primary is confirmed are held up to timeouts.connect_wait.
-    this.unsubscribe = this.discovery.subscribe((view) => this.dataPath.updateView(view));
+    this.unsubscribe = this.discovery.subscribe((view) => this.onView(view));
     await this.dataPath.start();
     await this.discovery.start();
     const listeners = Object.entries(this.dataPath.addresses()).map(([name, a]) => `${name}=${a.host}:${a.port}`);
@@ -37,5 +81,79 @@ export class Router {
     this.unsubscribe = null;
     await this.discovery.close();
     this.logger.info({ event: 'stopped' }, 'pgrouter stopped');
+  }
+
+  // ---- RouterControl ------------------------------------------------------------------------
+
+  view(): ClusterView {
+    return this.discovery.current();
+  }
+
+  snapshot(): StatsSnapshot {
+    const view = this.discovery.current();
+    const binds = Object.fromEntries(Object.entries(this.dataPath.addresses()).map(([name, a]) => [name, `${a.host}:${a.port}`]));
+    return buildStatsSnapshot({
+      now: this.now(),
+      version: this.version,
+      startedAt: this.startedAt,
+      listeners: this.config.listeners,
+      binds,
+      view,
+      etcd: this.discovery.etcdStatus() ?? view.etcd,
+      traffic: this.dataPath.traffic(),
+      adminStates: this.admin,
+      history: this.metrics.leaderHistory(),
+      lastChanges: this.changes.at,
+      workers: { [String(process.pid)]: this.dataPath.sessionCount() },
+    });
+  }
+
+  metricsText(): Promise<string> {
+    return this.metrics.text();
+  }
+
+  metricsContentType(): string {
+    return this.metrics.contentType();
+  }
+
+  /** Like HAProxy's `set server state`, for every listener at once; 'ready' clears it. */
+  setAdminState(member: string, state: AdminState): void {
+    if (member === '' || !ADMIN_STATES.includes(state)) throw new TypeError(`invalid admin state ${JSON.stringify(state)} for member ${JSON.stringify(member)}`);
+    const from = this.admin[member] ?? 'ready';
+    if (from === state) return;
+    const next: Record<string, AdminState> = { ...this.admin };
+    if (state === 'ready') delete next[member];
+    else next[member] = state;
+    this.admin = Object.freeze(next);
+    this.logger.info({ event: 'admin_state', member, from, to: state }, `${member} admin state ${from} → ${state}`);
+    this.dataPath.setAdminStates(this.admin);
+    this.metrics.observeAdminStates(this.admin);
+    this.trackStates(this.discovery.current());
+  }
+
+  adminStates(): Readonly<Record<string, AdminState>> {
+    return this.admin;
+  }
+
+  killBackendSessions(member: string): number {
+    const killed = this.dataPath.killBackendSessions(member, 'admin');
+    this.logger.info({ event: 'admin_kill', member, sessions: killed }, `killed ${killed} sessions on ${member}`);
+    return killed;
+  }
+
+  sessions(): readonly SessionInfo[] {
+    return this.dataPath.sessions();
+  }
+
+  // ---- internals ----------------------------------------------------------------------------
+
+  private onView(view: ClusterView): void {
+    this.dataPath.updateView(view);
+    this.metrics.observeView(view, this.now());
+    this.trackStates(view);
+  }
+
+  private trackStates(view: ClusterView): void {
+    this.changes = nextStateChanges(this.changes, backendStates(view, this.config.listeners, this.admin), this.now());
   }
 }

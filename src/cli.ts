@@ -5,10 +5,13 @@ import { parseArgs } from 'node:util';
 import { loadConfigFile, formatIssues, summarizeConfig } from './config/load.js';
 import { createLogger } from './log.js';
 import { Router } from './app.js';
+import { DEFAULT_STATUS_URL, runStatus, statusUrl } from './cli-status.js';
 import { describeError } from './errors.js';
+import { HttpServer } from './http/server.js';
 
 const HELP = `Usage: pgrouter [run] --config FILE [--log-format json|pretty] [--log-level LEVEL]
        pgrouter check --config FILE
+       pgrouter status [--url URL | --config FILE]
        pgrouter --version | --help
 
 Routes PostgreSQL clients to a Patroni cluster: a read-write listener follows the
@@ -18,9 +21,13 @@ over healthy replicas.
 Commands:
   run      (default) start the router with the given config
   check    validate the config, print every problem with its key and line, exit 1 if any
+  status   print a running router's view of the cluster (members, roles, lag, sessions,
+           eligibility per listener) from its /stats.json, like patronictl list
 
 Options:
   -c, --config FILE      YAML config (see config/pgrouter.yaml and docs/configuration.md)
+      --url URL          status: the router's HTTP address (default ${DEFAULT_STATUS_URL},
+                         or derived from http.bind with --config)
       --log-format FMT   json (default) or pretty (default on a TTY)
       --log-level LEVEL  trace|debug|info|warn|error (overrides log.level)
   -v, --version          print the version
@@ -41,6 +48,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       allowPositionals: true,
       options: {
         config: { type: 'string', short: 'c' },
+        url: { type: 'string' },
         'log-format': { type: 'string' },
         'log-level': { type: 'string' },
         version: { type: 'boolean', short: 'v' },
@@ -61,10 +69,15 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     return 0;
   }
   const command = positionals[0] ?? 'run';
-  if (positionals.length > 1 || (command !== 'run' && command !== 'check')) {
+  if (positionals.length > 1 || (command !== 'run' && command !== 'check' && command !== 'status')) {
     err.write(`pgrouter: unknown command "${positionals.join(' ')}"\n\n${HELP}`);
     return 2;
   }
+  if (values.url !== undefined && command !== 'status') {
+    err.write(`pgrouter: --url only applies to status\n\n${HELP}`);
+    return 2;
+  }
+  if (command === 'status') return status(values.url, values.config, out, err);
   if (!values.config) {
     err.write(`pgrouter: --config FILE is required\n\n${HELP}`);
     return 2;
@@ -85,29 +98,53 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     return 2;
   }
   const logger = createLogger({ level: values['log-level'] ?? result.config.log.level, format });
-  return runRouter(new Router(result.config, logger), logger);
+  const router = new Router(result.config, logger);
+  return runRouter(router, new HttpServer({ config: result.config, control: router, logger }), logger);
+}
+
+async function status(url: string | undefined, file: string | undefined, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  if (url !== undefined && file !== undefined) {
+    err.write(`pgrouter: status takes --url or --config, not both\n`);
+    return 2;
+  }
+  if (url !== undefined) return runStatus(url, out, err);
+  if (file === undefined) return runStatus(DEFAULT_STATUS_URL, out, err);
+  const result = loadConfigFile(file, process.env);
+  if (!result.ok) {
+    err.write(formatIssues(file, result.issues) + '\n');
+    return 1;
+  }
+  return runStatus(statusUrl(result.config), out, err);
 }
 
 /** Runs until SIGTERM/SIGINT, then drains (timeouts.shutdown_grace) and resolves with the exit code. */
-async function runRouter(router: Router, logger: ReturnType<typeof createLogger>): Promise<number> {
+async function runRouter(router: Router, http: HttpServer, logger: ReturnType<typeof createLogger>): Promise<number> {
   try {
     await router.start();
+    await http.start();
   } catch (e) {
     logger.fatal({ err: describeError(e) }, 'pgrouter failed to start');
+    await http.close();
     await router.close({ graceMs: 0 });
     return 1;
   }
+  // HTTP closes first: a load balancer's probe then fails at once (connection refused) and it
+  // stops sending new clients while the listeners drain.
+  const closeAll = async (graceMs?: number): Promise<void> => {
+    await http.close();
+    await router.close(graceMs === undefined ? {} : { graceMs });
+  };
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string): void => {
       if (stopping) {
         logger.warn({ signal }, 'second signal: closing all sessions now');
-        void router.close({ graceMs: 0 }).then(() => resolve(0));
+        void closeAll(0).then(() => resolve(0));
         return;
       }
       stopping = true;
       logger.info({ signal }, 'stopping: no new connections, draining sessions');
-      router.close().then(
+      closeAll().then(
         () => resolve(0),
         (e: unknown) => {
           logger.error({ err: describeError(e) }, 'error while stopping');

@@ -15,7 +15,7 @@ export function formatIssues(file: string, issues: readonly ConfigIssue[]): stri
 }
 
 export function summarizeConfig(config: Config): string {
-  const { cluster, checks, listeners, http } = config;
+  const { cluster, checks, listeners, http, admin } = config;
   const mode = cluster.etcd
     ? `etcd mode (scope ${cluster.scope}, ${plural(cluster.etcd.hosts.length, 'etcd host')})`
     : `static mode (scope ${cluster.scope}, ${plural(cluster.members?.length ?? 0, 'member')})`;
@@ -23,7 +23,9 @@ export function summarizeConfig(config: Config): string {
   return (
     `Configuration file is valid: ${mode}, ${plural(listeners.length, 'listener')} (${ls}), ` +
     `checks every ${formatDuration(checks.interval)} fall ${checks.fall} rise ${checks.rise}, ` +
-    `http ${formatBind(http.bind)}`
+    `http ${formatBind(http.bind)}` +
+    // Whether the admin API is on is worth one look at `check` output; the token never is.
+    (admin.token === null ? '' : `, admin ${formatBind(admin.bind)}`)
   );
 }
 

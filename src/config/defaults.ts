@@ -63,15 +63,29 @@ export const DEFAULTS = {
   http: {
     /** The seeds' stats frontend `bind *:8404`. */
     bind: { host: '0.0.0.0', port: 8404 },
+    /** HAProxy `stats refresh 10s`. */
+    stats_refresh: 10_000,
+    ready: 'primary',
+  },
+  admin: {
+    /** Loopback only: the admin API changes routing, so it is not exposed unless asked for. */
+    bind: { host: '127.0.0.1', port: 8405 },
+    /** Shorter tokens are rejected: the token is the only thing guarding the admin API. */
+    token_min_length: 16,
   },
   log: {
     level: 'info',
     format: 'json',
   },
+  /** One process: cluster mode is opted into (src/cluster). */
+  workers: 1,
 } as const;
 
 /** Overrides cluster.etcd.password when set and not empty (containers, systemd credentials). */
 export const ETCD_PASSWORD_ENV = 'PGROUTER_ETCD_PASSWORD';
+
+/** Overrides admin.token when set and not empty; enables the admin API on its own. */
+export const ADMIN_TOKEN_ENV = 'PGROUTER_ADMIN_TOKEN';
 
 /** Host of ":5432" and "*:5432" binds. */
 export const WILDCARD_HOST = '0.0.0.0';

@@ -3,14 +3,15 @@
 // express: durations that must be > 0, one listen address per socket, etcd XOR members...
 // It reports every problem it finds and returns a Config that is only meaningful when the
 // schema stage and this stage both found nothing.
-import type { ChecksConfig, Config, HttpConfig, LogConfig, TimeoutsConfig } from './types.js';
+import type { ChecksConfig, Config, LogConfig, TimeoutsConfig } from './types.js';
 import type { RawConfig } from './schema.js';
 import type { PathIssue } from './path.js';
 import { DEFAULTS } from './defaults.js';
 import { bindConflicts, type BindUse } from './binds.js';
 import { normalizeCluster } from './normalize-cluster.js';
 import { normalizeListeners } from './normalize-listeners.js';
-import { bindAt, durationAt, type Loose, type Report } from './normalize-values.js';
+import { normalizeAdmin, normalizeHttp } from './normalize-surface.js';
+import { durationAt, type Loose, type Report } from './normalize-values.js';
 import type { SecretContext } from './secrets.js';
 import { formatPath } from './path.js';
 import { formatDuration } from './units.js';
@@ -29,19 +30,27 @@ export function normalizeConfig(raw: Loose<RawConfig> | undefined, ctx: SecretCo
   const checks = normalizeChecks(r.checks, report);
   const listeners = normalizeListeners(r.listeners, report);
   const timeouts = normalizeTimeouts(r.timeouts, report);
-  const httpBind = bindAt(r.http?.bind, ['http', 'bind'], report);
-  const http: HttpConfig = { bind: httpBind ?? DEFAULTS.http.bind };
+  const roles = (r.listeners ?? DEFAULTS.listeners).map((l) => l?.role);
+  const http = normalizeHttp(r.http, roles, report);
+  const admin = normalizeAdmin(r.admin, ctx, report);
   const log: LogConfig = { level: r.log?.level ?? DEFAULTS.log.level, format: r.log?.format ?? DEFAULTS.log.format };
 
-  // The HTTP surface is checked last, so a clash is reported on http.bind, the odd one out.
+  // The HTTP surface is checked last, so a clash is reported on http.bind or admin.bind, the
+  // odd one out. admin.bind only takes a socket when the admin API is on (a token is set).
   const uses: BindUse[] = [];
   for (const l of listeners) {
     if (l.bind) uses.push({ path: l.path, owner: formatPath(l.path.slice(0, -1)), bind: l.bind });
   }
-  if (httpBind !== null || r.http?.bind === undefined) uses.push({ path: ['http', 'bind'], owner: 'http.bind', bind: http.bind });
+  if (http.bindValid) uses.push({ path: ['http', 'bind'], owner: 'http.bind', bind: http.config.bind });
+  if (admin.bindValid && admin.config.token !== null) uses.push({ path: ['admin', 'bind'], owner: 'admin.bind', bind: admin.config.bind });
   issues.push(...bindConflicts(uses));
 
-  return { config: { cluster, checks, listeners: listeners.map((l) => l.config), timeouts, http, log }, issues };
+  const config: Config = {
+    ...{ cluster, checks, listeners: listeners.map((l) => l.config), timeouts },
+    ...{ http: http.config, admin: admin.config, log },
+    workers: r.workers ?? DEFAULTS.workers,
+  };
+  return { config, issues };
 }
 
 function normalizeChecks(raw: Loose<NonNullable<RawConfig['checks']>> | undefined, report: Report): ChecksConfig {

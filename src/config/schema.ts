@@ -112,7 +112,20 @@ export const RawConfigSchema = Strict({
   checks: Opt(Checks),
   listeners: Opt(Type.Array(Listener, { minItems: 1 })),
   timeouts: Opt(Timeouts),
-  http: Opt(Strict({ bind: Opt(Bind) })),
+  http: Opt(
+    Strict({
+      bind: Opt(Bind),
+      stats_refresh: Opt(Duration),
+      ready: Opt(Enum(['primary', 'replica', 'any'] as const)),
+    }),
+  ),
+  admin: Opt(Strict({ bind: Opt(Bind), token: Opt(Secret) })),
+  /** Data-path processes: 1 runs in-process, more run node:cluster workers; auto = one per CPU. */
+  workers: Opt(
+    Type.Union([Type.Integer({ minimum: 1, maximum: 256 }), Type.Literal('auto')], {
+      'x-expect': 'a number of processes from 1 to 256, or auto',
+    }),
+  ),
   log: Opt(
     Strict({
       level: Opt(Enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const)),

@@ -110,8 +110,26 @@ export interface TimeoutsConfig {
   readonly shutdown_grace: number;
 }
 
+/**
+ * What GET /ready requires:
+ *  - primary: a confirmed primary (the default; a router in front of writers),
+ *  - replica: at least one fit replica on some replica listener (an RO-only sidecar),
+ *  - any: any listener that can route a new session.
+ */
+export type ReadyPolicy = 'primary' | 'replica' | 'any';
+
 export interface HttpConfig {
   readonly bind: HostPort;
+  /** Auto-refresh period of the /stats page; 0 = no auto-refresh. */
+  readonly stats_refresh: number;
+  readonly ready: ReadyPolicy;
+}
+
+export interface AdminConfig {
+  /** Listen address of the admin API (its own socket, loopback by default). */
+  readonly bind: HostPort;
+  /** Resolved bearer token (YAML, env var or file). null = the admin API is off. Never logged. */
+  readonly token: string | null;
 }
 
 export interface LogConfig {
@@ -125,7 +143,13 @@ export interface Config {
   readonly listeners: readonly ListenerConfig[];
   readonly timeouts: TimeoutsConfig;
   readonly http: HttpConfig;
+  readonly admin: AdminConfig;
   readonly log: LogConfig;
+  /**
+   * Data-path processes. 1 (the default) runs the data path in the router process; more run
+   * node:cluster workers behind one primary (discovery, HTTP); 'auto' = os.availableParallelism().
+   */
+  readonly workers: number | 'auto';
 }
 
 /** One problem found in a config file, reported like `haproxy -c`. */

@@ -12,7 +12,7 @@ import { staticApiBase } from './patroni-member.js';
 import { collectMembers, deriveView, leaderKeyValue } from './derive-view.js';
 import { EtcdSource, type EtcdSnapshot } from './etcd-source.js';
 import { Prober, type ProbeEvent, type ProbeTarget } from './prober.js';
-import { emptyView, type ClusterView } from './types.js';
+import { emptyView, type ClusterView, type EtcdStatus } from './types.js';
 import { checkTransitions, sameContent } from './view-diff.js';
 
 export interface DiscoveryOptions {
@@ -110,6 +110,17 @@ export class Discovery {
   /** The last published view. */
   current(): ClusterView {
     return this.view;
+  }
+
+  /**
+   * The etcd connection as of now (null in static mode). Fresher than the view's copy: views are
+   * not republished for a watchdog resync or a new revision alone (view-diff.ts).
+   */
+  etcdStatus(): EtcdStatus | null {
+    if (this.mode !== 'etcd') return null;
+    const snap = this.etcdSnap;
+    if (!snap) return { connected: false, last_resync_at: null, revision: null, error: 'connecting' };
+    return { connected: snap.connected, last_resync_at: snap.lastResyncAt, revision: snap.revision, error: snap.error };
   }
 
   /** Called with every newly published view (not with the current one). Returns unsubscribe. */

@@ -20,6 +20,7 @@ import type { Logger } from '../log.js';
 import type { KillReason } from '../routing/kill.js';
 import type { Counters } from '../sessions/counters.js';
 import type { SessionRecord, SessionRegistry } from '../sessions/registry.js';
+import type { TrafficCounter } from '../sessions/traffic.js';
 import { connectBackend, type ConnectAttempt } from './backend-connect.js';
 import { BackendWaiter, type Route, type WaiterContext } from './backend-waiter.js';
 import { forwardCancel } from './cancel-forwarder.js';
@@ -37,8 +38,12 @@ export interface SessionContext extends WaiterContext {
   readonly logger: Logger;
   readonly registry: SessionRegistry;
   readonly counters: Counters<CounterGroup>;
+  /** This listener's per-backend traffic (a few bumps per session, none per chunk). */
+  readonly traffic: TrafficCounter;
   /** Members to broadcast a cancel with an unknown key to. */
   cancelTargets(): readonly MemberView[];
+  /** Cluster mode: the owner of a cancel key another worker relays (null: unknown). */
+  readonly remoteCancelOwner?: ((pid: number, key: Buffer) => Promise<{ host: string; port: number } | null>) | undefined;
   /** The session released everything (called once). */
   closed(session: ClientSession): void;
 }
@@ -153,8 +158,28 @@ export class ClientSession {
 
   private cancel(pid: number, key: Buffer): void {
     const { ctx } = this;
+    const ask = ctx.remoteCancelOwner;
+    if (ask && ctx.registry.findByCancelKey(pid, key) === null) {
+      // Cluster mode: another worker may relay that session. The client is released now; the
+      // cancel goes out once the primary answered (or its short deadline passed: broadcast).
+      this.finish();
+      this.dropBackend();
+      ask(pid, key)
+        .catch((err: unknown) => {
+          ctx.logger.debug({ event: 'cancel_lookup_failed', pid, err: String(err) }, 'cancel owner lookup failed, broadcasting');
+          return null;
+        })
+        .then((owner) => this.routeCancel(pid, key, owner ? { backendHost: owner.host, backendPort: owner.port } : null))
+        .catch((err: unknown) => ctx.logger.error({ event: 'cancel_failed', pid, err: String(err) }, 'cancel request failed'));
+      return;
+    }
+    this.routeCancel(pid, key, null);
+  }
+
+  private routeCancel(pid: number, key: Buffer, remote: { backendHost: string; backendPort: number } | null): void {
+    const { ctx } = this;
     const outcome = forwardCancel(pid, key, {
-      findOwner: (p, k) => ctx.registry.findByCancelKey(p, k),
+      findOwner: (p, k) => remote ?? ctx.registry.findByCancelKey(p, k),
       targets: () => ctx.cancelTargets(),
       timeoutMs: ctx.timeouts.connect,
       keepaliveMs: ctx.timeouts.keepalive,
@@ -197,6 +222,7 @@ export class ClientSession {
         this.attempt = null;
         if (result.ok) return this.connected(result.socket);
         ctx.counters.inc('connect_errors', result.reason);
+        ctx.traffic.connectError(m.name);
         ctx.logger.debug({ event: 'backend_connect_failed', backend: m.name, reason: result.reason, client: this.clientAddress }, 'backend connect failed');
         this.replaceBackend(m.name);
       }),
@@ -251,6 +277,7 @@ export class ClientSession {
     if (first.kind === 'incomplete') return;
     if (first.kind === 'error' && first.sqlstate === SQLSTATE.CANNOT_CONNECT_NOW) {
       this.ctx.counters.inc('connect_errors', 'cannot_connect_now');
+      if (this.record) this.ctx.traffic.connectError(this.record.backend);
       return this.replaceBackend(this.record?.backend ?? null);
     }
     const hello = this.hello;
@@ -318,6 +345,7 @@ export class ClientSession {
     this.pending = null;
     if (pending?.kind === 'startup') record.bytesIn += pending.packet.length + pending.tail.length;
     this.parser = parse ? initialServerStartup() : null;
+    ctx.traffic.relayStarted(record);
     if (hello.length > 0) {
       record.bytesOut += hello.length;
       this.observeStartup(record, hello);
@@ -333,6 +361,7 @@ export class ClientSession {
       },
       onEnd: (reason) => {
         ctx.counters.inc('closed', this.killReason ? `killed_${this.killReason}` : reason);
+        ctx.traffic.relayEnded(record, this.killReason);
         this.finish();
       },
     });
@@ -365,6 +394,7 @@ export class ClientSession {
     if (this.phase === 'done' || this.phase === 'relay') return;
     const { ctx } = this;
     ctx.counters.inc('rejected', reason);
+    ctx.traffic.refused(reason);
     ctx.logger.debug({ event: 'client_rejected', listener: ctx.listener.name, client: this.clientAddress, reason, detail }, 'client closed');
     this.finish();
     this.dropBackend();
@@ -402,6 +432,7 @@ export class ClientSession {
       } catch (err) {
         this.ctx.logger.error({ event: 'session_internal_error', client: this.clientAddress, err }, 'session failed');
         this.ctx.counters.inc(this.phase === 'relay' ? 'closed' : 'rejected', 'internal_error');
+        if (this.phase !== 'relay' && this.phase !== 'done') this.ctx.traffic.refused('internal_error');
         this.relay?.destroy();
         this.finish();
         this.backend?.destroy();

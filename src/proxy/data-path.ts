@@ -3,15 +3,29 @@
 // (views then arrive over IPC). It never imports discovery or config loading.
 import type { Config } from '../config/types.js';
 import { emptyView, type ClusterView } from '../discovery/types.js';
+import type { ListenerTraffic, SessionInfo } from '../http/types.js';
 import type { Logger } from '../log.js';
+import type { AdminStates } from '../routing/eligible.js';
+import type { KillReason } from '../routing/kill.js';
 import { Counters } from '../sessions/counters.js';
-import { SessionRegistry, type RegistryStats } from '../sessions/registry.js';
+import { SessionRegistry, type CancelKeyObserver, type RegistryStats } from '../sessions/registry.js';
 import type { CounterGroup } from './client-session.js';
 import { Listener, type ListenerStats } from './listener.js';
+
+/**
+ * Cluster mode (src/cluster/worker.ts): cancel keys shared between worker processes. A
+ * CancelRequest lands on any worker; the one relaying the session may be another.
+ */
+export interface CancelKeyHooks extends CancelKeyObserver {
+  /** The owner of a key no session here has, or null (then the cancel is broadcast). */
+  lookup(pid: number, key: Buffer): Promise<{ host: string; port: number } | null>;
+}
 
 export interface DataPathOptions {
   readonly config: Config;
   readonly logger: Logger;
+  /** Cluster mode only; in one process the registry knows every key. */
+  readonly cancelKeys?: CancelKeyHooks;
   /** Clock (epoch ms); tests may pass their own. */
   readonly now?: () => number;
   /** Randomness for `balance: random`. */
@@ -40,13 +54,15 @@ export class DataPath {
   private readonly counters = new Counters<CounterGroup>(['rejected', 'closed', 'cancels', 'connect_errors']);
   private readonly listeners: Listener[];
   private view: ClusterView;
+  private admin: AdminStates = Object.freeze({});
   private sessionSeq = 0;
 
   constructor(opts: DataPathOptions) {
     this.config = opts.config;
     this.logger = opts.logger;
     this.view = emptyView(opts.config.cluster.scope, opts.config.cluster.etcd ? 'etcd' : 'static');
-    this.registry = new SessionRegistry({ listeners: opts.config.listeners, logger: opts.logger });
+    const hooks = opts.cancelKeys;
+    this.registry = new SessionRegistry({ listeners: opts.config.listeners, logger: opts.logger, ...(hooks ? { cancelKeys: hooks } : {}) });
     const now = opts.now ?? Date.now;
     const random = opts.random ?? Math.random;
     this.listeners = opts.config.listeners.map(
@@ -57,9 +73,11 @@ export class DataPath {
           registry: this.registry,
           counters: this.counters,
           view: () => this.view,
+          adminStates: () => this.admin,
           now,
           random,
           nextId: () => String(++this.sessionSeq),
+          ...(hooks ? { remoteCancelOwner: (pid: number, key: Buffer) => hooks.lookup(pid, key) } : {}),
         }),
     );
   }
@@ -83,6 +101,65 @@ export class DataPath {
     this.view = view;
     this.registry.applyView(view);
     for (const l of this.listeners) l.wake();
+  }
+
+  /**
+   * Operator states by member name, applied to every listener: 'drain' and 'maint' members get
+   * no new sessions; their existing sessions stay (killing them is killBackendSessions). Cancel
+   * broadcasts still reach them, since their sessions still exist. Held clients try again.
+   */
+  setAdminStates(states: AdminStates): void {
+    this.admin = Object.freeze({ ...states });
+    for (const l of this.listeners) l.wake();
+  }
+
+  adminStates(): AdminStates {
+    return this.admin;
+  }
+
+  /** Closes every session on `member`, on all listeners; returns how many. */
+  killBackendSessions(member: string, reason: KillReason = 'admin'): number {
+    return this.registry.killBackend(member, reason);
+  }
+
+  /** Per listener traffic counters (the stats page's and the exporter's one source). */
+  traffic(): Record<string, ListenerTraffic> {
+    return Object.fromEntries(this.listeners.map((l) => [l.listener.name, l.trafficSnapshot()]));
+  }
+
+  /** Cancel requests by outcome (exact, broadcast, no_target, send_failed_*). */
+  cancels(): Record<string, number> {
+    return this.counters.snapshot().cancels;
+  }
+
+  /** Sessions with a backend (connecting or relaying), for the admin API. */
+  sessions(): SessionInfo[] {
+    return this.registry.list().map((r) => ({
+      id: r.id,
+      listener: r.listener,
+      backend: r.backend,
+      backend_address: `${r.backendHost}:${r.backendPort}`,
+      client_address: r.clientAddress,
+      started_at: r.startedAt,
+      bytes_in: r.bytesIn,
+      bytes_out: r.bytesOut,
+    }));
+  }
+
+  /** Sessions with a backend, all listeners. */
+  sessionCount(): number {
+    return this.registry.count();
+  }
+
+  /**
+   * Reload (cluster mode): stops accepting and resolves when the last client is gone. Unlike
+   * close(), clients still in their handshake or held for a backend are served, and nothing is
+   * cut after a grace period; views keep applying to the remaining sessions.
+   */
+  async drain(): Promise<void> {
+    const stopped = Promise.all(this.listeners.map((l) => l.stopAccepting()));
+    await Promise.all(this.listeners.map((l) => l.idle()));
+    await stopped;
   }
 
   /** Stops accepting, refuses waiting clients, lets sessions drain up to graceMs, then destroys them. */

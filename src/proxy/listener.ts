@@ -5,10 +5,12 @@ import type { ListenerConfig, TimeoutsConfig } from '../config/types.js';
 import type { ClusterView, MemberView } from '../discovery/types.js';
 import { PgrError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { cancelTargets, eligibleBackends } from '../routing/eligible.js';
+import { cancelTargets, eligibleBackends, type AdminStates } from '../routing/eligible.js';
 import { pick } from '../routing/pick.js';
 import type { Counters } from '../sessions/counters.js';
 import type { SessionRegistry } from '../sessions/registry.js';
+import { TrafficCounter } from '../sessions/traffic.js';
+import type { ListenerTraffic } from '../http/types.js';
 import { Admission } from './admission.js';
 import type { Route, Wakeable } from './backend-waiter.js';
 import { ClientSession, type CounterGroup, type SessionContext } from './client-session.js';
@@ -19,9 +21,13 @@ export interface ListenerDeps {
   readonly registry: SessionRegistry;
   readonly counters: Counters<CounterGroup>;
   view(): ClusterView;
+  /** Operator states by member name: drain and maint take no new sessions. */
+  adminStates(): AdminStates;
   now(): number;
   random(): number;
   nextId(): string;
+  /** Cluster mode: asks the primary for the owner of a cancel key no local session has. */
+  remoteCancelOwner?(pid: number, key: Buffer): Promise<{ host: string; port: number } | null>;
 }
 
 export interface ListenerStats {
@@ -34,6 +40,7 @@ export interface ListenerStats {
 
 export class Listener implements SessionContext {
   readonly admission: Admission;
+  readonly traffic = new TrafficCounter();
   private readonly server: net.Server;
   private readonly sessions = new Set<ClientSession>();
   /** Clients waiting for a backend; woken on every new view. */
@@ -112,6 +119,10 @@ export class Listener implements SessionContext {
     return new Promise((resolve) => this.closedWaiters.push(resolve));
   }
 
+  trafficSnapshot(): ListenerTraffic {
+    return this.traffic.snapshot({ current: this.sessions.size, queued: this.admission.stats().queued, held: this.held.size });
+  }
+
   stats(): ListenerStats {
     let established = 0;
     for (const s of this.sessions) if (s.established) established++;
@@ -125,7 +136,7 @@ export class Listener implements SessionContext {
   }
 
   route(exclude: ReadonlySet<string>): Route | null {
-    const eligible = eligibleBackends(this.deps.view(), this.listener);
+    const eligible = eligibleBackends(this.deps.view(), this.listener, this.deps.adminStates());
     const candidates = exclude.size === 0 ? eligible.members : eligible.members.filter((m) => !exclude.has(m.name));
     const load = { sessions: (name: string) => this.registry.sessionsOn(this.listener.name, name), rrCounter: this.rrCounter };
     const member = pick(candidates, this.listener.balance, load, () => this.deps.random());
@@ -134,8 +145,14 @@ export class Listener implements SessionContext {
     return { member, viaFallback: eligible.usingFallback };
   }
 
+  /** Admin states are not applied here: a drained member still holds sessions to cancel. */
   cancelTargets(): readonly MemberView[] {
     return cancelTargets(this.deps.view(), this.listener);
+  }
+
+  get remoteCancelOwner(): ((pid: number, key: Buffer) => Promise<{ host: string; port: number } | null>) | undefined {
+    const fn = this.deps.remoteCancelOwner;
+    return fn ? (pid, key) => fn.call(this.deps, pid, key) : undefined;
   }
 
   hold(w: Wakeable): void {
@@ -158,6 +175,7 @@ export class Listener implements SessionContext {
   private accept(socket: net.Socket): void {
     const session = new ClientSession(socket, this, this.deps.nextId());
     this.sessions.add(session);
+    this.traffic.accepted();
     session.start();
   }
 }

@@ -13,7 +13,10 @@
 import type { ListenerConfig } from '../config/types.js';
 import { replicaCheckKey, type ClusterView } from '../discovery/types.js';
 
-export type KillReason = 'not_primary' | 'marked_down';
+/** Why a new view condemns a session. */
+export type ViewKillReason = 'not_primary' | 'marked_down';
+/** Why a session was killed: by a view, or by an operator (admin API, "shutdown sessions server"). */
+export type KillReason = ViewKillReason | 'admin';
 
 export interface SessionRef {
   readonly id: string;
@@ -24,12 +27,12 @@ export interface SessionRef {
 }
 
 export interface KillBatch {
-  readonly reason: KillReason;
+  readonly reason: ViewKillReason;
   readonly backend: string;
   readonly ids: string[];
 }
 
-function verdict(view: ClusterView, listener: ListenerConfig, session: SessionRef): KillReason | null {
+function verdict(view: ClusterView, listener: ListenerConfig, session: SessionRef): ViewKillReason | null {
   if (listener.role === 'primary' || session.viaFallback === true) {
     return session.backend === view.primary ? null : 'not_primary';
   }

@@ -30,6 +30,16 @@ export interface SessionRecord {
 
 export type KillFn = (reason: KillReason) => void;
 
+/**
+ * Told when a session's cancel key becomes known and when it is gone. Cluster mode reports
+ * them to the primary, so a CancelRequest that reaches another worker finds the owner
+ * (src/cluster/cancel-key-map.ts).
+ */
+export interface CancelKeyObserver {
+  learned(record: SessionRecord, key: BackendKey): void;
+  forgotten(key: BackendKey): void;
+}
+
 interface Entry {
   readonly record: SessionRecord;
   readonly kill: KillFn;
@@ -56,10 +66,12 @@ export class SessionRegistry {
   private readonly byCancelKey = new Map<string, SessionRecord>();
   private readonly counters = new Counters<'killed'>(['killed']);
   private total = 0;
+  private readonly observer: CancelKeyObserver | null;
 
-  constructor(opts: { listeners: readonly ListenerConfig[]; logger: Logger }) {
+  constructor(opts: { listeners: readonly ListenerConfig[]; logger: Logger; cancelKeys?: CancelKeyObserver }) {
     this.listeners = opts.listeners;
     this.logger = opts.logger;
+    this.observer = opts.cancelKeys ?? null;
     for (const l of this.listeners) {
       this.byListener.set(l.name, new Map());
       this.load.set(l.name, new Map());
@@ -76,7 +88,7 @@ export class SessionRegistry {
     sessions.set(record.id, { record, kill });
     this.total++;
     this.bump(record.listener, record.backend, 1);
-    if (record.cancelKey) this.byCancelKey.set(cancelIndexKey(record.cancelKey.pid, record.cancelKey.key), record);
+    if (record.cancelKey) this.indexCancelKey(record, record.cancelKey);
   }
 
   /** Idempotent. */
@@ -90,7 +102,10 @@ export class SessionRegistry {
       const ck = entry.record.cancelKey;
       if (ck) {
         const k = cancelIndexKey(ck.pid, ck.key);
-        if (this.byCancelKey.get(k) === entry.record) this.byCancelKey.delete(k);
+        if (this.byCancelKey.get(k) === entry.record) {
+          this.byCancelKey.delete(k);
+          this.observer?.forgotten(ck);
+        }
       }
       return;
     }
@@ -100,7 +115,12 @@ export class SessionRegistry {
     const entry = this.byListener.get(record.listener)?.get(record.id);
     if (!entry || entry.record !== record) return;
     record.cancelKey = key;
+    this.indexCancelKey(record, key);
+  }
+
+  private indexCancelKey(record: SessionRecord, key: BackendKey): void {
     this.byCancelKey.set(cancelIndexKey(key.pid, key.key), record);
+    this.observer?.learned(record, key);
   }
 
   /** The session whose BackendKeyData matches exactly, on any listener. */
@@ -138,19 +158,7 @@ export class SessionRegistry {
           const entry = sessions.get(id);
           if (entry) victims.push(entry);
         }
-        // Unregister before killing: a session that is only connecting re-routes under the same
-        // id, and its new record must not be removed after the fact.
-        for (const v of victims) this.remove(v.record.id);
-        for (const v of victims) {
-          try {
-            v.kill(batch.reason);
-          } catch (err) {
-            // One broken session must not stop the others from being killed.
-            this.logger.error({ event: 'kill_failed', id: v.record.id, err }, 'failed to kill a session');
-          }
-        }
-        killed += victims.length;
-        this.counters.inc('killed', batch.reason, victims.length);
+        killed += this.killEntries(victims, batch.reason);
         this.logger.info(
           { event: 'sessions_killed', listener: listener.name, backend: batch.backend, reason: batch.reason, count: victims.length, generation: view.generation },
           'killed sessions after a view change',
@@ -158,6 +166,38 @@ export class SessionRegistry {
       }
     }
     return killed;
+  }
+
+  /**
+   * Destroys every session on `backend`, on all listeners (the admin API's "kill sessions",
+   * HAProxy's `shutdown sessions server`). Sessions still connecting are moved to another
+   * backend by their owner, like after a view change. Returns how many were killed.
+   */
+  killBackend(backend: string, reason: KillReason): number {
+    let killed = 0;
+    for (const [listener, sessions] of this.byListener) {
+      const victims = [...sessions.values()].filter((e) => e.record.backend === backend);
+      if (victims.length === 0) continue;
+      killed += this.killEntries(victims, reason);
+      this.logger.info({ event: 'sessions_killed', listener, backend, reason, count: victims.length }, 'killed sessions on request');
+    }
+    return killed;
+  }
+
+  private killEntries(victims: readonly Entry[], reason: KillReason): number {
+    // Unregister before killing: a session that is only connecting re-routes under the same
+    // id, and its new record must not be removed after the fact.
+    for (const v of victims) this.remove(v.record.id);
+    for (const v of victims) {
+      try {
+        v.kill(reason);
+      } catch (err) {
+        // One broken session must not stop the others from being killed.
+        this.logger.error({ event: 'kill_failed', id: v.record.id, err }, 'failed to kill a session');
+      }
+    }
+    this.counters.inc('killed', reason, victims.length);
+    return victims.length;
   }
 
   stats(): RegistryStats {

@@ -52,7 +52,8 @@ describe('loading a minimal file', () => {
       keepalive: 60_000,
       shutdown_grace: 30_000,
     });
-    expect(c.http).toEqual({ bind: { host: '0.0.0.0', port: 8404 } });
+    expect(c.http).toEqual({ bind: { host: '0.0.0.0', port: 8404 }, stats_refresh: 10_000, ready: 'primary' });
+    expect(c.admin).toEqual({ bind: { host: '127.0.0.1', port: 8405 }, token: null });
     expect(c.log).toEqual({ level: 'info', format: 'json' });
   });
 
@@ -263,7 +264,7 @@ listeners: [{ name: rw, bind: ":5432", role: primary, fallback: primary, on_lag:
 
   it('suggests nothing for an unknown key far from every known one, and lists the known keys', () => {
     expect(issues(`${ETCD}http: { bind: ":8080", zzzzzz: 1 }\n`)).toEqual([
-      { path: 'http.zzzzzz', line: 5, message: 'unknown key (known keys: bind)' },
+      { path: 'http.zzzzzz', line: 5, message: 'unknown key (known keys: bind, stats_refresh, ready)' },
     ]);
   });
 

@@ -98,4 +98,26 @@ describe('SessionRegistry', () => {
     expect(r.applyView(view(2, [member({ name: 'n2' })], 'n2'))).toBe(2);
     expect(killed).toEqual(['2']);
   });
+
+  it('kills every session on one backend, on all listeners, with reason admin, and leaves the others', () => {
+    const { logger, lines } = capturingLogger();
+    const r = new SessionRegistry({ listeners, logger });
+    const killed: Array<[string, KillReason]> = [];
+    const add = (rec: SessionRecord): void => r.add(rec, (reason) => killed.push([rec.id, reason]));
+    add(record('1', 'rw', 'n1'));
+    add(record('2', 'ro', 'n1', { viaFallback: true }));
+    add(record('3', 'ro', 'n2'));
+    expect(r.killBackend('n1', 'admin')).toBe(2);
+    expect(killed.sort()).toEqual([
+      ['1', 'admin'],
+      ['2', 'admin'],
+    ]);
+    expect(r.list().map((x) => x.id)).toEqual(['3']);
+    expect(r.stats().killed).toEqual({ admin: 2 });
+    expect(lines.filter((l) => l['event'] === 'sessions_killed').map((l) => [l['listener'], l['count']]).sort()).toEqual([
+      ['ro', 1],
+      ['rw', 1],
+    ]);
+    expect(r.killBackend('n9', 'admin')).toBe(0);
+  });
 });

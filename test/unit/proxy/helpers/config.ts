@@ -42,7 +42,9 @@ export function testConfig(opts: { listeners?: ListenerConfig[]; timeouts?: Part
     checks: { interval: 1_000, timeout: 1_000, fall: 1, rise: 1, fast_interval: 100 },
     listeners: opts.listeners ?? [listenerConfig({ name: 'rw', role: 'primary' }), listenerConfig({ name: 'ro', role: 'replica' })],
     timeouts: { ...TIMEOUTS, ...opts.timeouts },
-    http: { bind: { host: '127.0.0.1', port: 0 } },
+    http: { bind: { host: '127.0.0.1', port: 0 }, stats_refresh: 10_000, ready: 'primary' },
+    admin: { bind: { host: '127.0.0.1', port: 0 }, token: null },
     log: { level: 'info', format: 'json' },
+    workers: 1,
   });
 }

@@ -1,0 +1,112 @@
+// HttpServer: the router's HTTP surface. One fastify instance on http.bind (metrics, stats,
+// health, readiness) and, only when admin.token is set, a second one on admin.bind for the
+// admin API, so that the admin socket can stay on loopback while stats are exposed.
+// Request logging is off: probes and scrapes arrive every few seconds and would drown the
+// router's own events. Server errors and admin actions are logged.
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { AddressInfo } from 'node:net';
+import type { Config, HostPort } from '../config/types.js';
+import type { Logger } from '../log.js';
+import { PgrError, describeError } from '../errors.js';
+import { formatBind } from '../config/units.js';
+import type { RouterControl } from './types.js';
+import { registerPublicRoutes } from './public-routes.js';
+import { registerAdminRoutes } from './admin-routes.js';
+
+export interface HttpServerOptions {
+  readonly config: Config;
+  readonly control: RouterControl;
+  readonly logger: Logger;
+}
+
+export interface HttpAddresses {
+  readonly http: HostPort;
+  readonly admin: HostPort | null;
+}
+
+export class HttpServer {
+  readonly http: FastifyInstance;
+  /** null while the admin API is off (no admin.token). */
+  readonly admin: FastifyInstance | null;
+  private readonly logger: Logger;
+  private started = false;
+  private closing: Promise<void> | null = null;
+
+  constructor(private readonly opts: HttpServerOptions) {
+    this.logger = opts.logger.child({ part: 'http' });
+    const { config, control } = opts;
+    this.http = createApp(this.logger);
+    registerPublicRoutes(this.http, { http: config.http, control, logger: this.logger });
+    const token = config.admin.token;
+    if (token === null) {
+      this.admin = null;
+    } else {
+      this.admin = createApp(this.logger);
+      registerAdminRoutes(this.admin, { config, token, control, logger: this.logger });
+    }
+  }
+
+  /** Binds both sockets; if either fails, closes what was opened and rejects with PGR_ERR_BIND. */
+  async start(): Promise<void> {
+    try {
+      await listen(this.http, this.opts.config.http.bind, 'http.bind');
+      if (this.admin) await listen(this.admin, this.opts.config.admin.bind, 'admin.bind');
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+    this.started = true;
+    const a = this.addresses();
+    this.logger.info(
+      { event: 'http_started', http: formatBind(a.http), admin: a.admin ? formatBind(a.admin) : null },
+      a.admin ? 'HTTP surface and admin API listening' : 'HTTP surface listening (admin API off: no admin.token)',
+    );
+  }
+
+  /** Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= Promise.all([this.http.close(), this.admin?.close()]).then(() => {
+      if (this.started) this.logger.info({ event: 'http_stopped' }, 'HTTP surface stopped');
+      this.started = false;
+    });
+    return this.closing;
+  }
+
+  /** The bound addresses (the real ports when the config said port 0). */
+  addresses(): HttpAddresses {
+    return { http: boundAddress(this.http, 'http'), admin: this.admin ? boundAddress(this.admin, 'admin') : null };
+  }
+}
+
+function createApp(logger: Logger): FastifyInstance {
+  // 10 s per request: a slow client must not pin a socket of a router that is being probed.
+  const app = Fastify({ logger: false, requestTimeout: 10_000, bodyLimit: 16_384 });
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const status = err.statusCode !== undefined && err.statusCode >= 400 ? err.statusCode : 500;
+    if (status >= 500) logger.error({ err: describeError(err), method: req.method, url: req.url }, 'HTTP request failed');
+    // 4xx messages are fastify's own (bad JSON, wrong content type): safe and useful to echo.
+    const message = status >= 500 ? 'internal error (see the router log)' : err.message;
+    return reply.code(status).send({ error: status >= 500 ? 'internal' : 'bad_request', message });
+  });
+  app.addHook('onSend', async (_req, reply) => {
+    // Every answer is live state: a cache in between would show a stale primary.
+    void reply.header('cache-control', 'no-store').header('x-content-type-options', 'nosniff');
+  });
+  return app;
+}
+
+async function listen(app: FastifyInstance, bind: HostPort, key: string): Promise<void> {
+  try {
+    await app.listen({ host: bind.host, port: bind.port });
+  } catch (err) {
+    throw new PgrError('PGR_ERR_BIND', `cannot listen on ${key} ${formatBind(bind)}: ${describeError(err)}`, { cause: err });
+  }
+}
+
+function boundAddress(app: FastifyInstance, what: string): HostPort {
+  const address = app.server.address() as AddressInfo | string | null;
+  if (address === null || typeof address === 'string') {
+    throw new PgrError('PGR_ERR_BIND', `the ${what} server is not listening`);
+  }
+  return { host: address.address, port: address.port };
+}

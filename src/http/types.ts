@@ -1,0 +1,122 @@
+// The contract between the router's internals and its HTTP surface (/stats, /stats.json,
+// /health*, /ready, admin API, `pgrouter status`). Plain JSON-serializable data: in cluster
+// mode the same shapes are assembled from several processes.
+import type { ClusterView, EtcdStatus } from '../discovery/types.js';
+
+/** Operator-set state of a member, like HAProxy's `set server state`. Default 'ready'. */
+export type AdminState = 'ready' | 'drain' | 'maint';
+
+/** Shown per backend per listener, HAProxy-style. */
+export type BackendState = 'UP' | 'DOWN' | 'DRAIN' | 'MAINT';
+
+/** Per listener, per backend member: counted by the data path. */
+export interface BackendTraffic {
+  /** Sessions open now. */
+  readonly current: number;
+  /** Highest `current` seen since start. */
+  readonly max: number;
+  /** Sessions relayed since start. */
+  readonly total: number;
+  /** Bytes client → server and server → client. */
+  readonly bytes_in: number;
+  readonly bytes_out: number;
+  readonly connect_errors: number;
+  /** Sessions killed by reason (not_primary, marked_down, admin). */
+  readonly killed: Readonly<Record<string, number>>;
+}
+
+export interface ListenerTraffic {
+  readonly current: number;
+  readonly total: number;
+  readonly queued: number;
+  readonly held: number;
+  readonly bytes_in: number;
+  readonly bytes_out: number;
+  /** Refused / closed-before-relay clients by reason (no_backend, queue_timeout, invalid_startup, ...). */
+  readonly refusals: Readonly<Record<string, number>>;
+  readonly backends: Readonly<Record<string, BackendTraffic>>;
+}
+
+/** One live session, for the admin API's session list. */
+export interface SessionInfo {
+  readonly id: string;
+  readonly listener: string;
+  readonly backend: string;
+  readonly backend_address: string;
+  readonly client_address: string;
+  readonly started_at: number;
+  readonly bytes_in: number;
+  readonly bytes_out: number;
+}
+
+/** A change of the confirmed primary. */
+export interface LeaderChange {
+  readonly at: number;
+  readonly from: string | null;
+  readonly to: string | null;
+  readonly reason: string;
+  readonly generation: number;
+  /**
+   * For a change that ends a period without a confirmed primary (to !== null): how long
+   * there was none, in ms (0 when the primary moved directly). null for a loss (to === null),
+   * and for the first confirmation after the router started (no outage ended there).
+   */
+  readonly outage_ms: number | null;
+}
+
+export interface BackendRow {
+  readonly name: string;
+  readonly address: string;
+  readonly role: string;
+  readonly state: BackendState;
+  readonly admin_state: AdminState;
+  /** Why the state is what it is ("check passed", "503", "lagging", "admin maint", ...). */
+  readonly reason: string;
+  readonly lag_bytes: number | null;
+  readonly traffic: BackendTraffic;
+  /** Epoch ms of the last state change seen for this backend on this listener. */
+  readonly last_change_at: number | null;
+}
+
+export interface ListenerRow {
+  readonly name: string;
+  readonly bind: string;
+  readonly role: 'primary' | 'replica';
+  /** True while this listener has at least one backend to route a new session to. */
+  readonly can_route: boolean;
+  readonly traffic: ListenerTraffic;
+  readonly backends: readonly BackendRow[];
+}
+
+export interface StatsSnapshot {
+  readonly at: number;
+  readonly version: string;
+  readonly started_at: number;
+  readonly scope: string;
+  readonly mode: 'etcd' | 'static';
+  readonly generation: number;
+  readonly primary: string | null;
+  readonly primary_reason: string;
+  readonly leader_key: string | null;
+  readonly etcd: EtcdStatus | null;
+  readonly listeners: readonly ListenerRow[];
+  /** Newest first, at most 20. */
+  readonly leader_history: readonly LeaderChange[];
+  /** Total ms without a confirmed primary since start (after the first confirmation). */
+  readonly no_primary_ms_total: number;
+  /** Sessions per worker process id (one entry when workers = 1). */
+  readonly workers: Readonly<Record<string, number>>;
+}
+
+/** What the HTTP server needs from the router. Implemented in src/app.ts. */
+export interface RouterControl {
+  view(): ClusterView;
+  snapshot(): StatsSnapshot;
+  metricsText(): Promise<string>;
+  metricsContentType(): string;
+  setAdminState(member: string, state: AdminState): void;
+  adminStates(): Readonly<Record<string, AdminState>>;
+  /** Closes every session on that member (all listeners); returns how many. */
+  killBackendSessions(member: string): number;
+  sessions(): readonly SessionInfo[];
+}

@@ -1,0 +1,86 @@
+// The confirmed primary over time (PURE): the last changes, and how long the cluster had no
+// confirmed primary. This is the number the product is judged on (write outage during a
+// switchover or a crash), so it is measured from the views the router acts on.
+//
+// Time before the first confirmation does not count: a router that just started has no
+// primary yet, but the cluster had one all along.
+import type { ClusterView } from '../discovery/types.js';
+import type { LeaderChange } from '../http/types.js';
+
+export const LEADER_HISTORY_MAX = 20;
+
+export interface LeaderHistoryState {
+  /** Newest first, at most LEADER_HISTORY_MAX. */
+  readonly changes: readonly LeaderChange[];
+  /** view.primary of the last view taken. */
+  readonly primary: string | null;
+  /** The last member that was the confirmed primary (stays set through an outage). */
+  readonly lastConfirmed: string | null;
+  readonly generation: number;
+  /** Epoch ms when the running period without a confirmed primary began; null when there is one (or before the first). */
+  readonly outageStartedAt: number | null;
+  /** Finished periods without a confirmed primary, in ms. */
+  readonly noPrimaryMs: number;
+  /** Times the confirmed primary became a different member than `lastConfirmed`. */
+  readonly leaderChanges: number;
+}
+
+export const INITIAL_LEADER_HISTORY: LeaderHistoryState = Object.freeze({
+  changes: Object.freeze([]),
+  primary: null,
+  lastConfirmed: null,
+  generation: 0,
+  outageStartedAt: null,
+  noPrimaryMs: 0,
+  leaderChanges: 0,
+});
+
+function push(changes: readonly LeaderChange[], change: LeaderChange): readonly LeaderChange[] {
+  return Object.freeze([Object.freeze(change), ...changes.slice(0, LEADER_HISTORY_MAX - 1)]);
+}
+
+/** Takes one view (ignored unless newer than the last one taken). */
+export function nextLeaderHistory(state: LeaderHistoryState, view: ClusterView, now: number): LeaderHistoryState {
+  if (view.generation <= state.generation) return state;
+  const to = view.primary;
+  const from = state.primary;
+  if (to === from) return { ...state, generation: view.generation };
+  const base = { at: now, from, to, reason: view.primary_reason, generation: view.generation };
+
+  if (to === null) {
+    // A loss: the outage starts now (only once a primary was ever confirmed).
+    return { ...state, primary: null, generation: view.generation, changes: push(state.changes, { ...base, outage_ms: null }), outageStartedAt: now };
+  }
+  const changedMember = state.lastConfirmed !== null && to !== state.lastConfirmed;
+  const leaderChanges = state.leaderChanges + (changedMember ? 1 : 0);
+  if (state.lastConfirmed === null) {
+    // The first confirmation since start: no outage ended here.
+    return { ...state, primary: to, lastConfirmed: to, generation: view.generation, changes: push(state.changes, { ...base, outage_ms: null }) };
+  }
+  // Either the end of an outage, or a direct move from one primary to another (0 ms).
+  const outageMs = state.outageStartedAt === null ? 0 : Math.max(0, now - state.outageStartedAt);
+  return {
+    ...state,
+    primary: to,
+    lastConfirmed: to,
+    generation: view.generation,
+    changes: push(state.changes, { ...base, outage_ms: outageMs }),
+    outageStartedAt: null,
+    noPrimaryMs: state.noPrimaryMs + outageMs,
+    leaderChanges,
+  };
+}
+
+/** Total ms without a confirmed primary since the first confirmation, the running outage included. */
+export function noPrimaryMsTotal(state: LeaderHistoryState, now: number): number {
+  return state.noPrimaryMs + (state.outageStartedAt === null ? 0 : Math.max(0, now - state.outageStartedAt));
+}
+
+/** What one step did, for the exporter: a leader change (+1) and/or an outage that ended. */
+export function leaderStep(prev: LeaderHistoryState, next: LeaderHistoryState): { leaderChanged: boolean; outageEndedMs: number | null } {
+  const added = next.changes !== prev.changes ? next.changes[0] : undefined;
+  return {
+    leaderChanged: next.leaderChanges > prev.leaderChanges,
+    outageEndedMs: added && added.to !== null ? added.outage_ms : null,
+  };
+}

@@ -1,0 +1,200 @@
+// The Prometheus exporter: owns one registry and feeds the metrics of metrics.ts from three
+// places:
+//   - views (observeView): member up/state/role gauges, generation, leader changes, outages;
+//   - probes (observeProbe, Discovery's onProbe hook): latency histogram, failures;
+//   - the data path's traffic counters, read at scrape time (sampled metrics).
+//
+// Why the data path is read rather than pushing into prom-client: it already keeps plain-number
+// counters for the stats page (sessions/traffic.ts), a few bumps per session and none per
+// chunk. Pushing the same events into prom-client too would add label hashing per event for
+// numbers we already have. At scrape time, counters are reset and set to those absolute,
+// monotonic totals, so /stats and /metrics agree by construction. In cluster mode the primary
+// process can feed the same `traffic()` merged from its workers.
+import { Registry } from 'prom-client';
+import type { ListenerConfig } from '../config/types.js';
+import type { ProbeEvent } from '../discovery/prober.js';
+import type { ClusterView, EtcdStatus } from '../discovery/types.js';
+import type { BackendState, ListenerTraffic } from '../http/types.js';
+import { eligibleBackends, type AdminStates } from '../routing/eligible.js';
+import { INITIAL_LEADER_HISTORY, leaderStep, nextLeaderHistory, noPrimaryMsTotal, type LeaderHistoryState } from './leader-history.js';
+import { declareMetrics, type Metrics } from './metrics.js';
+import { backendStatus } from './stats-snapshot.js';
+
+/** What the exporter reads at scrape time. */
+export interface MetricsSources {
+  traffic(): Readonly<Record<string, ListenerTraffic>>;
+  /** CancelRequests by outcome. */
+  cancels(): Readonly<Record<string, number>>;
+  /** Live etcd status (null in static mode). */
+  etcd(): EtcdStatus | null;
+}
+
+export interface RouterMetricsOptions {
+  readonly version: string;
+  readonly listeners: readonly ListenerConfig[];
+  /** Default: a new Registry of its own. */
+  readonly register?: Registry;
+  /** Export the etcd metrics (default true: etcd mode). */
+  readonly etcd?: boolean;
+  /** process_* and nodejs_* metrics (default true). */
+  readonly processMetrics?: boolean;
+  /** Clock (epoch ms) for the running no-primary time at scrape. */
+  readonly now?: () => number;
+}
+
+const STATES: readonly BackendState[] = ['UP', 'DOWN', 'DRAIN', 'MAINT'];
+/** Refusal reasons exported at 0 from the start, so rate() and alerts see their first one. */
+const KNOWN_REFUSALS = ['no_backend', 'queue_timeout'];
+
+export class RouterMetrics {
+  readonly register: Registry;
+  private readonly m: Metrics;
+  private readonly listeners: readonly ListenerConfig[];
+  private readonly now: () => number;
+  private sources: MetricsSources | null = null;
+  private history: LeaderHistoryState = INITIAL_LEADER_HISTORY;
+  private view: ClusterView | null = null;
+  private admin: AdminStates = {};
+  private sampling = false;
+
+  constructor(opts: RouterMetricsOptions) {
+    this.register = opts.register ?? new Registry();
+    this.listeners = opts.listeners;
+    this.now = opts.now ?? Date.now;
+    this.m = declareMetrics({
+      register: this.register,
+      version: opts.version,
+      ...(opts.processMetrics === undefined ? {} : { processMetrics: opts.processMetrics }),
+      ...(opts.etcd === undefined ? {} : { etcd: opts.etcd }),
+      sample: () => this.sampleOncePerScrape(),
+    });
+  }
+
+  /** Where scrape-time values come from (the data path, discovery). */
+  bind(sources: MetricsSources): void {
+    this.sources = sources;
+  }
+
+  /** Takes every published view, in order (older generations are ignored). */
+  observeView(view: ClusterView, now: number): void {
+    if (this.view && view.generation <= this.view.generation) return;
+    this.view = view;
+    const prev = this.history;
+    this.history = nextLeaderHistory(prev, view, now);
+    const step = leaderStep(prev, this.history);
+    if (step.leaderChanged) this.m.leaderChanges.inc();
+    if (step.outageEndedMs !== null) this.m.outageDuration.observe(step.outageEndedMs / 1000);
+    this.m.primaryConfirmed.set(view.primary === null ? 0 : 1);
+    this.m.viewGeneration.set(view.generation);
+    this.setMemberGauges();
+  }
+
+  observeAdminStates(states: AdminStates): void {
+    this.admin = states;
+    this.setMemberGauges();
+  }
+
+  observeProbe(event: ProbeEvent): void {
+    const labels = { backend: event.member, check: event.check };
+    this.m.probeDuration.observe(labels, event.ms / 1000);
+    // inc by 0 on success: the series exists from the first probe on.
+    this.m.probeFailures.inc(labels, event.ok ? 0 : 1);
+  }
+
+  leaderHistory(): LeaderHistoryState {
+    return this.history;
+  }
+
+  text(): Promise<string> {
+    return this.register.metrics();
+  }
+
+  contentType(): string {
+    return this.register.contentType;
+  }
+
+  /** Member gauges: per listener eligibility and state, role and lag. */
+  private setMemberGauges(): void {
+    const view = this.view;
+    if (!view) return;
+    const { backendUp, backendState, backendRole, backendReplicationLag } = this.m;
+    // Reset first: members that left the view must not linger with their last value.
+    backendUp.reset();
+    backendState.reset();
+    backendRole.reset();
+    backendReplicationLag.reset();
+    for (const l of this.listeners) {
+      const eligible = eligibleBackends(view, l, this.admin).members.map((e) => e.name);
+      for (const member of view.members) {
+        const { state } = backendStatus(view, l, member, this.admin, eligible);
+        backendUp.set({ listener: l.name, backend: member.name }, state === 'UP' ? 1 : 0);
+        for (const s of STATES) backendState.set({ listener: l.name, backend: member.name, state: s }, s === state ? 1 : 0);
+      }
+    }
+    for (const member of view.members) {
+      backendRole.set({ backend: member.name, role: member.role }, 1);
+      if (member.lag_bytes !== null) backendReplicationLag.set({ backend: member.name }, member.lag_bytes);
+    }
+  }
+
+  /** Every sampled metric calls this from its collect hook; only the first call of a scrape works. */
+  private sampleOncePerScrape(): void {
+    if (this.sampling) return;
+    this.sampling = true;
+    // A registry reads all its metrics in one synchronous loop, so the flag spans one scrape.
+    queueMicrotask(() => {
+      this.sampling = false;
+    });
+    this.sample();
+  }
+
+  private sample(): void {
+    const m = this.m;
+    m.noPrimarySeconds.reset();
+    m.noPrimarySeconds.inc(noPrimaryMsTotal(this.history, this.now()) / 1000);
+    const src = this.sources;
+    const etcd = src ? src.etcd() : (this.view?.etcd ?? null);
+    m.etcdConnected.reset();
+    m.etcdLastResync.reset();
+    if (etcd) {
+      m.etcdConnected.set(etcd.connected ? 1 : 0);
+      if (etcd.last_resync_at !== null) m.etcdLastResync.set(etcd.last_resync_at / 1000);
+    }
+    this.sampleTraffic(src?.traffic() ?? {}, src?.cancels() ?? {});
+  }
+
+  private sampleTraffic(traffic: Readonly<Record<string, ListenerTraffic>>, cancels: Readonly<Record<string, number>>): void {
+    const m = this.m;
+    const all = [
+      m.listenerCurrentSessions, m.listenerSessions, m.listenerQueuedSessions, m.listenerHeldSessions, m.listenerRefusals,
+      m.listenerInBytes, m.listenerOutBytes, m.cancelRequests, m.backendCurrentSessions, m.backendMaxSessions,
+      m.backendSessions, m.backendConnectErrors, m.backendKilledSessions, m.backendInBytes, m.backendOutBytes,
+    ];
+    for (const metric of all) metric.reset();
+    // Configured listeners are exported even before their first client.
+    const names = new Set([...this.listeners.map((l) => l.name), ...Object.keys(traffic)]);
+    for (const listener of names) {
+      const t = traffic[listener];
+      const L = { listener };
+      m.listenerCurrentSessions.set(L, t?.current ?? 0);
+      m.listenerSessions.inc(L, t?.total ?? 0);
+      m.listenerQueuedSessions.set(L, t?.queued ?? 0);
+      m.listenerHeldSessions.set(L, t?.held ?? 0);
+      m.listenerInBytes.inc(L, t?.bytes_in ?? 0);
+      m.listenerOutBytes.inc(L, t?.bytes_out ?? 0);
+      const refusals = { ...Object.fromEntries(KNOWN_REFUSALS.map((r) => [r, 0])), ...t?.refusals };
+      for (const [reason, n] of Object.entries(refusals)) m.listenerRefusals.inc({ listener, reason }, n);
+      for (const [backend, b] of Object.entries(t?.backends ?? {})) {
+        const LB = { listener, backend };
+        m.backendCurrentSessions.set(LB, b.current);
+        m.backendMaxSessions.set(LB, b.max);
+        m.backendSessions.inc(LB, b.total);
+        m.backendConnectErrors.inc(LB, b.connect_errors);
+        m.backendInBytes.inc(LB, b.bytes_in);
+        m.backendOutBytes.inc(LB, b.bytes_out);
+        for (const [reason, n] of Object.entries(b.killed)) m.backendKilledSessions.inc({ listener, backend, reason }, n);
+      }
+    }
+    for (const [outcome, n] of Object.entries(cancels)) m.cancelRequests.inc({ outcome }, n);
+  }
+}

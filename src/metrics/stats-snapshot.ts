@@ -1,0 +1,147 @@
+// The stats page's data (PURE): one StatsSnapshot from the view, the traffic counters, the
+// operator's admin states and the leader history. Each backend gets an HAProxy-style state per
+// listener, with the reason an operator needs to act on it.
+import type { ListenerConfig } from '../config/types.js';
+import { replicaCheckKey, type ClusterView, type EtcdStatus, type MemberView } from '../discovery/types.js';
+import type { BackendRow, BackendState, BackendTraffic, ListenerRow, ListenerTraffic, StatsSnapshot } from '../http/types.js';
+import { eligibleBackends, type AdminStates } from '../routing/eligible.js';
+import { noPrimaryMsTotal, type LeaderHistoryState } from './leader-history.js';
+
+export interface BackendStatus {
+  readonly state: BackendState;
+  readonly reason: string;
+}
+
+const ZERO_TRAFFIC: BackendTraffic = Object.freeze({ current: 0, max: 0, total: 0, bytes_in: 0, bytes_out: 0, connect_errors: 0, killed: Object.freeze({}) });
+
+/** Key of one backend on one listener in `lastChanges` maps. */
+export function backendKey(listener: string, backend: string): string {
+  return `${listener}/${backend}`;
+}
+
+function downReason(view: ClusterView, listener: ListenerConfig, m: MemberView): string {
+  if (listener.role === 'primary') {
+    if (m.leader_key) return m.primary_check.up ? 'leader key holder, not confirmed' : `leader key holder, /primary ${m.primary_check.error ?? 'not up yet'}`;
+    return `not the primary (${m.role})`;
+  }
+  if (m.name === view.primary) return listener.fallback === 'primary' ? 'primary (fallback only when no replica is fit)' : 'is the primary';
+  if (m.noloadbalance) return 'tagged noloadbalance';
+  const check = m.replica_checks[replicaCheckKey(listener.max_lag)];
+  if (!check) return 'not probed yet';
+  if (check.stale) return 'probe result stale';
+  if (check.lagging) return 'lagging';
+  return `/replica ${check.error ?? 'not up yet'}`;
+}
+
+/** HAProxy-style state of `m` for new sessions of `listener`, and why. */
+export function backendStatus(view: ClusterView, listener: ListenerConfig, m: MemberView, adminStates: AdminStates, eligible?: readonly string[]): BackendStatus {
+  const admin = adminStates[m.name] ?? 'ready';
+  if (admin === 'maint') return { state: 'MAINT', reason: 'admin maint' };
+  if (admin === 'drain') return { state: 'DRAIN', reason: 'admin drain' };
+  if (listener.role === 'replica' && listener.on_lag === 'drain' && m.name !== view.primary) {
+    const check = m.replica_checks[replicaCheckKey(listener.max_lag)];
+    if (check?.lagging === true && !check.up) return { state: 'DRAIN', reason: m.lag_bytes === null ? 'lagging' : `lagging (${m.lag_bytes} bytes)` };
+  }
+  const names = eligible ?? eligibleBackends(view, listener, adminStates).members.map((e) => e.name);
+  if (names.includes(m.name)) {
+    if (listener.role === 'primary') return { state: 'UP', reason: view.primary_reason };
+    return { state: 'UP', reason: m.name === view.primary ? 'fallback to the primary: no replica is fit' : 'replica check passed' };
+  }
+  return { state: 'DOWN', reason: downReason(view, listener, m) };
+}
+
+/** State of every (listener, member) pair, keyed by backendKey(). */
+export function backendStates(view: ClusterView, listeners: readonly ListenerConfig[], adminStates: AdminStates): Record<string, BackendState> {
+  const out: Record<string, BackendState> = {};
+  for (const l of listeners) {
+    const eligible = eligibleBackends(view, l, adminStates).members.map((e) => e.name);
+    for (const m of view.members) out[backendKey(l.name, m.name)] = backendStatus(view, l, m, adminStates, eligible).state;
+  }
+  return out;
+}
+
+export interface SnapshotInput {
+  readonly now: number;
+  readonly version: string;
+  readonly startedAt: number;
+  readonly listeners: readonly ListenerConfig[];
+  /** Actually bound "host:port" by listener name (falls back to the configured bind). */
+  readonly binds: Readonly<Record<string, string>>;
+  readonly view: ClusterView;
+  /** The live etcd status (fresher than the view's, which is only republished on real changes). */
+  readonly etcd: EtcdStatus | null;
+  readonly traffic: Readonly<Record<string, ListenerTraffic>>;
+  readonly adminStates: AdminStates;
+  readonly history: LeaderHistoryState;
+  /** Epoch ms of each backend's last state change, keyed by backendKey(). */
+  readonly lastChanges: Readonly<Record<string, number>>;
+  /** Sessions per worker process id. */
+  readonly workers: Readonly<Record<string, number>>;
+}
+
+function emptyListenerTraffic(): ListenerTraffic {
+  return { current: 0, total: 0, queued: 0, held: 0, bytes_in: 0, bytes_out: 0, refusals: {}, backends: {} };
+}
+
+function listenerRow(input: SnapshotInput, l: ListenerConfig): ListenerRow {
+  const { view, adminStates } = input;
+  const traffic = input.traffic[l.name] ?? emptyListenerTraffic();
+  const eligible = eligibleBackends(view, l, adminStates).members.map((e) => e.name);
+  const rows: BackendRow[] = view.members.map((m) => {
+    const status = backendStatus(view, l, m, adminStates, eligible);
+    return {
+      name: m.name,
+      address: `${m.host}:${m.port}`,
+      role: m.role,
+      state: status.state,
+      admin_state: adminStates[m.name] ?? 'ready',
+      reason: status.reason,
+      lag_bytes: m.lag_bytes,
+      traffic: traffic.backends[m.name] ?? ZERO_TRAFFIC,
+      last_change_at: input.lastChanges[backendKey(l.name, m.name)] ?? null,
+    };
+  });
+  // A member that left the view while sessions still run on it stays visible until they end.
+  for (const [name, t] of Object.entries(traffic.backends)) {
+    if (t.current === 0 || view.members.some((m) => m.name === name)) continue;
+    rows.push({
+      name,
+      address: '',
+      role: 'unknown',
+      state: adminStates[name] === 'maint' ? 'MAINT' : 'DOWN',
+      admin_state: adminStates[name] ?? 'ready',
+      reason: 'not in the cluster view',
+      lag_bytes: null,
+      traffic: t,
+      last_change_at: input.lastChanges[backendKey(l.name, name)] ?? null,
+    });
+  }
+  return {
+    name: l.name,
+    bind: input.binds[l.name] ?? `${l.bind.host}:${l.bind.port}`,
+    role: l.role,
+    can_route: eligible.length > 0,
+    traffic,
+    backends: rows,
+  };
+}
+
+export function buildStatsSnapshot(input: SnapshotInput): StatsSnapshot {
+  const { view } = input;
+  return {
+    at: input.now,
+    version: input.version,
+    started_at: input.startedAt,
+    scope: view.scope,
+    mode: view.mode,
+    generation: view.generation,
+    primary: view.primary,
+    primary_reason: view.primary_reason,
+    leader_key: view.leader_key,
+    etcd: input.etcd,
+    listeners: input.listeners.map((l) => listenerRow(input, l)),
+    leader_history: input.history.changes,
+    no_primary_ms_total: noPrimaryMsTotal(input.history, input.now),
+    workers: input.workers,
+  };
+}

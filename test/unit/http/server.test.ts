@@ -1,0 +1,238 @@
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfigText } from '../../../src/config/load.js';
+import type { Config } from '../../../src/config/types.js';
+import { createLogger } from '../../../src/log.js';
+import { HttpServer } from '../../../src/http/server.js';
+import { refreshSeconds } from '../../../src/http/public-routes.js';
+import { PgrError } from '../../../src/errors.js';
+import { backend, FakeControl, listener, snapshot } from './fixtures.js';
+
+const TOKEN = 'admin-token-0123456789';
+
+function config(extra = ''): Config {
+  const yaml = `cluster: { scope: demo, etcd: { hosts: ["127.0.0.1:2379"] } }\nhttp: { bind: "127.0.0.1:18404", stats_refresh: 7s }\n${extra}`;
+  const r = loadConfigText(yaml, { env: {} });
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  return r.config;
+}
+
+/** Port 0: the kernel picks, so tests never bind a fixed port. */
+function onPortZero(c: Config): Config {
+  const zero = { host: '127.0.0.1', port: 0 };
+  return { ...c, http: { ...c.http, bind: zero }, admin: { ...c.admin, bind: zero } };
+}
+
+function captureLogs(): { logger: ReturnType<typeof createLogger>; lines: () => Array<Record<string, unknown>>; text: () => string } {
+  let text = '';
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      text += chunk.toString();
+      done();
+    },
+  });
+  const logger = createLogger({ level: 'info', destination });
+  return { logger, text: () => text, lines: () => text.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
+}
+
+const servers: HttpServer[] = [];
+function server(c: Config, control = new FakeControl()) {
+  const logs = captureLogs();
+  const s = new HttpServer({ config: c, control, logger: logs.logger });
+  servers.push(s);
+  return { s, control, logs };
+}
+
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+describe('the public HTTP routes', () => {
+  it('serves /metrics as the control renders it, with its content type', async () => {
+    const { s } = server(config());
+    const res = await s.http.inject('/metrics');
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
+    expect(res.body).toContain('pgrouter_up 1');
+  });
+
+  it('serves /stats as a self-contained HTML page with a strict CSP and the configured refresh', async () => {
+    const { s } = server(config());
+    const res = await s.http.inject('/stats');
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(res.headers['content-security-policy']).toMatch(/^default-src 'none'; style-src 'unsafe-inline'/);
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.body).toContain('<meta http-equiv="refresh" content="7">');
+    expect((await s.http.inject('/stats?refresh=0')).body).not.toContain('http-equiv="refresh"');
+    expect((await s.http.inject('/stats?refresh=3')).body).toContain('content="3"');
+  });
+
+  it('takes ?refresh as whole seconds and falls back to http.stats_refresh for anything else', () => {
+    expect(refreshSeconds({}, 10_000)).toBe(10);
+    expect(refreshSeconds({}, 500)).toBe(1);
+    expect(refreshSeconds({}, 0)).toBe(0);
+    expect(refreshSeconds({ refresh: '0' }, 10_000)).toBe(0);
+    expect(refreshSeconds({ refresh: '-1' }, 10_000)).toBe(10);
+    expect(refreshSeconds({ refresh: 'abc' }, 10_000)).toBe(10);
+    expect(refreshSeconds({ refresh: '99999' }, 10_000)).toBe(86_400);
+  });
+
+  it('serves the snapshot as /stats.json', async () => {
+    const { s, control } = server(config());
+    const res = await s.http.inject('/stats.json');
+    expect(res.json()).toEqual(JSON.parse(JSON.stringify(control.snap)));
+  });
+
+  it('answers /health 200 whatever the cluster does', async () => {
+    const { s, control } = server(config());
+    control.snap = snapshot({ primary: null, listeners: [] });
+    const res = await s.http.inject('/health');
+    expect([res.statusCode, res.json()]).toEqual([200, { status: 'ok' }]);
+  });
+
+  it('answers /ready 200 with a confirmed primary and 503 without, saying why', async () => {
+    const { s, control } = server(config());
+    const ok = await s.http.inject('/ready');
+    expect([ok.statusCode, ok.json()]).toEqual([200, { status: 'ok', policy: 'primary', reason: 'confirmed primary node1 (leader key node1 confirmed by /primary)' }]);
+    control.snap = snapshot({ primary: null, primary_reason: 'no leader key' });
+    const no = await s.http.inject('/ready');
+    expect([no.statusCode, no.json()]).toEqual([503, { status: 'unavailable', policy: 'primary', reason: 'no confirmed primary (no leader key)' }]);
+  });
+
+  it('applies http.ready: with no primary but a fit replica, replica and any are ready and primary is not', async () => {
+    const noPrimary = snapshot({ primary: null, listeners: [listener('rw', 'primary', [backend('node1', { state: 'DOWN' })]), listener('ro', 'replica', [backend('node2')])] });
+    const codes: Record<string, number> = {};
+    for (const policy of ['primary', 'replica', 'any'] as const) {
+      const base = config();
+      const { s, control } = server({ ...base, http: { ...base.http, ready: policy } });
+      control.snap = noPrimary;
+      codes[policy] = (await s.http.inject('/ready')).statusCode;
+    }
+    expect(codes).toEqual({ primary: 503, replica: 200, any: 200 });
+  });
+
+  it('answers /health/:listener 200 while it can route, 503 when not, 404 for an unknown listener', async () => {
+    const { s, control } = server(config());
+    expect((await s.http.inject('/health/rw')).statusCode).toBe(200);
+    control.snap = snapshot({ listeners: [listener('rw', 'primary', [backend('node1', { state: 'DOWN' })]), listener('ro', 'replica', [backend('node2')])] });
+    const down = await s.http.inject('/health/rw');
+    expect([down.statusCode, down.json()]).toEqual([503, { status: 'unavailable', listener: 'rw', reason: 'no backend to route to on rw (primary)' }]);
+    expect((await s.http.inject('/health/ro')).statusCode).toBe(200);
+    const unknown = await s.http.inject('/health/nope');
+    expect([unknown.statusCode, unknown.json()]).toEqual([404, { status: 'unknown', reason: 'no listener named "nope" (have rw, ro)' }]);
+  });
+
+  it('answers HEAD probes like GET, without a body', async () => {
+    const { s } = server(config());
+    const res = await s.http.inject({ method: 'HEAD', url: '/health/rw' });
+    expect([res.statusCode, res.body]).toEqual([200, '']);
+  });
+
+  it('fails probes closed with 503 when no snapshot can be taken, and logs it', async () => {
+    const { s, control, logs } = server(config());
+    control.snapshotError = new Error('boom');
+    expect((await s.http.inject('/ready')).statusCode).toBe(503);
+    expect((await s.http.inject('/health/rw')).statusCode).toBe(503);
+    expect((await s.http.inject('/health')).statusCode).toBe(200);
+    const stats = await s.http.inject('/stats');
+    expect([stats.statusCode, stats.json()]).toEqual([500, { error: 'internal', message: 'internal error (see the router log)' }]);
+    expect(logs.text()).toContain('boom');
+  });
+
+  it('has no admin routes on http.bind', async () => {
+    const { s } = server(config(`admin: { token: "${TOKEN}" }\n`));
+    expect((await s.http.inject({ url: '/admin/sessions', headers: { authorization: `Bearer ${TOKEN}` } })).statusCode).toBe(404);
+  });
+});
+
+describe('the admin API', () => {
+  const auth = { authorization: `Bearer ${TOKEN}` };
+
+  it('is off without admin.token', () => {
+    const { s } = server(config());
+    expect(s.admin).toBeNull();
+  });
+
+  it('refuses a request without a token or with a wrong one: 401 with a WWW-Authenticate challenge', async () => {
+    const { s, control, logs } = server(config(`admin: { token: "${TOKEN}" }\n`));
+    const admin = s.admin ?? expect.fail('admin API should be on');
+    const missing = await admin.inject('/admin/sessions');
+    expect([missing.statusCode, missing.headers['www-authenticate'], missing.json()]).toEqual([
+      401,
+      'Bearer realm="pgrouter admin"',
+      { error: 'unauthorized', message: 'missing bearer token' },
+    ]);
+    const wrong = await admin.inject({ method: 'POST', url: '/admin/backends/node2/state', headers: { authorization: 'Bearer wrong-token-000000000' }, payload: { state: 'maint' } });
+    expect([wrong.statusCode, wrong.headers['www-authenticate']]).toEqual([401, 'Bearer realm="pgrouter admin", error="invalid_token"']);
+    expect((await admin.inject('/admin/no-such-route')).statusCode).toBe(401);
+    expect(control.calls).toEqual([]);
+    expect(logs.lines().filter((l) => l.event === 'admin_auth_failed').map((l) => l.why)).toEqual(['missing', 'invalid', 'missing']);
+    expect(logs.text()).not.toContain('wrong-token');
+  });
+
+  it('with the right token lists sessions and admin states, sets a state and kills sessions', async () => {
+    const { s, control, logs } = server(config(`admin: { token: "${TOKEN}" }\n`));
+    const admin = s.admin ?? expect.fail('admin API should be on');
+    control.sessionList = [{ id: '1', listener: 'ro', backend: 'node2', backend_address: '10.0.0.2:5432', client_address: '10.1.0.1:40000', started_at: 1, bytes_in: 2, bytes_out: 3 }];
+    expect((await admin.inject({ url: '/admin/sessions', headers: auth })).json()).toEqual({ sessions: control.sessionList });
+
+    const set = await admin.inject({ method: 'POST', url: '/admin/backends/node2/state', headers: auth, payload: { state: 'drain' } });
+    expect([set.statusCode, set.json()]).toEqual([200, { member: 'node2', state: 'drain', previous: 'ready' }]);
+    expect((await admin.inject({ url: '/admin/backends', headers: auth })).json()).toEqual({ backends: { node1: 'ready', node2: 'drain', node3: 'ready' } });
+
+    const kill = await admin.inject({ method: 'POST', url: '/admin/backends/node2/kill', headers: auth });
+    expect([kill.statusCode, kill.json()]).toEqual([200, { member: 'node2', killed: 3 }]);
+    expect(control.calls).toEqual(['setAdminState node2 drain', 'kill node2']);
+
+    const actions = logs.lines().filter((l) => l.event === 'admin_set_state' || l.event === 'admin_kill');
+    expect(actions.map((l) => [l.event, l.member, l.remote])).toEqual([
+      ['admin_set_state', 'node2', '127.0.0.1'],
+      ['admin_kill', 'node2', '127.0.0.1'],
+    ]);
+    expect(logs.text()).not.toContain(TOKEN);
+  });
+
+  it('answers 404 for an unknown member and 400 for a state that is not ready, drain or maint', async () => {
+    const { s, control } = server(config(`admin: { token: "${TOKEN}" }\n`));
+    const admin = s.admin ?? expect.fail('admin API should be on');
+    const unknown = await admin.inject({ method: 'POST', url: '/admin/backends/node9/state', headers: auth, payload: { state: 'drain' } });
+    expect([unknown.statusCode, unknown.json()]).toEqual([404, { error: 'not_found', message: 'no member named "node9"' }]);
+    expect((await admin.inject({ method: 'POST', url: '/admin/backends/node9/kill', headers: auth })).statusCode).toBe(404);
+    for (const payload of [{ state: 'down' }, { state: 1 }, {}, []]) {
+      const bad = await admin.inject({ method: 'POST', url: '/admin/backends/node2/state', headers: auth, payload });
+      expect([bad.statusCode, bad.json()]).toEqual([400, { error: 'bad_request', message: 'body must be {"state": "ready" | "drain" | "maint"}' }]);
+    }
+    const notJson = await admin.inject({ method: 'POST', url: '/admin/backends/node2/state', headers: { ...auth, 'content-type': 'application/json' }, payload: '{' });
+    expect(notJson.statusCode).toBe(400);
+    expect(control.calls).toEqual([]);
+  });
+});
+
+describe('HttpServer', () => {
+  it('listens on http.bind and admin.bind, reports the bound addresses, and closes both', async () => {
+    const { s } = server(onPortZero(config(`admin: { token: "${TOKEN}" }\n`)));
+    await s.start();
+    const { http, admin } = s.addresses();
+    expect(http.port).toBeGreaterThan(0);
+    expect(admin?.port).toBeGreaterThan(0);
+    expect(await (await fetch(`http://127.0.0.1:${http.port}/health`)).json()).toEqual({ status: 'ok' });
+    expect((await fetch(`http://127.0.0.1:${admin?.port ?? 0}/admin/backends`)).status).toBe(401);
+    await s.close();
+    await s.close();
+    await expect(fetch(`http://127.0.0.1:${http.port}/health`)).rejects.toThrow();
+  });
+
+  it('fails to start with PGR_ERR_BIND naming the key when the address is taken, and leaves nothing open', async () => {
+    const first = server(onPortZero(config())).s;
+    await first.start();
+    const taken = first.addresses().http;
+    const c = onPortZero(config(`admin: { token: "${TOKEN}" }\n`));
+    const { s } = server({ ...c, admin: { ...c.admin, bind: taken } });
+    const err: unknown = await s.start().then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(PgrError);
+    expect((err as PgrError).code).toBe('PGR_ERR_BIND');
+    expect((err as PgrError).message).toMatch(new RegExp(`^cannot listen on admin\\.bind 127\\.0\\.0\\.1:${taken.port}: .*EADDRINUSE`));
+    expect(s.http.server.listening).toBe(false);
+  });
+});
