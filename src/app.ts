@@ -6,6 +6,7 @@
 // workers and ships the same views over IPC. The data path never sees discovery itself.
 import type { Config } from './config/types.js';
 import type { ClusterView } from './discovery/types.js';
+import type { ProbeEvent } from './discovery/prober.js';
 import { Discovery } from './discovery/discovery.js';
 import type { AdminState, RouterControl, SessionInfo, StatsSnapshot } from './http/types.js';
 import type { Logger } from './log.js';
@@ -15,20 +16,26 @@ import { NO_STATE_CHANGES, nextStateChanges, type StateChanges } from './metrics
 import { backendStates, buildStatsSnapshot } from './metrics/stats-snapshot.js';
 import { DataPath } from './proxy/data-path.js';
 import type { AdminStates } from './routing/eligible.js';
+import { ClusterRouter } from './cluster/cluster-router.js';
+import { resolveWorkerCount } from './cluster/supervisor.js';
 
 export interface RouterOptions {
   /** Export process_* and nodejs_* metrics too (default true). */
   readonly processMetrics?: boolean;
   /** Clock (epoch ms). */
   readonly now?: () => number;
+  /** Cluster mode: the workers' log settings (the CLI's --log-level / --log-format win over the file). */
+  readonly workerLog?: { readonly level: string; readonly format: 'json' | 'pretty' };
 }
 
 const ADMIN_STATES: readonly AdminState[] = ['ready', 'drain', 'maint'];
 
 export class Router implements RouterControl {
-  readonly discovery: Discovery;
-  readonly dataPath: DataPath;
+  /** workers > 1: discovery and the workers live here; null in the one-process layout. */
+  readonly cluster: ClusterRouter | null;
+  private readonly local: { readonly discovery: Discovery; readonly dataPath: DataPath } | null;
   readonly metrics: RouterMetrics;
+  private cfg: Config;
   private readonly now: () => number;
   private readonly version = packageVersion();
   private readonly startedAt: number;
@@ -37,10 +44,11 @@ export class Router implements RouterControl {
   private unsubscribe: (() => void) | null = null;
 
   constructor(
-    readonly config: Config,
+    config: Config,
     private readonly logger: Logger,
     opts: RouterOptions = {},
   ) {
+    this.cfg = config;
     this.now = opts.now ?? Date.now;
     this.startedAt = this.now();
     this.metrics = new RouterMetrics({
@@ -50,22 +58,48 @@ export class Router implements RouterControl {
       etcd: config.cluster.etcd !== null,
       ...(opts.processMetrics === undefined ? {} : { processMetrics: opts.processMetrics }),
     });
-    this.discovery = new Discovery({
-      config,
-      logger: logger.child({ part: 'discovery' }),
-      onProbe: (event) => this.metrics.observeProbe(event),
-    });
-    this.dataPath = new DataPath({ config, logger: logger.child({ part: 'proxy' }), now: this.now });
-    this.metrics.bind({
-      traffic: () => this.dataPath.traffic(),
-      cancels: () => this.dataPath.cancels(),
-      etcd: () => this.discovery.etcdStatus(),
-    });
+    const onProbe = (event: ProbeEvent): void => this.metrics.observeProbe(event);
+    const workers = resolveWorkerCount(config.workers);
+    if (workers > 1) {
+      const cluster = new ClusterRouter(config, logger, { workers, onProbe, onView: (view) => this.onView(view), ...(opts.workerLog ? { log: opts.workerLog } : {}) });
+      this.cluster = cluster;
+      this.local = null;
+      this.metrics.bind({ traffic: () => cluster.supervisor.traffic(), cancels: () => cluster.supervisor.cancels(), etcd: () => cluster.discovery.etcdStatus() });
+    } else {
+      const discovery = new Discovery({ config, logger: logger.child({ part: 'discovery' }), onProbe });
+      const dataPath = new DataPath({ config, logger: logger.child({ part: 'proxy' }), now: this.now });
+      this.cluster = null;
+      this.local = { discovery, dataPath };
+      this.metrics.bind({ traffic: () => dataPath.traffic(), cancels: () => dataPath.cancels(), etcd: () => discovery.etcdStatus() });
+    }
+  }
+
+  get config(): Config {
+    return this.cfg;
+  }
+
+  get discovery(): Discovery {
+    return this.cluster ? this.cluster.discovery : (this.local as { discovery: Discovery }).discovery;
+  }
+
+  /** The in-process data path (workers: 1 only). */
+  get dataPath(): DataPath {
+    if (!this.local) throw new Error('cluster mode: the data path runs in the workers');
+    return this.local.dataPath;
+  }
+
+  /** SIGHUP (cluster/reload.ts reads and validates the file). */
+  async reload(config: Config): Promise<{ ok: boolean; error?: string }> {
+    if (!this.cluster) return { ok: false, error: 'reload needs workers > 1 for now (one-process reload: see docs/architecture.md)' };
+    const r = await this.cluster.reload(config);
+    if (r.ok) this.cfg = config;
+    return r;
   }
 
   async start(): Promise<void> {
     // Subscribe before binding so the first client already sees the freshest view; clients
     // that arrive before a primary is confirmed are held up to timeouts.connect_wait.
+    if (this.cluster) return this.cluster.start();
     this.unsubscribe = this.discovery.subscribe((view) => this.onView(view));
     await this.dataPath.start();
     await this.discovery.start();
@@ -76,6 +110,7 @@ export class Router implements RouterControl {
   /** Stop accepting, let sessions drain up to graceMs (default timeouts.shutdown_grace), then close everything. */
   async close(opts: { graceMs?: number } = {}): Promise<void> {
     const graceMs = opts.graceMs ?? this.config.timeouts.shutdown_grace;
+    if (this.cluster) return this.cluster.close({ graceMs });
     await this.dataPath.close({ graceMs });
     this.unsubscribe?.();
     this.unsubscribe = null;
@@ -91,7 +126,8 @@ export class Router implements RouterControl {
 
   snapshot(): StatsSnapshot {
     const view = this.discovery.current();
-    const binds = Object.fromEntries(Object.entries(this.dataPath.addresses()).map(([name, a]) => [name, `${a.host}:${a.port}`]));
+    const addresses = this.cluster ? this.cluster.supervisor.addresses() : this.dataPath.addresses();
+    const binds = Object.fromEntries(Object.entries(addresses).map(([name, a]) => [name, `${a.host}:${a.port}`]));
     return buildStatsSnapshot({
       now: this.now(),
       version: this.version,
@@ -100,15 +136,17 @@ export class Router implements RouterControl {
       binds,
       view,
       etcd: this.discovery.etcdStatus() ?? view.etcd,
-      traffic: this.dataPath.traffic(),
+      traffic: this.cluster ? this.cluster.supervisor.traffic() : this.dataPath.traffic(),
       adminStates: this.admin,
       history: this.metrics.leaderHistory(),
       lastChanges: this.changes.at,
-      workers: { [String(process.pid)]: this.dataPath.sessionCount() },
+      workers: this.cluster ? this.cluster.supervisor.workerSessions() : { [String(process.pid)]: this.dataPath.sessionCount() },
     });
   }
 
   metricsText(): Promise<string> {
+    // Cluster mode: fresh worker reports, then the primary's registry + the workers' process metrics.
+    if (this.cluster) return this.cluster.supervisor.metricsText(this.metrics.register);
     return this.metrics.text();
   }
 
@@ -126,7 +164,8 @@ export class Router implements RouterControl {
     else next[member] = state;
     this.admin = Object.freeze(next);
     this.logger.info({ event: 'admin_state', member, from, to: state }, `${member} admin state ${from} → ${state}`);
-    this.dataPath.setAdminStates(this.admin);
+    if (this.cluster) this.cluster.supervisor.setAdminStates(this.admin);
+    else this.dataPath.setAdminStates(this.admin);
     this.metrics.observeAdminStates(this.admin);
     this.trackStates(this.discovery.current());
   }
@@ -135,20 +174,24 @@ export class Router implements RouterControl {
     return this.admin;
   }
 
-  killBackendSessions(member: string): number {
-    const killed = this.dataPath.killBackendSessions(member, 'admin');
-    this.logger.info({ event: 'admin_kill', member, sessions: killed }, `killed ${killed} sessions on ${member}`);
-    return killed;
+  killBackendSessions(member: string): number | Promise<number> {
+    const log = (killed: number): number => {
+      this.logger.info({ event: 'admin_kill', member, sessions: killed }, `killed ${killed} sessions on ${member}`);
+      return killed;
+    };
+    if (this.cluster) return this.cluster.supervisor.killBackendSessions(member, 'admin').then(log);
+    return log(this.dataPath.killBackendSessions(member, 'admin'));
   }
 
-  sessions(): readonly SessionInfo[] {
-    return this.dataPath.sessions();
+  sessions(): readonly SessionInfo[] | Promise<readonly SessionInfo[]> {
+    return this.cluster ? this.cluster.supervisor.sessions() : this.dataPath.sessions();
   }
 
   // ---- internals ----------------------------------------------------------------------------
 
   private onView(view: ClusterView): void {
-    this.dataPath.updateView(view);
+    // Cluster mode: ClusterRouter already sent the view to the workers.
+    if (this.local) this.local.dataPath.updateView(view);
     this.metrics.observeView(view, this.now());
     this.trackStates(view);
   }

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { loadConfigFile, formatIssues, summarizeConfig } from './config/load.js';
 import { createLogger } from './log.js';
 import { Router } from './app.js';
+import { reloadFromFile } from './cluster/reload.js';
 import { DEFAULT_STATUS_URL, runStatus, statusUrl } from './cli-status.js';
 import { describeError } from './errors.js';
 import { HttpServer } from './http/server.js';
@@ -97,9 +98,11 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     err.write(`pgrouter: --log-format must be json or pretty, not "${format}"\n`);
     return 2;
   }
-  const logger = createLogger({ level: values['log-level'] ?? result.config.log.level, format });
-  const router = new Router(result.config, logger);
-  return runRouter(router, new HttpServer({ config: result.config, control: router, logger }), logger);
+  const level = values['log-level'] ?? result.config.log.level;
+  const logger = createLogger({ level, format });
+  const router = new Router(result.config, logger, { workerLog: { level, format } });
+  const sighup = (): void => void reloadFromFile(router, file, process.env, logger);
+  return runRouter(router, new HttpServer({ config: result.config, control: router, logger }), logger, sighup);
 }
 
 async function status(url: string | undefined, file: string | undefined, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
@@ -118,7 +121,7 @@ async function status(url: string | undefined, file: string | undefined, out: No
 }
 
 /** Runs until SIGTERM/SIGINT, then drains (timeouts.shutdown_grace) and resolves with the exit code. */
-async function runRouter(router: Router, http: HttpServer, logger: ReturnType<typeof createLogger>): Promise<number> {
+async function runRouter(router: Router, http: HttpServer, logger: ReturnType<typeof createLogger>, sighup: () => void): Promise<number> {
   try {
     await router.start();
     await http.start();
@@ -154,5 +157,9 @@ async function runRouter(router: Router, http: HttpServer, logger: ReturnType<ty
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
+    // Reload: re-read and validate the file; an invalid one is logged and changes nothing.
+    process.on('SIGHUP', () => {
+      if (!stopping) sighup();
+    });
   });
 }

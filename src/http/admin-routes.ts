@@ -47,7 +47,7 @@ export function registerAdminRoutes(app: FastifyInstance, opts: AdminRoutesOptio
     return null;
   };
 
-  app.get('/admin/sessions', async () => ({ sessions: control.sessions() }));
+  app.get('/admin/sessions', async () => ({ sessions: await control.sessions() }));
 
   app.get('/admin/backends', async () => {
     const states = control.adminStates();
@@ -75,7 +75,7 @@ export function registerAdminRoutes(app: FastifyInstance, opts: AdminRoutesOptio
   app.post<{ Params: { member: string } }>('/admin/backends/:member/kill', async (req, reply) => {
     const member = requireMember(req, reply);
     if (member === null) return reply;
-    const killed = control.killBackendSessions(member);
+    const killed = await control.killBackendSessions(member);
     logger.info({ event: 'admin_kill', member, killed, remote: req.ip }, `admin API: ${killed} sessions on ${member} killed by ${req.ip}`);
     return { member, killed };
   });

@@ -117,6 +117,7 @@ export interface RouterControl {
   setAdminState(member: string, state: AdminState): void;
   adminStates(): Readonly<Record<string, AdminState>>;
   /** Closes every session on that member (all listeners); returns how many. */
-  killBackendSessions(member: string): number;
-  sessions(): readonly SessionInfo[];
+  /** A promise in cluster mode, where every worker is asked. */
+  killBackendSessions(member: string): number | Promise<number>;
+  sessions(): readonly SessionInfo[] | Promise<readonly SessionInfo[]>;
 }

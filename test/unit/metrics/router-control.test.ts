@@ -82,7 +82,7 @@ describe('Router as RouterControl', () => {
       ['n2', 'DOWN', 0],
     ]);
     expect(rw?.backends[0]?.last_change_at).toEqual(expect.any(Number));
-    expect(router.sessions()).toMatchObject([{ listener: 'rw', backend: 'n1' }]);
+    expect(await router.sessions()).toMatchObject([{ listener: 'rw', backend: 'n1' }]);
 
     const f = parsePrometheusText(await router.metricsText());
     expect(router.metricsContentType()).toMatch(/^text\/plain/);
@@ -113,7 +113,7 @@ describe('Router as RouterControl', () => {
 
     expect(router.killBackendSessions('n2')).toBe(1);
     await roEnded;
-    await waitFor(() => router.sessions().length === 0, { timeoutMs: 5_000, what: 'killed session to go' });
+    await waitFor(async () => (await router.sessions()).length === 0, { timeoutMs: 5_000, what: 'killed session to go' });
     expect(lines.some((l) => l['event'] === 'admin_kill' && l['member'] === 'n2' && l['sessions'] === 1)).toBe(true);
     f = parsePrometheusText(await router.metricsText());
     expect(valueOf(f, 'pgrouter_backend_killed_sessions_total', { listener: 'ro', backend: 'n2', reason: 'admin' })).toBe(1);

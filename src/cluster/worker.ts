@@ -1,0 +1,199 @@
+// One data-path worker process: a DataPath driven by the primary over IPC. It binds only after
+// `init` brought its config, the current view and the admin states, so its first client is
+// routed with the same picture as every other worker's. It never reads the config file, never
+// talks to etcd or Patroni: the primary is its only source of truth, and when the primary goes
+// away it closes everything and exits (fail closed: without views it cannot follow a failover).
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { deepFreeze } from '../config/freeze.js';
+import type { ClusterView } from '../discovery/types.js';
+import { describeError } from '../errors.js';
+import { createLogger, type Logger } from '../log.js';
+import { DataPath, type CancelKeyHooks } from '../proxy/data-path.js';
+import { envelope, parseToWorker, type ToPrimaryBody, type ToWorkerMessage } from './ipc-messages.js';
+import { PendingRequests } from './pending-requests.js';
+import type { WorkerReport } from './types.js';
+
+/** How long a worker waits for the primary to name a cancel key's owner before it broadcasts. */
+export const CANCEL_LOOKUP_TIMEOUT_MS = 200;
+
+/** The IPC side of the process (process itself in production; a fake in tests). */
+export interface WorkerChannel {
+  /** `onError`: the message could not be sent (the channel is closing). */
+  send(message: unknown, onError: (err: Error) => void): void;
+  onMessage(fn: (message: unknown) => void): void;
+  onDisconnect(fn: () => void): void;
+  exit(code: number): void;
+}
+
+type Owner = { host: string; port: number } | null;
+type Init = Extract<ToWorkerMessage, { type: 'init' }>;
+
+export class WorkerProcess {
+  private logger: Logger;
+  private dataPath: DataPath | null = null;
+  private generation = 0;
+  private draining = false;
+  private exiting = false;
+  private readonly lookups = new PendingRequests<Owner>();
+  /** process_* / nodejs_* of this process, summed by the primary with the others'. */
+  readonly metrics = new Registry();
+
+  constructor(
+    private readonly channel: WorkerChannel,
+    private readonly opts: { pid: number; workerId: number },
+  ) {
+    // Until init says otherwise (the primary resolves --log-level / --log-format).
+    this.logger = createLogger({ level: 'info' }).child({ worker: opts.workerId });
+    collectDefaultMetrics({ register: this.metrics });
+  }
+
+  start(): void {
+    this.channel.onMessage((m) => this.onMessage(m));
+    this.channel.onDisconnect(() => {
+      if (this.exiting) return;
+      this.logger.error({ event: 'worker_orphaned' }, 'lost the primary: closing every session and exiting');
+      void this.exit(1, 0);
+    });
+    this.send({ type: 'hello', pid: this.opts.pid });
+  }
+
+  private send(body: ToPrimaryBody): void {
+    // A closed channel is followed by 'disconnect', whose handler takes it from there.
+    this.channel.send(envelope(body), (err) =>
+      this.logger.debug({ event: 'ipc_send_failed', type: body.type, err: describeError(err) }, 'cannot send to the primary'),
+    );
+  }
+
+  private onMessage(raw: unknown): void {
+    const parsed = parseToWorker(raw);
+    if (parsed.kind === 'foreign') return;
+    if (parsed.kind === 'invalid') {
+      this.logger.warn({ event: 'ipc_invalid', reason: parsed.reason }, 'dropped a malformed message from the primary');
+      return;
+    }
+    const m = parsed.message;
+    try {
+      this.handle(m);
+    } catch (err) {
+      // A handler bug must cost one message, not the worker and its sessions.
+      this.logger.error({ event: 'ipc_handler_failed', type: m.type, err: describeError(err) }, 'failed to handle a message from the primary');
+      if ('requestId' in m && m.type !== 'cancel_owner') this.send({ type: 'reply', requestId: m.requestId, ok: false, error: describeError(err) });
+    }
+  }
+
+  private handle(m: ToWorkerMessage): void {
+    if (m.type === 'init') {
+      void this.init(m);
+      return;
+    }
+    if (m.type === 'cancel_owner') {
+      this.lookups.resolve(m.requestId, m.owner);
+      return;
+    }
+    const dp = this.dataPath;
+    if (!dp) {
+      this.logger.warn({ event: 'ipc_before_init', type: m.type }, 'message before init, dropped');
+      return;
+    }
+    switch (m.type) {
+      case 'view':
+        return dp.updateView(deepFreeze(m.view) as ClusterView);
+      case 'admin_states':
+        return dp.setAdminStates(deepFreeze(m.states));
+      case 'kill_backend':
+        return this.send({ type: 'reply', requestId: m.requestId, ok: true, data: dp.killBackendSessions(m.member, m.reason) });
+      case 'query':
+        return void this.answer(dp, m.requestId, m.what);
+      case 'drain':
+        return void this.drain(dp);
+      case 'shutdown':
+        return void this.exit(0, m.graceMs);
+    }
+  }
+
+  private async init(m: Init): Promise<void> {
+    if (this.dataPath) {
+      this.logger.warn({ event: 'ipc_duplicate_init' }, 'second init ignored');
+      return;
+    }
+    const config = deepFreeze(m.config);
+    this.generation = m.generation;
+    this.logger = createLogger({ level: m.log.level, format: m.log.format }).child({ worker: this.opts.workerId, generation: m.generation });
+    const cancelKeys: CancelKeyHooks = {
+      learned: (s, key) =>
+        this.send({ type: 'cancel_key', pid: key.pid >>> 0, key: key.key.toString('base64'), backendHost: s.backendHost, backendPort: s.backendPort, sessionId: s.id }),
+      forgotten: (key) => this.send({ type: 'cancel_key_gone', pid: key.pid >>> 0, key: key.key.toString('base64') }),
+      lookup: (pid, key) => this.lookup(pid, key),
+    };
+    const dp = new DataPath({ config, logger: this.logger.child({ part: 'proxy' }), cancelKeys });
+    this.dataPath = dp;
+    dp.updateView(deepFreeze(m.view) as ClusterView);
+    dp.setAdminStates(deepFreeze(m.admin));
+    try {
+      await dp.start();
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      this.send({ type: 'start_failed', error: describeError(err), code: typeof code === 'string' ? code.slice(0, 64) : null });
+      await this.exit(1, 0);
+      return;
+    }
+    this.send({ type: 'ready', addresses: dp.addresses() });
+  }
+
+  /** Asks the primary who owns a key this worker does not know; null (broadcast) after 200 ms. */
+  private lookup(pid: number, key: Buffer): Promise<Owner> {
+    if (this.exiting) return Promise.resolve(null);
+    const { id, answer } = this.lookups.create(CANCEL_LOOKUP_TIMEOUT_MS, 'cancel lookup', () => null);
+    this.send({ type: 'cancel_lookup', requestId: id, pid: pid >>> 0, key: key.toString('base64') });
+    return answer;
+  }
+
+  private async answer(dp: DataPath, requestId: number, what: 'stats' | 'sessions' | 'metrics'): Promise<void> {
+    try {
+      let data: unknown;
+      if (what === 'stats') data = this.report(dp);
+      else if (what === 'sessions') data = dp.sessions();
+      else data = await this.metrics.getMetricsAsJSON();
+      this.send({ type: 'reply', requestId, ok: true, data });
+    } catch (err) {
+      this.send({ type: 'reply', requestId, ok: false, error: describeError(err) });
+    }
+  }
+
+  private report(dp: DataPath): WorkerReport {
+    return {
+      pid: this.opts.pid,
+      generation: this.generation,
+      draining: this.draining,
+      sessions: dp.sessionCount(),
+      addresses: dp.addresses(),
+      stats: dp.stats(),
+      traffic: dp.traffic(),
+      cancels: dp.cancels(),
+    };
+  }
+
+  /** Reload: stop accepting, keep every session (views still apply to them), exit when none is left. */
+  private async drain(dp: DataPath): Promise<void> {
+    if (this.draining || this.exiting) return;
+    this.draining = true;
+    this.logger.info({ event: 'worker_draining', sessions: dp.sessionCount() }, 'draining: no new connections, sessions kept until they end');
+    await dp.drain();
+    this.logger.info({ event: 'worker_drained' }, 'last session ended');
+    await this.exit(0, 0);
+  }
+
+  private async exit(code: number, graceMs: number): Promise<void> {
+    if (this.exiting) return;
+    this.exiting = true;
+    try {
+      await this.dataPath?.close({ graceMs });
+    } catch (err) {
+      this.logger.error({ event: 'worker_close_failed', err: describeError(err) }, 'error while closing the data path');
+      code = code === 0 ? 1 : code;
+    }
+    this.lookups.rejectAll(new Error('worker exiting'));
+    this.logger.flush();
+    this.channel.exit(code);
+  }
+}
