@@ -1,23 +1,22 @@
-// Router: wires discovery (etcd + probes → ClusterView) to the data path (listeners + sessions),
-// feeds the Prometheus exporter, and implements RouterControl, what the HTTP surface (stats
-// page, health, admin API) needs. It starts no HTTP server itself.
-//
-// This is the single-process layout; cluster mode (a later issue) moves the DataPath into
-// workers and ships the same views over IPC. The data path never sees discovery itself.
+// Router: runs a data plane (one process, or workers: src/plane.ts), feeds the Prometheus
+// exporter with every probe and view, keeps admin states, and implements RouterControl, what
+// the HTTP surface (stats page, health, admin API) needs. It starts no HTTP server itself.
+// The data path never sees discovery: it gets views, in-process or over IPC.
 import type { Config } from './config/types.js';
 import type { ClusterView } from './discovery/types.js';
-import type { ProbeEvent } from './discovery/prober.js';
-import { Discovery } from './discovery/discovery.js';
+import type { Discovery } from './discovery/discovery.js';
 import type { AdminState, RouterControl, SessionInfo, StatsSnapshot } from './http/types.js';
 import type { Logger } from './log.js';
 import { packageVersion } from './metrics/build-info.js';
 import { RouterMetrics } from './metrics/router-metrics.js';
 import { NO_STATE_CHANGES, nextStateChanges, type StateChanges } from './metrics/state-changes.js';
 import { backendStates, buildStatsSnapshot } from './metrics/stats-snapshot.js';
-import { DataPath } from './proxy/data-path.js';
+import type { DataPath } from './proxy/data-path.js';
 import type { AdminStates } from './routing/eligible.js';
 import { ClusterRouter } from './cluster/cluster-router.js';
 import { resolveWorkerCount } from './cluster/supervisor.js';
+import { LocalPlane } from './local-plane.js';
+import type { DataPlane } from './plane.js';
 
 export interface RouterOptions {
   /** Export process_* and nodejs_* metrics too (default true). */
@@ -31,9 +30,7 @@ export interface RouterOptions {
 const ADMIN_STATES: readonly AdminState[] = ['ready', 'drain', 'maint'];
 
 export class Router implements RouterControl {
-  /** workers > 1: discovery and the workers live here; null in the one-process layout. */
-  readonly cluster: ClusterRouter | null;
-  private readonly local: { readonly discovery: Discovery; readonly dataPath: DataPath } | null;
+  readonly plane: DataPlane;
   readonly metrics: RouterMetrics;
   private cfg: Config;
   private readonly now: () => number;
@@ -41,7 +38,6 @@ export class Router implements RouterControl {
   private readonly startedAt: number;
   private admin: AdminStates = Object.freeze({});
   private changes: StateChanges = NO_STATE_CHANGES;
-  private unsubscribe: (() => void) | null = null;
 
   constructor(
     config: Config,
@@ -58,20 +54,13 @@ export class Router implements RouterControl {
       etcd: config.cluster.etcd !== null,
       ...(opts.processMetrics === undefined ? {} : { processMetrics: opts.processMetrics }),
     });
-    const onProbe = (event: ProbeEvent): void => this.metrics.observeProbe(event);
+    const hooks = { onProbe: this.metrics.observeProbe.bind(this.metrics), onView: (view: ClusterView) => this.onView(view) };
     const workers = resolveWorkerCount(config.workers);
-    if (workers > 1) {
-      const cluster = new ClusterRouter(config, logger, { workers, onProbe, onView: (view) => this.onView(view), ...(opts.workerLog ? { log: opts.workerLog } : {}) });
-      this.cluster = cluster;
-      this.local = null;
-      this.metrics.bind({ traffic: () => cluster.supervisor.traffic(), cancels: () => cluster.supervisor.cancels(), etcd: () => cluster.discovery.etcdStatus() });
-    } else {
-      const discovery = new Discovery({ config, logger: logger.child({ part: 'discovery' }), onProbe });
-      const dataPath = new DataPath({ config, logger: logger.child({ part: 'proxy' }), now: this.now });
-      this.cluster = null;
-      this.local = { discovery, dataPath };
-      this.metrics.bind({ traffic: () => dataPath.traffic(), cancels: () => dataPath.cancels(), etcd: () => discovery.etcdStatus() });
-    }
+    this.plane =
+      workers > 1
+        ? new ClusterRouter(config, logger, { workers, ...hooks, ...(opts.workerLog ? { log: opts.workerLog } : {}) })
+        : new LocalPlane(config, logger, { ...hooks, now: this.now });
+    this.metrics.bind({ traffic: () => this.plane.traffic(), cancels: () => this.plane.cancels(), etcd: () => this.plane.discovery.etcdStatus() });
   }
 
   get config(): Config {
@@ -79,43 +68,29 @@ export class Router implements RouterControl {
   }
 
   get discovery(): Discovery {
-    return this.cluster ? this.cluster.discovery : (this.local as { discovery: Discovery }).discovery;
+    return this.plane.discovery;
   }
 
-  /** The in-process data path (workers: 1 only). */
+  /** The in-process data path (workers: 1 only; tests read its counters). */
   get dataPath(): DataPath {
-    if (!this.local) throw new Error('cluster mode: the data path runs in the workers');
-    return this.local.dataPath;
+    if (!(this.plane instanceof LocalPlane)) throw new Error('cluster mode: the data path runs in the workers');
+    return this.plane.dataPath;
   }
 
   /** SIGHUP (cluster/reload.ts reads and validates the file). */
   async reload(config: Config): Promise<{ ok: boolean; error?: string }> {
-    if (!this.cluster) return { ok: false, error: 'reload needs workers > 1 for now (one-process reload: see docs/architecture.md)' };
-    const r = await this.cluster.reload(config);
+    const r = await this.plane.reload(config);
     if (r.ok) this.cfg = config;
     return r;
   }
 
-  async start(): Promise<void> {
-    // Subscribe before binding so the first client already sees the freshest view; clients
-    // that arrive before a primary is confirmed are held up to timeouts.connect_wait.
-    if (this.cluster) return this.cluster.start();
-    this.unsubscribe = this.discovery.subscribe((view) => this.onView(view));
-    await this.dataPath.start();
-    await this.discovery.start();
-    const listeners = Object.entries(this.dataPath.addresses()).map(([name, a]) => `${name}=${a.host}:${a.port}`);
-    this.logger.info({ event: 'started', listeners, mode: this.config.cluster.etcd ? 'etcd' : 'static' }, 'pgrouter started');
+  start(): Promise<void> {
+    return this.plane.start();
   }
 
   /** Stop accepting, let sessions drain up to graceMs (default timeouts.shutdown_grace), then close everything. */
-  async close(opts: { graceMs?: number } = {}): Promise<void> {
-    const graceMs = opts.graceMs ?? this.config.timeouts.shutdown_grace;
-    if (this.cluster) return this.cluster.close({ graceMs });
-    await this.dataPath.close({ graceMs });
-    this.unsubscribe?.();
-    this.unsubscribe = null;
-    await this.discovery.close();
-    this.logger.info({ event: 'stopped' }, 'pgrouter stopped');
+  close(opts: { graceMs?: number } = {}): Promise<void> {
+    return this.plane.close({ graceMs: opts.graceMs ?? this.config.timeouts.shutdown_grace });
   }
 
   // ---- RouterControl ------------------------------------------------------------------------
@@ -126,8 +101,7 @@ export class Router implements RouterControl {
 
   snapshot(): StatsSnapshot {
     const view = this.discovery.current();
-    const addresses = this.cluster ? this.cluster.supervisor.addresses() : this.dataPath.addresses();
-    const binds = Object.fromEntries(Object.entries(addresses).map(([name, a]) => [name, `${a.host}:${a.port}`]));
+    const binds = Object.fromEntries(Object.entries(this.plane.addresses()).map(([name, a]) => [name, `${a.host}:${a.port}`]));
     return buildStatsSnapshot({
       now: this.now(),
       version: this.version,
@@ -136,18 +110,16 @@ export class Router implements RouterControl {
       binds,
       view,
       etcd: this.discovery.etcdStatus() ?? view.etcd,
-      traffic: this.cluster ? this.cluster.supervisor.traffic() : this.dataPath.traffic(),
+      traffic: this.plane.traffic(),
       adminStates: this.admin,
       history: this.metrics.leaderHistory(),
       lastChanges: this.changes.at,
-      workers: this.cluster ? this.cluster.supervisor.workerSessions() : { [String(process.pid)]: this.dataPath.sessionCount() },
+      workers: this.plane.workerSessions(),
     });
   }
 
   metricsText(): Promise<string> {
-    // Cluster mode: fresh worker reports, then the primary's registry + the workers' process metrics.
-    if (this.cluster) return this.cluster.supervisor.metricsText(this.metrics.register);
-    return this.metrics.text();
+    return this.plane.metricsText(this.metrics);
   }
 
   metricsContentType(): string {
@@ -164,8 +136,7 @@ export class Router implements RouterControl {
     else next[member] = state;
     this.admin = Object.freeze(next);
     this.logger.info({ event: 'admin_state', member, from, to: state }, `${member} admin state ${from} → ${state}`);
-    if (this.cluster) this.cluster.supervisor.setAdminStates(this.admin);
-    else this.dataPath.setAdminStates(this.admin);
+    this.plane.setAdminStates(this.admin);
     this.metrics.observeAdminStates(this.admin);
     this.trackStates(this.discovery.current());
   }
@@ -174,24 +145,20 @@ export class Router implements RouterControl {
     return this.admin;
   }
 
-  killBackendSessions(member: string): number | Promise<number> {
-    const log = (killed: number): number => {
-      this.logger.info({ event: 'admin_kill', member, sessions: killed }, `killed ${killed} sessions on ${member}`);
-      return killed;
-    };
-    if (this.cluster) return this.cluster.supervisor.killBackendSessions(member, 'admin').then(log);
-    return log(this.dataPath.killBackendSessions(member, 'admin'));
+  async killBackendSessions(member: string): Promise<number> {
+    const killed = await this.plane.killBackendSessions(member, 'admin');
+    this.logger.info({ event: 'admin_kill', member, sessions: killed }, `killed ${killed} sessions on ${member}`);
+    return killed;
   }
 
-  sessions(): readonly SessionInfo[] | Promise<readonly SessionInfo[]> {
-    return this.cluster ? this.cluster.supervisor.sessions() : this.dataPath.sessions();
+  sessions(): Promise<readonly SessionInfo[]> {
+    return this.plane.sessions();
   }
 
   // ---- internals ----------------------------------------------------------------------------
 
   private onView(view: ClusterView): void {
-    // Cluster mode: ClusterRouter already sent the view to the workers.
-    if (this.local) this.local.dataPath.updateView(view);
+    // The plane has already handed the view to the data path (in-process or workers).
     this.metrics.observeView(view, this.now());
     this.trackStates(view);
   }

@@ -11,9 +11,15 @@ import { Discovery } from '../discovery/discovery.js';
 import type { ProbeEvent } from '../discovery/prober.js';
 import type { ClusterView } from '../discovery/types.js';
 import type { Logger } from '../log.js';
+import type { ListenerTraffic, SessionInfo } from '../http/types.js';
+import type { RouterMetrics } from '../metrics/router-metrics.js';
+import type { DataPlane } from '../plane.js';
+import type { AdminStates } from '../routing/eligible.js';
+import type { KillReason } from '../routing/kill.js';
 import { planReload, type ReloadPlan } from './reload.js';
 import { WorkerSupervisor, type SupervisorOptions } from './supervisor.js';
-import { discoveryKey, discoverySettled } from './view-feed.js';
+import { waitSettled } from './settle.js';
+import { discoveryKey } from './view-feed.js';
 
 export interface ClusterRouterOptions extends Omit<SupervisorOptions, 'config' | 'logger' | 'onRetired'> {
   /** Every probe of every Discovery (RouterMetrics.observeProbe). */
@@ -30,7 +36,7 @@ interface Feed {
   unsubscribe: () => void;
 }
 
-export class ClusterRouter {
+export class ClusterRouter implements DataPlane {
   readonly supervisor: WorkerSupervisor;
   private feeds: Feed[] = [];
   private cfg: Config;
@@ -101,7 +107,7 @@ export class ClusterRouter {
     if (discoveryKey(next) !== current.key) {
       fresh = this.feed(next, generation);
       await fresh.discovery.start();
-      const settled = await this.settle(fresh.discovery, current.discovery, next);
+      const settled = await waitSettled(fresh.discovery, current.discovery, next);
       if (!settled) this.logger.warn({ event: 'reload_discovery_unsettled' }, 'new discovery does not agree with the running one yet; starting the new workers anyway');
       feed = fresh;
     } else {
@@ -131,26 +137,6 @@ export class ClusterRouter {
     return f;
   }
 
-  /** Waits until `candidate` agrees with `incumbent` (view-feed.ts), bounded by one probe cycle. */
-  private settle(candidate: Discovery, incumbent: Discovery, config: Config): Promise<boolean> {
-    const limitMs = config.checks.interval * config.checks.rise + config.checks.timeout + 1_000;
-    const ok = (): boolean => discoverySettled(candidate.current(), incumbent.current());
-    if (ok()) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const unsubscribe: Array<() => void> = [];
-      const finish = (value: boolean): void => {
-        clearTimeout(timer);
-        for (const u of unsubscribe) u();
-        resolve(value);
-      };
-      const timer = setTimeout(() => finish(false), limitMs);
-      const check = (): void => {
-        if (ok()) finish(true);
-      };
-      unsubscribe.push(candidate.subscribe(check), incumbent.subscribe(check));
-    });
-  }
-
   /** A drained generation is gone: a Discovery that fed only retired generations stops. */
   private retire(generation: number): void {
     const last = this.feeds[this.feeds.length - 1];
@@ -168,6 +154,41 @@ export class ClusterRouter {
     } catch (err) {
       this.logger.warn({ event: 'discovery_close_failed', err: String(err) }, 'error while closing a retired discovery');
     }
+  }
+
+  // ---- DataPlane: the supervisor answers for all workers --------------------------------------
+
+  addresses(): Record<string, { host: string; port: number }> {
+    return this.supervisor.addresses();
+  }
+
+  traffic(): Record<string, ListenerTraffic> {
+    return this.supervisor.traffic();
+  }
+
+  cancels(): Record<string, number> {
+    return this.supervisor.cancels();
+  }
+
+  workerSessions(): Record<string, number> {
+    return this.supervisor.workerSessions();
+  }
+
+  setAdminStates(states: AdminStates): void {
+    this.supervisor.setAdminStates(states);
+  }
+
+  killBackendSessions(member: string, reason: KillReason): Promise<number> {
+    return this.supervisor.killBackendSessions(member, reason);
+  }
+
+  sessions(): Promise<SessionInfo[]> {
+    return this.supervisor.sessions();
+  }
+
+  /** Fresh worker reports, then the primary's registry plus the workers' process metrics. */
+  metricsText(metrics: RouterMetrics): Promise<string> {
+    return this.supervisor.metricsText(metrics.register);
   }
 
   /** For tests and the stats page: the view the current generation routes with. */

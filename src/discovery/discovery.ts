@@ -21,6 +21,11 @@ export interface DiscoveryOptions {
   /** Every finished probe (latency histogram hook). */
   readonly onProbe?: (event: ProbeEvent) => void;
   readonly now?: () => number;
+  /**
+   * Generation to count on from (default 0). A Discovery that replaces another one on reload
+   * continues its numbering, because consumers ignore views that are not newer than theirs.
+   */
+  readonly generationBase?: number;
 }
 
 /** When the leader key or the published primary changed (tests compare these with Patroni). */
@@ -61,7 +66,7 @@ export class Discovery {
     this.now = opts.now ?? Date.now;
     const cluster = opts.config.cluster;
     this.mode = cluster.etcd ? 'etcd' : 'static';
-    this.view = emptyView(cluster.scope, this.mode);
+    this.view = Object.freeze({ ...emptyView(cluster.scope, this.mode), generation: opts.generationBase ?? 0 });
     const replicaLags = opts.config.listeners.filter((l) => l.role === 'replica').map((l) => l.max_lag);
     this.prober = new Prober({
       checks: opts.config.checks,

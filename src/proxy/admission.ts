@@ -10,7 +10,22 @@ export class Admission {
   private readonly waiting = new Set<Grant>();
 
   /** maxconn 0 = unlimited. */
-  constructor(private readonly maxconn: number) {}
+  constructor(private maxconn: number) {}
+
+  /**
+   * A reload changed maxconn. Slots already held stay held (their sessions run on); a higher
+   * limit lets queued clients in at once, a lower one only stops granting until enough end.
+   */
+  setLimit(maxconn: number): void {
+    this.maxconn = maxconn;
+    while (this.waiting.size > 0 && (this.maxconn === 0 || this.active < this.maxconn)) {
+      const next = this.waiting.values().next();
+      if (next.done === true) break;
+      this.waiting.delete(next.value);
+      this.active++;
+      next.value();
+    }
+  }
 
   /** Takes a slot now if one is free; otherwise queues `grant`, called when a slot passes to it. */
   acquire(grant: Grant): boolean {
@@ -30,7 +45,8 @@ export class Admission {
   /** A slot holder ended: the slot passes to the longest waiter, if any. */
   release(): void {
     const next = this.waiting.values().next();
-    if (next.done === true) {
+    // Over the limit after a reload lowered maxconn: the freed slot is not passed on.
+    if (next.done === true || (this.maxconn > 0 && this.active > this.maxconn)) {
       this.active = Math.max(0, this.active - 1);
       return;
     }

@@ -98,10 +98,13 @@ export class ClientSession {
     return this.phase === 'relay';
   }
 
-  /** Router shutdown: sessions not yet relaying are refused now; established ones drain. */
-  shutdown(): void {
+  /**
+   * Router shutdown, or its listener removed by a reload: a client not yet relaying is refused
+   * now (57P01, counted under `reason`); an established session runs on.
+   */
+  shutdown(reason = 'shutdown', message = 'pgrouter is shutting down'): void {
     if (this.phase === 'relay' || this.phase === 'done') return;
-    this.refuse('shutdown', errorResponse(SQLSTATE.ADMIN_SHUTDOWN, 'pgrouter is shutting down'));
+    this.refuse(reason, errorResponse(SQLSTATE.ADMIN_SHUTDOWN, message));
   }
 
   destroy(): void {
@@ -213,7 +216,8 @@ export class ClientSession {
       cancelKey: null,
     };
     // Registered while connecting already: leastconn counts it, and a view change reaches it.
-    ctx.registry.add(this.record, this.onKill);
+    // The listener is the kill scope: after a reload, views judge it by that listener's rules.
+    ctx.registry.add(this.record, this.onKill, ctx);
     const opts = { timeoutMs: ctx.timeouts.connect, keepaliveMs: ctx.timeouts.keepalive };
     this.attempt = connectBackend(
       m,

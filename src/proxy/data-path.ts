@@ -1,16 +1,19 @@
 // The data path: all listeners, the session registry, and the current ClusterView. It gets a
 // Config and views, nothing else, so the same class runs in-process or inside cluster workers
 // (views then arrive over IPC). It never imports discovery or config loading.
-import type { Config } from '../config/types.js';
+import type { Config, ListenerConfig, TimeoutsConfig } from '../config/types.js';
 import { emptyView, type ClusterView } from '../discovery/types.js';
+import { PgrError } from '../errors.js';
 import type { ListenerTraffic, SessionInfo } from '../http/types.js';
 import type { Logger } from '../log.js';
 import type { AdminStates } from '../routing/eligible.js';
 import type { KillReason } from '../routing/kill.js';
 import { Counters } from '../sessions/counters.js';
 import { SessionRegistry, type CancelKeyObserver, type RegistryStats } from '../sessions/registry.js';
+import type { TrafficCounter } from '../sessions/traffic.js';
 import type { CounterGroup } from './client-session.js';
 import { Listener, type ListenerStats } from './listener.js';
+import { planListenerChanges } from './listener-plan.js';
 
 /**
  * Cluster mode (src/cluster/worker.ts): cancel keys shared between worker processes. A
@@ -47,49 +50,169 @@ export interface DataPathStats {
   readonly connect_errors: Record<string, number>;
 }
 
+/** What DataPath.reconfigure did, by listener name (see planListenerChanges). */
+export interface ReconfigureResult {
+  readonly added: string[];
+  readonly removed: string[];
+  readonly changed: string[];
+  readonly kept: string[];
+}
+
 export class DataPath {
-  private readonly config: Config;
+  private config: Config;
   private readonly logger: Logger;
   private readonly registry: SessionRegistry;
   private readonly counters = new Counters<CounterGroup>(['rejected', 'closed', 'cancels', 'connect_errors']);
-  private readonly listeners: Listener[];
+  /** The configured listeners, in config order; they accept. */
+  private listeners: Listener[];
+  /**
+   * Listeners a reload removed (or moved to another bind): no longer accepting, still relaying
+   * their established sessions, and forgotten when the last one ends.
+   */
+  private readonly retired = new Set<Listener>();
   private view: ClusterView;
   private admin: AdminStates = Object.freeze({});
   private sessionSeq = 0;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly hooks: CancelKeyHooks | undefined;
+  /** Reloads run one after another: each plans against the config the previous one left. */
+  private reconfiguring: Promise<unknown> = Promise.resolve();
+  private closing = false;
 
   constructor(opts: DataPathOptions) {
     this.config = opts.config;
     this.logger = opts.logger;
     this.view = emptyView(opts.config.cluster.scope, opts.config.cluster.etcd ? 'etcd' : 'static');
     const hooks = opts.cancelKeys;
+    this.hooks = hooks;
     this.registry = new SessionRegistry({ listeners: opts.config.listeners, logger: opts.logger, ...(hooks ? { cancelKeys: hooks } : {}) });
-    const now = opts.now ?? Date.now;
-    const random = opts.random ?? Math.random;
-    this.listeners = opts.config.listeners.map(
-      (l) =>
-        new Listener(l, {
-          timeouts: opts.config.timeouts,
-          logger: opts.logger.child({ listener: l.name }),
-          registry: this.registry,
-          counters: this.counters,
-          view: () => this.view,
-          adminStates: () => this.admin,
-          now,
-          random,
-          nextId: () => String(++this.sessionSeq),
-          ...(hooks ? { remoteCancelOwner: (pid: number, key: Buffer) => hooks.lookup(pid, key) } : {}),
-        }),
+    this.now = opts.now ?? Date.now;
+    this.random = opts.random ?? Math.random;
+    this.listeners = opts.config.listeners.map((l) => this.makeListener(l, opts.config.timeouts));
+  }
+
+  private makeListener(l: ListenerConfig, timeouts: TimeoutsConfig, traffic?: TrafficCounter): Listener {
+    const hooks = this.hooks;
+    return new Listener(
+      l,
+      {
+        timeouts,
+        logger: this.logger.child({ listener: l.name }),
+        registry: this.registry,
+        counters: this.counters,
+        view: () => this.view,
+        adminStates: () => this.admin,
+        now: this.now,
+        random: this.random,
+        nextId: () => String(++this.sessionSeq),
+        ...(hooks ? { remoteCancelOwner: (pid: number, key: Buffer) => hooks.lookup(pid, key) } : {}),
+      },
+      traffic ? { traffic } : {},
     );
+  }
+
+  /** Active and retired listeners. */
+  private all(): Listener[] {
+    return [...this.listeners, ...this.retired];
   }
 
   /** Binds every listener; if one fails, the others are closed again and the error is thrown. */
   async start(): Promise<void> {
-    const results = await Promise.allSettled(this.listeners.map((l) => l.start()));
+    const results = await Promise.allSettled(this.listeners.map((l, i) => l.start(`listeners[${i}].bind`)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
       await Promise.all(this.listeners.map((l) => l.stopAccepting()));
       throw failed.reason;
     }
+  }
+
+  /**
+   * Reload in one process: applies `next` without dropping a session (planListenerChanges).
+   * - kept (same name and bind): the socket stays open, so no connection is refused; new
+   *   settings and timeouts apply to sessions from now on. Views judge its established
+   *   sessions by the NEW settings too: the new role/max_lag/on_marked_down is what the
+   *   operator asked for, and the listener is still the one they reach.
+   * - added: bound before anything else changes. A bind that fails rejects with PGR_ERR_BIND
+   *   naming `listeners[i].bind`, closes what this call bound, and leaves the data path
+   *   exactly on the old config.
+   * - removed, or changed (its bind moved): stops accepting at once; clients not yet relaying
+   *   get 57P01; established sessions run on, with no grace cut, still killed by later views
+   *   under the config they were routed with (nobody asked for new rules on a socket that is
+   *   gone). They stay in traffic()/stats() under their name until the last one ends.
+   * The session registry (and with it the cancel keys) is the same before and after.
+   * A bind that moves to another listener (a rename) keeps its socket: see ListenerPlan.inherit.
+   */
+  reconfigure(next: Config): Promise<ReconfigureResult> {
+    const run = this.reconfiguring.then(() => this.applyConfig(next));
+    // Only the order matters to the next reload; this one's caller gets its outcome from `run`.
+    this.reconfiguring = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private async applyConfig(next: Config): Promise<ReconfigureResult> {
+    if (this.closing) throw new PgrError('PGR_ERR_CONFIG', 'cannot reconfigure: the data path is closing');
+    const plan = planListenerChanges(this.config.listeners, next.listeners);
+    const current = new Map(this.listeners.map((l) => [l.listener.name, l]));
+    const kept = new Set(plan.kept);
+    const fresh = new Map<string, Listener>();
+    const toBind: Array<{ listener: Listener; path: string }> = [];
+    next.listeners.forEach((cfg, i) => {
+      if (kept.has(cfg.name)) return;
+      const l = this.makeListener(cfg, next.timeouts, this.trafficOf(cfg.name));
+      fresh.set(cfg.name, l);
+      if (plan.inherit[cfg.name] === undefined) toBind.push({ listener: l, path: `listeners[${i}].bind` });
+    });
+
+    const results = await Promise.allSettled(toBind.map((b) => b.listener.start(b.path)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed || this.closing) {
+      await Promise.all(toBind.map((b) => b.listener.stopAccepting()));
+      throw failed ? failed.reason : new PgrError('PGR_ERR_CONFIG', 'cannot reconfigure: the data path is closing');
+    }
+
+    // Commit. Nothing below can fail (every name is kept or freshly built, by construction),
+    // so the data path is either all old or all new.
+    for (const [name, l] of fresh) {
+      const donor = plan.inherit[name];
+      const from = donor === undefined ? undefined : current.get(donor);
+      if (from) l.takeOver(from);
+    }
+    const retiring = [...plan.removed, ...plan.changed].map((n) => current.get(n)).filter((l): l is Listener => l !== undefined);
+    this.listeners = next.listeners.map((cfg) => {
+      const keptListener = kept.has(cfg.name) ? current.get(cfg.name) : undefined;
+      if (keptListener) {
+        keptListener.reconfigure(cfg, next.timeouts);
+        return keptListener;
+      }
+      const l = fresh.get(cfg.name);
+      if (!l) throw new Error(`no listener built for ${cfg.name}`);
+      return l;
+    });
+    this.config = next;
+    this.registry.setListeners(next.listeners);
+    for (const l of retiring) this.retire(l);
+    for (const l of this.listeners) l.wake();
+    const result = { added: plan.added, removed: plan.removed, changed: plan.changed, kept: plan.kept };
+    this.logger.info({ event: 'data_path_reconfigured', ...result, retuned: plan.retuned, inherited: plan.inherit }, 'data path reconfigured');
+    return result;
+  }
+
+  /** One counter set per listener name, shared by the sockets that name had across reloads. */
+  private trafficOf(name: string): TrafficCounter | undefined {
+    return this.all().find((l) => l.listener.name === name)?.traffic;
+  }
+
+  private retire(l: Listener): void {
+    this.retired.add(l);
+    l.retire();
+    void l.idle().then(() => {
+      this.retired.delete(l);
+      this.logger.info({ event: 'listener_retired', listener: l.listener.name }, 'last session of a removed listener ended');
+    });
   }
 
   /**
@@ -100,7 +223,7 @@ export class DataPath {
     if (view.generation <= this.view.generation) return;
     this.view = view;
     this.registry.applyView(view);
-    for (const l of this.listeners) l.wake();
+    for (const l of this.all()) l.wake();
   }
 
   /**
@@ -110,7 +233,7 @@ export class DataPath {
    */
   setAdminStates(states: AdminStates): void {
     this.admin = Object.freeze({ ...states });
-    for (const l of this.listeners) l.wake();
+    for (const l of this.all()) l.wake();
   }
 
   adminStates(): AdminStates {
@@ -122,9 +245,36 @@ export class DataPath {
     return this.registry.killBackend(member, reason);
   }
 
-  /** Per listener traffic counters (the stats page's and the exporter's one source). */
+  /**
+   * Per listener traffic counters (the stats page's and the exporter's one source), by name:
+   * the configured listeners, and a removed one while it still relays sessions. Sockets that
+   * share a name across a reload share their counters; their gauges are summed.
+   */
   traffic(): Record<string, ListenerTraffic> {
-    return Object.fromEntries(this.listeners.map((l) => [l.listener.name, l.trafficSnapshot()]));
+    const out: Record<string, ListenerTraffic> = {};
+    for (const [name, group] of this.byName()) {
+      const gauges = { current: 0, queued: 0, held: 0 };
+      for (const l of group) {
+        const g = l.gauges();
+        gauges.current += g.current;
+        gauges.queued += g.queued;
+        gauges.held += g.held;
+      }
+      const first = group[0];
+      if (first) out[name] = first.traffic.snapshot(gauges);
+    }
+    return out;
+  }
+
+  /** Active listeners first (config order), then retired ones, grouped by name. */
+  private byName(): Map<string, Listener[]> {
+    const groups = new Map<string, Listener[]>();
+    for (const l of this.all()) {
+      const group = groups.get(l.listener.name);
+      if (group) group.push(l);
+      else groups.set(l.listener.name, [l]);
+    }
+    return groups;
   }
 
   /** Cancel requests by outcome (exact, broadcast, no_target, send_failed_*). */
@@ -157,17 +307,20 @@ export class DataPath {
    * cut after a grace period; views keep applying to the remaining sessions.
    */
   async drain(): Promise<void> {
-    const stopped = Promise.all(this.listeners.map((l) => l.stopAccepting()));
-    await Promise.all(this.listeners.map((l) => l.idle()));
+    const all = this.all();
+    const stopped = Promise.all(all.map((l) => l.stopAccepting()));
+    await Promise.all(all.map((l) => l.idle()));
     await stopped;
   }
 
   /** Stops accepting, refuses waiting clients, lets sessions drain up to graceMs, then destroys them. */
   async close(opts: { graceMs?: number } = {}): Promise<void> {
+    this.closing = true;
     const graceMs = opts.graceMs ?? this.config.timeouts.shutdown_grace;
-    const stopped = Promise.all(this.listeners.map((l) => l.stopAccepting()));
-    for (const l of this.listeners) l.shutdownPending();
-    const idle = Promise.all(this.listeners.map((l) => l.idle()));
+    const all = this.all();
+    const stopped = Promise.all(all.map((l) => l.stopAccepting()));
+    for (const l of all) l.shutdownPending();
+    const idle = Promise.all(all.map((l) => l.idle()));
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, graceMs);
@@ -176,11 +329,11 @@ export class DataPath {
     clearTimeout(timer);
     const left = this.registry.count();
     if (left > 0) this.logger.info({ event: 'shutdown_destroy', sessions: left }, 'grace period over, closing sessions');
-    for (const l of this.listeners) l.destroyAll();
+    for (const l of all) l.destroyAll();
     await stopped;
   }
 
-  /** Actually bound addresses by listener name (tests bind port 0). */
+  /** Actually bound addresses by listener name (tests bind port 0); configured listeners only. */
   addresses(): Record<string, { host: string; port: number }> {
     return Object.fromEntries(this.listeners.map((l) => [l.listener.name, l.address()]));
   }
@@ -194,7 +347,7 @@ export class DataPath {
     return {
       generation: this.view.generation,
       primary: this.view.primary,
-      listeners: Object.fromEntries(this.listeners.map((l) => [l.listener.name, l.stats()])),
+      listeners: Object.fromEntries([...this.byName()].map(([name, group]) => [name, sumStats(group.map((l) => l.stats()))])),
       sessions: this.registry.stats(),
       rejected: c.rejected,
       closed: c.closed,
@@ -202,4 +355,16 @@ export class DataPath {
       connect_errors: c.connect_errors,
     };
   }
+}
+
+function sumStats(all: readonly ListenerStats[]): ListenerStats {
+  const sum = { clients: 0, established: 0, held: 0, active: 0, queued: 0 };
+  for (const s of all) {
+    sum.clients += s.clients;
+    sum.established += s.established;
+    sum.held += s.held;
+    sum.active += s.active;
+    sum.queued += s.queued;
+  }
+  return sum;
 }

@@ -38,10 +38,22 @@ export interface ListenerStats {
   readonly queued: number;
 }
 
+export interface ListenerOptions {
+  /**
+   * The counters of a listener of the same name whose bind a reload moved: both sockets count
+   * into one series, so `_total` metrics of that name never go backwards.
+   */
+  readonly traffic?: TrafficCounter;
+}
+
 export class Listener implements SessionContext {
   readonly admission: Admission;
-  readonly traffic = new TrafficCounter();
-  private readonly server: net.Server;
+  readonly traffic: TrafficCounter;
+  /** null once handed to another listener (takeOver): this one then only relays its sessions. */
+  private server: net.Server | null;
+  private stopped: Promise<void> | null = null;
+  private config: ListenerConfig;
+  private currentTimeouts: TimeoutsConfig;
   private readonly sessions = new Set<ClientSession>();
   /** Clients waiting for a backend; woken on every new view. */
   private readonly held = new Set<Wakeable>();
@@ -49,17 +61,30 @@ export class Listener implements SessionContext {
   private closedWaiters: Array<() => void> = [];
 
   constructor(
-    readonly listener: ListenerConfig,
+    listener: ListenerConfig,
     private readonly deps: ListenerDeps,
+    opts: ListenerOptions = {},
   ) {
+    this.config = listener;
+    this.currentTimeouts = deps.timeouts;
+    this.traffic = opts.traffic ?? new TrafficCounter();
     this.admission = new Admission(listener.maxconn);
     // allowHalfOpen: a client FIN is forwarded to the backend as a FIN (relay.ts).
-    this.server = net.createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
-    this.server.on('error', (err) => this.logger.error({ event: 'listener_error', listener: listener.name, err }, 'listener error'));
+    this.server = net.createServer({ allowHalfOpen: true });
+    this.server.on('connection', this.accept);
+    this.server.on('error', this.onServerError);
+  }
+
+  /**
+   * This listener's settings. Sessions read them when they need them (handshake, routing, kill
+   * decisions), so after reconfigure() new sessions follow the new ones.
+   */
+  get listener(): ListenerConfig {
+    return this.config;
   }
 
   get timeouts(): TimeoutsConfig {
-    return this.deps.timeouts;
+    return this.currentTimeouts;
   }
   get logger(): Logger {
     return this.deps.logger;
@@ -71,32 +96,93 @@ export class Listener implements SessionContext {
     return this.deps.counters;
   }
 
-  start(): Promise<void> {
+  /** Binds. `path` (e.g. "listeners[2].bind") is named in the error so the operator finds the key. */
+  start(path?: string): Promise<void> {
+    const server = this.server;
+    if (!server) return Promise.reject(new PgrError('PGR_ERR_BIND', `listener ${this.listener.name} has handed its socket on`));
+    if (server.listening) return Promise.resolve();
     const { host, port } = this.listener.bind;
+    const where = path === undefined ? '' : `${path}: `;
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => {
-        reject(new PgrError('PGR_ERR_BIND', `listener ${this.listener.name} cannot bind ${host}:${port}: ${err.message}`, { cause: err }));
+        reject(new PgrError('PGR_ERR_BIND', `${where}listener ${this.listener.name} cannot bind ${host}:${port}: ${err.message}`, { cause: err }));
       };
-      this.server.once('error', onError);
-      this.server.listen({ host, port }, () => {
-        this.server.removeListener('error', onError);
+      server.once('error', onError);
+      server.listen({ host, port }, () => {
+        server.removeListener('error', onError);
         resolve();
       });
     });
   }
 
+  /** Accepting connections on its own socket. */
+  get accepting(): boolean {
+    return this.server?.listening === true && this.stopped === null;
+  }
+
   address(): { host: string; port: number } {
-    const a = this.server.address();
+    const a = this.server?.address() ?? null;
     if (a === null || typeof a === 'string') return { host: this.listener.bind.host, port: this.listener.bind.port };
     return { host: a.address, port: a.port };
   }
 
-  /** Stops accepting; resolves once the server handle is closed (all sessions gone). */
+  /**
+   * Stops accepting at once; resolves once the server handle is closed (all sessions it
+   * accepted gone). Idempotent: every caller gets the same promise.
+   */
   stopAccepting(): Promise<void> {
-    return new Promise((resolve) => {
-      if (!this.server.listening) return resolve();
-      this.server.close(() => resolve());
+    if (this.stopped) return this.stopped;
+    const server = this.server;
+    this.stopped = new Promise((resolve) => {
+      if (!server?.listening) return resolve();
+      server.close(() => resolve());
     });
+    return this.stopped;
+  }
+
+  /**
+   * Reload, kept listener: new settings and timeouts for the sessions that start from now on
+   * (and for clients still in their handshake or waiting: they route under the new settings).
+   * Established sessions keep their relay; views judge them by the new rules (KillScope).
+   */
+  reconfigure(listener: ListenerConfig, timeouts: TimeoutsConfig): void {
+    this.config = listener;
+    this.currentTimeouts = timeouts;
+    this.admission.setLimit(listener.maxconn);
+  }
+
+  /**
+   * Reload, the bind moved to another listener (a rename): `from`'s open socket is taken over
+   * as is, so its port never refuses a connection. `from` keeps relaying what it accepted.
+   */
+  takeOver(from: Listener): void {
+    const server = from.releaseServer();
+    if (!server) return;
+    this.server?.removeListener('connection', this.accept);
+    this.server?.removeListener('error', this.onServerError);
+    this.server = server;
+    server.on('connection', this.accept);
+    server.on('error', this.onServerError);
+  }
+
+  private releaseServer(): net.Server | null {
+    const server = this.server;
+    if (!server || this.stopped) return null;
+    server.removeListener('connection', this.accept);
+    server.removeListener('error', this.onServerError);
+    this.server = null;
+    return server;
+  }
+
+  /**
+   * Reload, listener removed (or moved to another bind): stops accepting at once; clients not
+   * yet relaying (handshake, queued for maxconn, held for a backend) are refused with 57P01 —
+   * the listener they came to no longer exists, and a held one could otherwise wait up to
+   * connect_wait on nothing. Established sessions run on until they end.
+   */
+  retire(): void {
+    void this.stopAccepting();
+    for (const s of [...this.sessions]) s.shutdown('listener_removed', `listener ${this.listener.name} was removed by a reload`);
   }
 
   /** A new view: held clients try again. */
@@ -119,8 +205,13 @@ export class Listener implements SessionContext {
     return new Promise((resolve) => this.closedWaiters.push(resolve));
   }
 
+  /** This socket's own gauges (its counters may be shared, see ListenerOptions.traffic). */
+  gauges(): { current: number; queued: number; held: number } {
+    return { current: this.sessions.size, queued: this.admission.stats().queued, held: this.held.size };
+  }
+
   trafficSnapshot(): ListenerTraffic {
-    return this.traffic.snapshot({ current: this.sessions.size, queued: this.admission.stats().queued, held: this.held.size });
+    return this.traffic.snapshot(this.gauges());
   }
 
   stats(): ListenerStats {
@@ -172,10 +263,14 @@ export class Listener implements SessionContext {
     }
   }
 
-  private accept(socket: net.Socket): void {
+  private readonly onServerError = (err: Error): void => {
+    this.logger.error({ event: 'listener_error', listener: this.listener.name, err }, 'listener error');
+  };
+
+  private readonly accept = (socket: net.Socket): void => {
     const session = new ClientSession(socket, this, this.deps.nextId());
     this.sessions.add(session);
     this.traffic.accepted();
     session.start();
-  }
+  };
 }

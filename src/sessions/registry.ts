@@ -31,6 +31,16 @@ export interface SessionRecord {
 export type KillFn = (reason: KillReason) => void;
 
 /**
+ * Where the kill rules of a session come from: the listener that accepted it, as it is now.
+ * A reload (DataPath.reconfigure) updates the config of a listener it keeps, and its sessions
+ * follow the new rules; a listener it removes keeps its original config, and so do the
+ * sessions it still relays.
+ */
+export interface KillScope {
+  readonly listener: ListenerConfig;
+}
+
+/**
  * Told when a session's cancel key becomes known and when it is gone. Cluster mode reports
  * them to the primary, so a CancelRequest that reaches another worker finds the owner
  * (src/cluster/cancel-key-map.ts).
@@ -43,6 +53,8 @@ export interface CancelKeyObserver {
 interface Entry {
   readonly record: SessionRecord;
   readonly kill: KillFn;
+  /** null: judged by the registry's config for record.listener (tests without listeners). */
+  readonly scope: KillScope | null;
 }
 
 export interface RegistryStats {
@@ -58,7 +70,8 @@ function cancelIndexKey(pid: number, key: Buffer): string {
 }
 
 export class SessionRegistry {
-  private readonly listeners: readonly ListenerConfig[];
+  /** Listener configs by name, for sessions added without a scope; see setListeners. */
+  private configs = new Map<string, ListenerConfig>();
   private readonly logger: Logger;
   private readonly byListener = new Map<string, Map<string, Entry>>();
   /** listener → backend → count, kept incrementally for leastconn. */
@@ -69,23 +82,33 @@ export class SessionRegistry {
   private readonly observer: CancelKeyObserver | null;
 
   constructor(opts: { listeners: readonly ListenerConfig[]; logger: Logger; cancelKeys?: CancelKeyObserver }) {
-    this.listeners = opts.listeners;
     this.logger = opts.logger;
     this.observer = opts.cancelKeys ?? null;
-    for (const l of this.listeners) {
-      this.byListener.set(l.name, new Map());
-      this.load.set(l.name, new Map());
-    }
+    this.setListeners(opts.listeners);
   }
 
-  add(record: SessionRecord, kill: KillFn): void {
+  /**
+   * The configured listener set after a reload. Listeners new to it appear in stats() at once;
+   * a listener that is gone stays while it still has sessions (their records keep its name).
+   */
+  setListeners(listeners: readonly ListenerConfig[]): void {
+    this.configs = new Map(listeners.map((l) => [l.name, l]));
+    for (const l of listeners) {
+      if (!this.byListener.has(l.name)) this.byListener.set(l.name, new Map());
+      if (!this.load.has(l.name)) this.load.set(l.name, new Map());
+    }
+    for (const name of [...this.byListener.keys()]) this.forgetIfGone(name);
+  }
+
+  /** `scope`: whose rules a view applies to this session (its listener); see KillScope. */
+  add(record: SessionRecord, kill: KillFn, scope?: KillScope): void {
     let sessions = this.byListener.get(record.listener);
     if (!sessions) {
       sessions = new Map();
       this.byListener.set(record.listener, sessions);
     }
     if (sessions.has(record.id)) this.remove(record.id);
-    sessions.set(record.id, { record, kill });
+    sessions.set(record.id, { record, kill, scope: scope ?? null });
     this.total++;
     this.bump(record.listener, record.backend, 1);
     if (record.cancelKey) this.indexCancelKey(record, record.cancelKey);
@@ -107,6 +130,7 @@ export class SessionRegistry {
           this.observer?.forgotten(ck);
         }
       }
+      this.forgetIfGone(listener);
       return;
     }
   }
@@ -148,22 +172,36 @@ export class SessionRegistry {
    */
   applyView(view: ClusterView): number {
     let killed = 0;
-    for (const listener of this.listeners) {
-      const sessions = this.byListener.get(listener.name);
-      if (!sessions || sessions.size === 0) continue;
-      const refs = [...sessions.values()].map((e) => e.record);
-      for (const batch of sessionsToKill(view, listener, refs)) {
-        const victims: Entry[] = [];
-        for (const id of batch.ids) {
-          const entry = sessions.get(id);
-          if (entry) victims.push(entry);
-        }
-        killed += this.killEntries(victims, batch.reason);
-        this.logger.info(
-          { event: 'sessions_killed', listener: listener.name, backend: batch.backend, reason: batch.reason, count: victims.length, generation: view.generation },
-          'killed sessions after a view change',
-        );
+    for (const [name, sessions] of this.byListener) {
+      if (sessions.size === 0) continue;
+      // Sessions of one name may follow different rules after a reload moved the listener to
+      // another bind: the old socket's sessions keep the config they were routed with.
+      const groups = new Map<ListenerConfig, SessionRecord[]>();
+      for (const e of sessions.values()) {
+        const config = e.scope?.listener ?? this.configs.get(name);
+        if (!config) continue;
+        const group = groups.get(config);
+        if (group) group.push(e.record);
+        else groups.set(config, [e.record]);
       }
+      for (const [listener, refs] of groups) killed += this.applyViewTo(view, listener, sessions, refs);
+    }
+    return killed;
+  }
+
+  private applyViewTo(view: ClusterView, listener: ListenerConfig, sessions: Map<string, Entry>, refs: readonly SessionRecord[]): number {
+    let killed = 0;
+    for (const batch of sessionsToKill(view, listener, refs)) {
+      const victims: Entry[] = [];
+      for (const id of batch.ids) {
+        const entry = sessions.get(id);
+        if (entry) victims.push(entry);
+      }
+      killed += this.killEntries(victims, batch.reason);
+      this.logger.info(
+        { event: 'sessions_killed', listener: listener.name, backend: batch.backend, reason: batch.reason, count: victims.length, generation: view.generation },
+        'killed sessions after a view change',
+      );
     }
     return killed;
   }
@@ -207,6 +245,13 @@ export class SessionRegistry {
       for (const [backend, n] of byBackend) if (n > 0) sessions[listener][backend] = n;
     }
     return { active: this.total, sessions, killed: this.counters.snapshot().killed };
+  }
+
+  /** A listener no longer configured is forgotten with its last session. */
+  private forgetIfGone(name: string): void {
+    if (this.configs.has(name) || (this.byListener.get(name)?.size ?? 0) > 0) return;
+    this.byListener.delete(name);
+    this.load.delete(name);
   }
 
   private bump(listener: string, backend: string, by: number): void {

@@ -102,7 +102,7 @@ describe('pgrouter metrics in front of a real Patroni cluster', () => {
       expect(rwRow?.backends.filter((b) => b.name !== leader).map((b) => b.state)).toEqual(['DOWN', 'DOWN']);
       expect(snap.leader_history[0]).toMatchObject({ to: leader });
       expect(Object.values(snap.workers)).toEqual([1]);
-      expect(router.sessions()).toMatchObject([{ listener: 'rw', backend: leader, backend_address: `127.0.0.1:${cluster.node(leader).pgPort}` }]);
+      expect(await router.sessions()).toMatchObject([{ listener: 'rw', backend: leader, backend_address: `127.0.0.1:${cluster.node(leader).pgPort}` }]);
     } finally {
       await c.end();
     }

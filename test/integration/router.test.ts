@@ -1,10 +1,11 @@
 // The core router against a real cluster: etcd 3.4 + 3 × Patroni 3.0.2 / PostgreSQL 15,
 // with real clients (node-postgres, psql, pgbench, psycopg2).
 import { execFile, spawn } from 'node:child_process';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalCluster, waitFor } from '../harness/cluster.js';
+import { findFreePort, LocalCluster, waitFor } from '../harness/cluster.js';
 import type { Router } from '../../src/app.js';
 import { freeRouterPorts, pgClient, portOf, psql, rawClientClosed, routerConfig, startRouter, whereAmI, type RouterPorts } from './router-fixture.js';
 
@@ -157,6 +158,28 @@ describe('pgrouter in front of a real Patroni cluster', () => {
     expect(await whereAmI(ports.rw)).toEqual({ serverPort: portOf(cluster, next), inRecovery: false });
     await cluster.restart(oldLeader);
     await cluster.waitForHealthy({ timeoutMs: 90_000 });
+  });
+
+  it('reloads in one process (workers: 1): a new listener serves while a session opened before keeps running', async () => {
+    const before = await pgClient(ports.rw);
+    const extra = await findFreePort();
+    const next = routerConfig(cluster, ports, { extraListeners: [`  - { name: ro2, bind: "127.0.0.1:${extra}", role: replica, balance: leastconn }`] });
+    expect(await router.reload(next)).toEqual({ ok: true });
+    expect((await whereAmI(extra)).inRecovery).toBe(true);
+    const r = await before.query<{ one: number }>('select 1 as one');
+    expect(r.rows[0]?.one).toBe(1);
+    await before.end();
+    // And back: the removed listener stops accepting, the kept ones never did.
+    expect(await router.reload(routerConfig(cluster, ports))).toEqual({ ok: true });
+    const refused = await new Promise<string>((resolve) => {
+      const s = net.connect(extra, '127.0.0.1', () => {
+        s.destroy();
+        resolve('connected');
+      });
+      s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? String(e)));
+    });
+    expect(refused).toBe('ECONNREFUSED');
+    expect((await whereAmI(ports.rw)).inRecovery).toBe(false);
   });
 
   it('refuses a client with SQLSTATE 57P03 after connect_wait when there is no primary', async () => {

@@ -111,7 +111,7 @@ describe('Router as RouterControl', () => {
     let f = parsePrometheusText(await router.metricsText());
     expect(valueOf(f, 'pgrouter_backend_state', { listener: 'ro', backend: 'n2', state: 'DRAIN' })).toBe(1);
 
-    expect(router.killBackendSessions('n2')).toBe(1);
+    expect(await router.killBackendSessions('n2')).toBe(1);
     await roEnded;
     await waitFor(async () => (await router.sessions()).length === 0, { timeoutMs: 5_000, what: 'killed session to go' });
     expect(lines.some((l) => l['event'] === 'admin_kill' && l['member'] === 'n2' && l['sessions'] === 1)).toBe(true);

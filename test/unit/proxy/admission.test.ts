@@ -36,4 +36,23 @@ describe('Admission (maxconn)', () => {
     expect(granted).toEqual(['stays']);
     expect(a.acquire(() => granted.push('late'))).toBe(false);
   });
+
+  it('lets queued clients in at once when a reload raises maxconn, and keeps held slots when it lowers it', () => {
+    const a = new Admission(1);
+    const granted: string[] = [];
+    a.acquire(() => undefined);
+    a.acquire(() => granted.push('second'));
+    a.acquire(() => granted.push('third'));
+    a.setLimit(2);
+    expect(granted).toEqual(['second']);
+    expect(a.stats()).toEqual({ active: 2, queued: 1 });
+    a.setLimit(1);
+    expect(a.stats()).toEqual({ active: 2, queued: 1 });
+    a.release();
+    expect(granted).toEqual(['second']);
+    a.release();
+    expect(granted).toEqual(['second', 'third']);
+    a.setLimit(0);
+    expect(a.acquire(() => undefined)).toBe(true);
+  });
 });

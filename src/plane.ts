@@ -1,0 +1,39 @@
+// The data plane: whatever runs discovery and the data path for the Router. Two layouts share
+// this one interface, so the Router (metrics, admin states, the stats snapshot) never asks
+// which one it has:
+//   - LocalPlane (src/local-plane.ts): workers: 1, Discovery and one DataPath in this process;
+//   - ClusterRouter (src/cluster/cluster-router.ts): workers > 1, the DataPath in N workers.
+import type { Config, HostPort } from './config/types.js';
+import type { Discovery } from './discovery/discovery.js';
+import type { ProbeEvent } from './discovery/prober.js';
+import type { ClusterView } from './discovery/types.js';
+import type { ListenerTraffic, SessionInfo } from './http/types.js';
+import type { RouterMetrics } from './metrics/router-metrics.js';
+import type { AdminStates } from './routing/eligible.js';
+import type { KillReason } from './routing/kill.js';
+
+/** What the Router hands a plane: it observes every probe and every view it routes with. */
+export interface PlaneHooks {
+  readonly onProbe?: (event: ProbeEvent) => void;
+  readonly onView?: (view: ClusterView) => void;
+}
+
+export interface DataPlane {
+  /** The Discovery whose views the newest listeners route with (stats, /ready, metrics). */
+  readonly discovery: Discovery;
+  start(): Promise<void>;
+  /** Stop accepting, drain up to graceMs, close everything. */
+  close(opts: { graceMs?: number }): Promise<void>;
+  /** Apply a validated config without dropping established sessions (SIGHUP). */
+  reload(next: Config): Promise<{ ok: boolean; error?: string }>;
+  addresses(): Record<string, HostPort>;
+  traffic(): Record<string, ListenerTraffic>;
+  cancels(): Record<string, number>;
+  /** Sessions per data-path process id. */
+  workerSessions(): Record<string, number>;
+  setAdminStates(states: AdminStates): void;
+  killBackendSessions(member: string, reason: KillReason): Promise<number>;
+  sessions(): Promise<SessionInfo[]>;
+  /** Prometheus text: the Router's metrics, plus whatever the plane's processes add. */
+  metricsText(metrics: RouterMetrics): Promise<string>;
+}
