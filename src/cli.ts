@@ -120,8 +120,51 @@ async function status(url: string | undefined, file: string | undefined, out: No
   return runStatus(statusUrl(result.config), out, err);
 }
 
-/** Runs until SIGTERM/SIGINT, then drains (timeouts.shutdown_grace) and resolves with the exit code. */
+/**
+ * Runs until SIGTERM/SIGINT, then drains (timeouts.shutdown_grace) and resolves with the exit code.
+ * The signal handlers go in before anything starts: in cluster mode the workers route before the
+ * HTTP server is up, and a SIGHUP meeting Node's default action would terminate the router. A
+ * SIGHUP during startup is applied once started; a SIGTERM during startup stops right after.
+ */
 async function runRouter(router: Router, http: HttpServer, logger: ReturnType<typeof createLogger>, sighup: () => void): Promise<number> {
+  let started = false;
+  let stopping = false;
+  let reloadPending = false;
+  let finish: (code: number) => void = () => undefined;
+  const finished = new Promise<number>((resolve) => (finish = resolve));
+  // HTTP closes first: a load balancer's probe then fails at once (connection refused) and it
+  // stops sending new clients while the listeners drain.
+  const closeAll = async (graceMs?: number): Promise<void> => {
+    await http.close();
+    await router.close(graceMs === undefined ? {} : { graceMs });
+  };
+  const drain = (): void => {
+    closeAll().then(
+      () => finish(0),
+      (e: unknown) => {
+        logger.error({ err: describeError(e) }, 'error while stopping');
+        finish(1);
+      },
+    );
+  };
+  const stop = (signal: string): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: closing all sessions now');
+      void closeAll(0).then(() => finish(0));
+      return;
+    }
+    stopping = true;
+    logger.info({ signal }, 'stopping: no new connections, draining sessions');
+    if (started) drain();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  // Reload: re-read and validate the file; an invalid one is logged and changes nothing.
+  process.on('SIGHUP', () => {
+    if (stopping) return;
+    if (started) sighup();
+    else reloadPending = true;
+  });
   try {
     await router.start();
     await http.start();
@@ -131,35 +174,8 @@ async function runRouter(router: Router, http: HttpServer, logger: ReturnType<ty
     await router.close({ graceMs: 0 });
     return 1;
   }
-  // HTTP closes first: a load balancer's probe then fails at once (connection refused) and it
-  // stops sending new clients while the listeners drain.
-  const closeAll = async (graceMs?: number): Promise<void> => {
-    await http.close();
-    await router.close(graceMs === undefined ? {} : { graceMs });
-  };
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string): void => {
-      if (stopping) {
-        logger.warn({ signal }, 'second signal: closing all sessions now');
-        void closeAll(0).then(() => resolve(0));
-        return;
-      }
-      stopping = true;
-      logger.info({ signal }, 'stopping: no new connections, draining sessions');
-      closeAll().then(
-        () => resolve(0),
-        (e: unknown) => {
-          logger.error({ err: describeError(e) }, 'error while stopping');
-          resolve(1);
-        },
-      );
-    };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-    // Reload: re-read and validate the file; an invalid one is logged and changes nothing.
-    process.on('SIGHUP', () => {
-      if (!stopping) sighup();
-    });
-  });
+  started = true;
+  if (stopping) drain();
+  else if (reloadPending) sighup();
+  return finished;
 }

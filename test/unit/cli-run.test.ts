@@ -1,0 +1,62 @@
+// `pgrouter run` in-process: signals are emitted on `process`, which runs the CLI's handlers
+// without delivering a real signal to the test runner.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli.js';
+import { findFreePort } from '../harness/ports.js';
+import { waitFor } from '../harness/wait.js';
+import { FakePatroni } from './discovery/fake-patroni.js';
+import { FakeBackend } from './proxy/helpers/fake-backend.js';
+
+const SIGNALS = ['SIGHUP', 'SIGTERM', 'SIGINT'] as const;
+const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+const cleanups: Array<() => Promise<void>> = [];
+
+afterEach(async () => {
+  // main() installs process-wide handlers; drop only the ones it added.
+  for (const s of SIGNALS) for (const l of process.listeners(s)) if (!before.get(s)?.has(l)) process.removeListener(s, l);
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => resolve(false));
+  });
+}
+
+describe('pgrouter run', () => {
+  it('applies a SIGHUP that arrives while it is still starting, instead of dying of it', async () => {
+    const backend = await FakeBackend.start('n1');
+    const patroni = await FakePatroni.start('master');
+    cleanups.push(() => patroni.close(), () => backend.close());
+    const [rw, extra, http] = [await findFreePort(), await findFreePort(), await findFreePort()];
+    const file = join(mkdtempSync(join(tmpdir(), 'pgr-cli-run-')), 'pgrouter.yaml');
+    const yaml = (listeners: string[]): string =>
+      [
+        'cluster:',
+        '  scope: t',
+        `  members: [ { name: n1, host: 127.0.0.1, port: ${backend.port}, api: "${patroni.url}" } ]`,
+        'listeners:',
+        ...listeners,
+        `http: { bind: "127.0.0.1:${http}" }`,
+        'timeouts: { shutdown_grace: 1s }',
+        'log: { level: fatal }',
+      ].join('\n');
+    writeFileSync(file, yaml([`  - { name: rw, bind: "127.0.0.1:${rw}", role: primary }`]));
+    const running = main(['run', '--config', file, '--log-format', 'json']);
+    // The operator edits the file and sends SIGHUP before startup has finished.
+    writeFileSync(file, yaml([`  - { name: rw, bind: "127.0.0.1:${rw}", role: primary }`, `  - { name: rw2, bind: "127.0.0.1:${extra}", role: primary }`]));
+    process.emit('SIGHUP');
+    await waitFor(() => accepts(extra), { timeoutMs: 10_000, what: 'the listener added by the early SIGHUP' });
+    expect(await accepts(rw)).toBe(true);
+    process.emit('SIGTERM');
+    expect(await running).toBe(0);
+  });
+});
