@@ -111,6 +111,8 @@ export interface MachineInfo {
   kernel: string;
   node: string;
   haproxy: string;
+  /** HAProxy's default thread count (`haproxy -vv`: "default=N"); the bench configs set none. */
+  haproxyThreads: number | null;
   postgres: string;
   patroni: string;
   etcd: string;
@@ -121,6 +123,11 @@ export interface MachineInfo {
 export async function machineInfo(): Promise<MachineInfo> {
   const cpus = os.cpus();
   const libpq = await toolVersion(PYTHON, ['-c', 'import psycopg2.extensions as e; print("libpq", e.libpq_version())']);
+  const vv = await run('haproxy', ['-vv'], { timeoutMs: 10_000, env: process.env }).then(
+    (r) => r.stdout,
+    (err: unknown) => `unknown (${(err as Error).message})`,
+  );
+  const threads = /default=(\d+)\)/.exec(vv)?.[1];
   return {
     host: os.hostname(),
     cpus: cpus.length,
@@ -129,6 +136,7 @@ export async function machineInfo(): Promise<MachineInfo> {
     kernel: `${os.type()} ${os.release()}`,
     node: process.version,
     haproxy: await toolVersion('haproxy', ['-v']),
+    haproxyThreads: threads === undefined ? null : Number(threads),
     postgres: await toolVersion('/usr/lib/postgresql/15/bin/postgres', ['--version']),
     patroni: await toolVersion('patroni', ['--version']),
     etcd: await toolVersion('etcd', ['--version']),
@@ -143,17 +151,31 @@ export function scratchDir(kind: string): string {
   return dir;
 }
 
-/**
- * bench/results/<date>-<host>-<kind>.json; quick and crash runs get their own suffix so they
- * never overwrite a full run's figures.
- */
-export function writeResult(kind: string, body: unknown): string {
+/** bench/results/<date>-<host><suffix>: where a run's result files go. */
+export function resultBase(suffix: string): string {
   const dir = path.join(repoRoot(), 'bench', 'results');
   fs.mkdirSync(dir, { recursive: true });
   const date = new Date().toISOString().slice(0, 10);
-  const file = path.join(dir, `${date}-${os.hostname()}-${kind}.json`);
+  return path.join(dir, `${date}-${os.hostname()}${suffix}`);
+}
+
+/**
+ * Writes a bench's result: to `out` when given (`npm run bench` collects every bench's file
+ * into one combined result), else to bench/results/<date>-<host>-<kind>.json; quick and crash
+ * runs get their own suffix so they never overwrite a full run's figures.
+ */
+export function writeResult(kind: string, body: unknown, out?: string): string {
+  const file = out ?? `${resultBase(`-${kind}`)}.json`;
+  fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, `${JSON.stringify(body, null, 2)}\n`);
   return file;
+}
+
+/** Percentile (0..100) of an ascending sorted array, nearest-rank; NaN when empty. */
+export function percentile(sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
 }
 
 /** A Markdown table; numbers are already formatted by the caller. */

@@ -84,10 +84,10 @@ export async function backgroundBusy(ms = 1000): Promise<number> {
  */
 export const QUIET_THRESHOLD = 0.15;
 
-export async function waitQuiet(threshold: number, maxWaitMs: number): Promise<number> {
+export async function waitQuiet(threshold: number, maxWaitMs: number, sampleMs = 1000): Promise<number> {
   const deadline = Date.now() + maxWaitMs;
   for (;;) {
-    const busy = await backgroundBusy();
+    const busy = await backgroundBusy(sampleMs);
     if (busy <= threshold || Date.now() >= deadline) return busy;
   }
 }

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { log, repoRoot, tcpAccepts } from './common.js';
+import { log, repoRoot, run, tcpAccepts } from './common.js';
 import { ManagedProcess } from './managed-process.js';
 import { waitFor } from '../../test/harness/cluster.js';
 
@@ -13,12 +13,22 @@ export interface PgrouterPorts {
   http: number;
 }
 
+export interface StaticMember {
+  name: string;
+  host: string;
+  port: number;
+  api: string;
+}
+
 export interface PgrouterConfigInput {
   scope: string;
-  namespace: string;
-  etcdHost: string;
-  etcdPort: number;
+  /** etcd mode: where Patroni keeps its keys (the harness cluster). */
+  etcd?: { namespace: string; host: string; port: number };
+  /** Static mode: Patroni REST probes alone decide (the memory bench's fake backend). */
+  members?: StaticMember[];
   ports: PgrouterPorts;
+  /** Merged into both listeners, e.g. `{ maxconn: 0 }` for the memory bench. */
+  listenerExtra?: Record<string, unknown>;
   /**
    * Extra top-level sections merged over the generated ones (e.g. `{ log: { level: 'warn' } }`),
    * so a later benchmark can vary one knob without copying the whole config.
@@ -32,15 +42,16 @@ export interface PgrouterConfigInput {
  * not between two tunings.
  */
 export function pgrouterConfig(input: PgrouterConfigInput): string {
+  const { etcd, members } = input;
+  if ((etcd === undefined) === (members === undefined)) throw new Error('pgrouterConfig: give exactly one of etcd and members');
+  const cluster = etcd
+    ? { scope: input.scope, namespace: etcd.namespace, etcd: { hosts: [`${etcd.host}:${etcd.port}`] } }
+    : { scope: input.scope, members };
   const config: Record<string, unknown> = {
-    cluster: {
-      scope: input.scope,
-      namespace: input.namespace,
-      etcd: { hosts: [`${input.etcdHost}:${input.etcdPort}`] },
-    },
+    cluster,
     checks: { interval: '3s', timeout: '5s', fall: 3, rise: 2 },
     listeners: [
-      { name: 'rw', bind: `127.0.0.1:${input.ports.rw}`, role: 'primary' },
+      { name: 'rw', bind: `127.0.0.1:${input.ports.rw}`, role: 'primary', ...input.listenerExtra },
       {
         name: 'ro',
         bind: `127.0.0.1:${input.ports.ro}`,
@@ -48,6 +59,7 @@ export function pgrouterConfig(input: PgrouterConfigInput): string {
         max_lag: '1MB',
         balance: 'roundrobin',
         fallback: 'primary',
+        ...input.listenerExtra,
       },
     ],
     timeouts: { connect: '4s', client: '30m', server: '30m', connect_wait: '15s' },
@@ -61,11 +73,14 @@ export class PgrouterProcess {
   private readonly proc: ManagedProcess;
   readonly configFile: string;
   readonly logFile: string;
+  /** The generated YAML, for the result file. */
+  readonly configText: string;
 
   constructor(
     private readonly dir: string,
     private readonly input: PgrouterConfigInput,
   ) {
+    this.configText = pgrouterConfig(input);
     this.configFile = path.join(dir, 'pgrouter.yaml');
     this.logFile = path.join(dir, 'pgrouter.log');
     const root = repoRoot();
@@ -89,9 +104,9 @@ export class PgrouterProcess {
   /** Starts the router and waits until its RW port accepts TCP connections. */
   async start(timeoutMs = 20_000): Promise<void> {
     fs.mkdirSync(this.dir, { recursive: true });
-    fs.writeFileSync(this.configFile, pgrouterConfig(this.input));
+    fs.writeFileSync(this.configFile, this.configText);
     await this.proc.start();
-    log(`pgrouter started (pid ${this.pid}): rw ${this.ports.rw}, ro ${this.ports.ro}, http ${this.ports.http}; log ${this.logFile}`);
+    log(`${path.basename(this.dir)} started (pid ${this.pid}): rw ${this.ports.rw}, ro ${this.ports.ro}, http ${this.ports.http}; log ${this.logFile}`);
     await waitFor(() => tcpAccepts('127.0.0.1', this.ports.rw), {
       timeoutMs,
       intervalMs: 50,
@@ -104,11 +119,27 @@ export class PgrouterProcess {
   async stop(graceMs = 10_000): Promise<void> {
     if (this.pid === undefined) return;
     await this.proc.stop('SIGTERM', graceMs);
-    log('pgrouter stopped');
+    log(`${path.basename(this.dir)} stopped`);
   }
 
   /** For exit hooks, which cannot wait. */
   killSync(): void {
     this.proc.killSync();
+  }
+}
+
+/**
+ * `pgrouter check` on a config: null when it is valid, else the checker's message. The
+ * throughput bench uses it to learn whether this build knows `workers` (cluster mode).
+ */
+export async function pgrouterCheck(dir: string, yaml: string): Promise<string | null> {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'check.yaml');
+  fs.writeFileSync(file, yaml);
+  try {
+    await run(process.execPath, [path.join(repoRoot(), 'bin', 'pgrouter'), 'check', '--config', file], { timeoutMs: 30_000, env: process.env });
+    return null;
+  } catch (err) {
+    return (err as Error).message.trim();
   }
 }

@@ -10,14 +10,17 @@ import { PgrouterProcess } from './pgrouter.js';
 /**
  * direct:   the leader's own port (no router; the ceiling for throughput)
  * haproxy:  HAProxy `listen primary` (the seeds' stack)
- * pgrouter: pgrouter's RW listener
+ * pgrouter: pgrouter's RW listener (workers 1: the data path in the one process)
+ * pgrouter-auto: a second pgrouter with `workers: auto` (one data-path worker per CPU)
  * libpq:    libpq multi-host with target_session_attrs=read-write (the client-side limit for failover)
  */
-export type PathName = 'direct' | 'haproxy' | 'pgrouter' | 'libpq';
+export type PathName = 'direct' | 'haproxy' | 'pgrouter' | 'pgrouter-auto' | 'libpq';
 
 export interface StackOptions {
   kind: string;
   pgrouter: boolean;
+  /** Also start pgrouter with `workers: auto` (path `pgrouter-auto`). */
+  pgrouterAuto?: boolean;
   cluster?: LocalClusterOptions;
 }
 
@@ -29,6 +32,7 @@ export class Stack {
     readonly cluster: LocalCluster,
     readonly haproxy: HaproxyProcess,
     readonly pgrouter: PgrouterProcess | undefined,
+    readonly pgrouterAuto: PgrouterProcess | undefined,
   ) {}
 
   static async start(opts: StackOptions): Promise<Stack> {
@@ -37,37 +41,59 @@ export class Stack {
     const cluster = await LocalCluster.start({ log: (line) => log(`cluster: ${line}`), ...(opts.cluster ?? {}) });
     let haproxy: HaproxyProcess | undefined;
     let pgrouter: PgrouterProcess | undefined;
+    let pgrouterAuto: PgrouterProcess | undefined;
+    const startRouter = async (name: string, extra: Record<string, unknown>): Promise<PgrouterProcess> => {
+      const router = new PgrouterProcess(path.join(dir, name), {
+        scope: cluster.scope,
+        etcd: { namespace: cluster.namespace, host: cluster.etcdHost, port: cluster.etcdPort },
+        ports: { rw: await findFreePort(), ro: await findFreePort(), http: await findFreePort() },
+        extra,
+      });
+      await router.start();
+      return router;
+    };
     try {
       haproxy = new HaproxyProcess(path.join(dir, 'haproxy'), {
         nodes: cluster.nodes,
         ports: { primary: await findFreePort(), replicas: await findFreePort(), stats: await findFreePort() },
       });
       await haproxy.start();
-      if (opts.pgrouter) {
-        pgrouter = new PgrouterProcess(path.join(dir, 'pgrouter'), {
-          scope: cluster.scope,
-          namespace: cluster.namespace,
-          etcdHost: cluster.etcdHost,
-          etcdPort: cluster.etcdPort,
-          ports: { rw: await findFreePort(), ro: await findFreePort(), http: await findFreePort() },
-        });
-        await pgrouter.start();
-      }
+      if (opts.pgrouter) pgrouter = await startRouter('pgrouter', {});
+      if (opts.pgrouterAuto) pgrouterAuto = await startRouter('pgrouter-auto', { workers: 'auto' });
     } catch (err) {
       log(`stack start failed: ${describeError(err)}; tearing down`);
+      await pgrouterAuto?.stop();
       await pgrouter?.stop();
       await haproxy?.stop();
       await cluster.stop();
       throw err;
     }
-    const stack = new Stack(dir, cluster, haproxy, pgrouter);
+    const stack = new Stack(dir, cluster, haproxy, pgrouter, pgrouterAuto);
     stack.installSignalHandlers();
     return stack;
   }
 
   /** Paths this stack can serve for writes, in a fixed order (rounds alternate it). */
   writePaths(wanted: readonly PathName[]): PathName[] {
-    return wanted.filter((p) => p !== 'pgrouter' || this.pgrouter !== undefined);
+    return wanted.filter((p) => this.router(p) !== undefined || (p !== 'pgrouter' && p !== 'pgrouter-auto'));
+  }
+
+  /** The pgrouter process behind a path, if the path is a pgrouter. */
+  router(p: PathName): PgrouterProcess | undefined {
+    return p === 'pgrouter' ? this.pgrouter : p === 'pgrouter-auto' ? this.pgrouterAuto : undefined;
+  }
+
+  /** The proxy process (HAProxy or pgrouter, whose workers are its children) behind a path. */
+  proxyPid(p: PathName): number | undefined {
+    return p === 'haproxy' ? this.haproxy.pid : this.router(p)?.pid;
+  }
+
+  /** The generated configs, for the result file. */
+  configs(): Record<string, string> {
+    const out: Record<string, string> = { haproxy: this.haproxy.configText };
+    if (this.pgrouter) out.pgrouter = this.pgrouter.configText;
+    if (this.pgrouterAuto) out['pgrouter-auto'] = this.pgrouterAuto.configText;
+    return out;
   }
 
   /** libpq conninfo for a path; `direct` means the current leader's port. */
@@ -80,9 +106,11 @@ export class Stack {
       }
       case 'haproxy':
         return `host=127.0.0.1 port=${this.haproxy.ports.primary} ${base}`;
-      case 'pgrouter': {
-        if (!this.pgrouter) throw new Error('pgrouter is not running in this stack');
-        return `host=127.0.0.1 port=${this.pgrouter.ports.rw} ${base}`;
+      case 'pgrouter':
+      case 'pgrouter-auto': {
+        const router = this.router(p);
+        if (!router) throw new Error(`${p} is not running in this stack`);
+        return `host=127.0.0.1 port=${router.ports.rw} ${base}`;
       }
       case 'libpq': {
         const nodes = this.cluster.nodes;
@@ -107,6 +135,7 @@ export class Stack {
 
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      await this.pgrouterAuto?.stop();
       await this.pgrouter?.stop();
       await this.haproxy.stop();
       await this.cluster.stop();
@@ -118,6 +147,7 @@ export class Stack {
   private installSignalHandlers(): void {
     // The cluster's own exit hook SIGKILLs Patroni/etcd; the routers are ours to kill.
     process.on('exit', () => {
+      this.pgrouterAuto?.killSync();
       this.pgrouter?.killSync();
       this.haproxy.killSync();
     });
