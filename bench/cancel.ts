@@ -77,7 +77,7 @@ async function main(): Promise<void> {
       // Spread `count` over the rounds: 10 over 2 rounds = 5 + 5.
       const n = Math.floor(count / rounds) + (round < count % rounds ? 1 : 0);
       for (const p of roundOrder(PATHS, round)) {
-        const r = await run(PYTHON, [script, String(ports[p]), String(n)], { timeoutMs: (n * 8 + 30) * 1000 });
+        const r = await run(PYTHON, [script, String(ports[p]), String(n), ...c.nodes.map((node) => String(node.pgPort))], { timeoutMs: (n * 8 + 30) * 1000 });
         const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { ok: number; count: number; results: CancelOutcome[] };
         runs.push({ round, path: p, port: ports[p], ...out });
         log(`round ${round} ${p}: ${out.ok} of ${out.count} cancels took effect`);

@@ -18,18 +18,14 @@ import type { Config } from '../../src/config/types.js';
 import type { SessionInfo } from '../../src/http/types.js';
 import { createLogger } from '../../src/log.js';
 import { LocalCluster, findFreePort, waitFor } from '../harness/cluster.js';
-import { pgClient, portOf, startRouter, whereAmI } from './router-fixture.js';
+import { freeRouterPorts, pgClient, portOf, startRouter, whereAmI, type RouterPorts } from './router-fixture.js';
 
 const run = promisify(execFile);
 const PYTHON = '/usr/bin/python3';
 const cancelScript = fileURLToPath(new URL('./cancel-client.py', import.meta.url));
 const BIN = fileURLToPath(new URL('../../bin/pgrouter', import.meta.url));
 
-interface Ports {
-  rw: number;
-  ro: number;
-  http: number;
-}
+type Ports = RouterPorts;
 
 function yaml(cluster: LocalCluster, ports: Ports, extraListeners: string[] = [], extra: string[] = []): string {
   return [
@@ -53,10 +49,6 @@ function load(text: string): Config {
   const r = loadConfigText(text, { env: {} });
   if (!r.ok) throw new Error(`test config invalid: ${JSON.stringify(r.issues)}`);
   return r.config;
-}
-
-async function freePorts(): Promise<Ports> {
-  return { rw: await findFreePort(), ro: await findFreePort(), http: await findFreePort() };
 }
 
 function captureLog() {
@@ -119,7 +111,7 @@ describe('cluster mode (2 workers) in front of a real Patroni cluster', () => {
 
   beforeAll(async () => {
     cluster = await LocalCluster.start();
-    ports = await freePorts();
+    ports = await freeRouterPorts();
     router = new ClusterRouter(load(yaml(cluster, ports)), log.logger, { log: { level: process.env.PGROUTER_TEST_LOG ?? 'warn', format: 'json' } });
     await router.start();
     const leader = await cluster.leader();
@@ -147,7 +139,7 @@ describe('cluster mode (2 workers) in front of a real Patroni cluster', () => {
   });
 
   it('cancels pg_sleep(5) through the RO port with two replicas 10 of 10 times', async () => {
-    const { stdout } = await run(PYTHON, [cancelScript, String(ports.ro), '10'], { timeout: 120_000 });
+    const { stdout } = await run(PYTHON, [cancelScript, String(ports.ro), '10', ...cluster.nodes.map((n) => String(n.pgPort))], { timeout: 120_000 });
     const result = JSON.parse(stdout) as { ok: number; results: unknown[] };
     expect(result.ok, JSON.stringify(result.results)).toBe(10);
     await router.supervisor.refresh();
@@ -191,7 +183,7 @@ describe('cluster mode (2 workers) in front of a real Patroni cluster', () => {
   });
 
   it('routes like a second router instance, which cancels a query running through the first (broadcast)', async () => {
-    const otherPorts = await freePorts();
+    const otherPorts = await freeRouterPorts();
     const other = await startRouter(load(yaml(cluster, otherPorts).replace('workers: 2', 'workers: 1')));
     try {
       const leader = await cluster.leader();
@@ -264,7 +256,7 @@ describe('pgrouter run with workers: 2 (needs cli.ts wired to cluster mode)', ()
   });
 
   it('reloads on SIGHUP, then drains on SIGTERM: a running pg_sleep(2) finishes, a new connection is refused, exit code 0', async () => {
-    const ports = await freePorts();
+    const ports = await freeRouterPorts();
     const dir = mkdtempSync(join(tmpdir(), 'pgr-cluster-cli-'));
     const file = join(dir, 'pgrouter.yaml');
     writeFileSync(file, yaml(cluster, ports, [], ['log: { level: warn }']));
