@@ -12,7 +12,7 @@ import { RouterMetrics } from './metrics/router-metrics.js';
 import { NO_STATE_CHANGES, nextStateChanges, type StateChanges } from './metrics/state-changes.js';
 import { backendStates, buildStatsSnapshot } from './metrics/stats-snapshot.js';
 import type { DataPath } from './proxy/data-path.js';
-import type { AdminStates } from './routing/eligible.js';
+import { ADMIN_STATES, type AdminStates } from './routing/eligible.js';
 import { ClusterRouter } from './cluster/cluster-router.js';
 import { resolveWorkerCount } from './cluster/supervisor.js';
 import { LocalPlane } from './local-plane.js';
@@ -26,8 +26,6 @@ export interface RouterOptions {
   /** Cluster mode: the workers' log settings (the CLI's --log-level / --log-format win over the file). */
   readonly workerLog?: { readonly level: string; readonly format: 'json' | 'pretty' };
 }
-
-const ADMIN_STATES: readonly AdminState[] = ['ready', 'drain', 'maint'];
 
 export class Router implements RouterControl {
   readonly plane: DataPlane;

@@ -1,6 +1,5 @@
 // Command line: `pgrouter [run] --config FILE`, `pgrouter check --config FILE`, --version, --help.
 // main() returns the exit code instead of calling process.exit so it can be tested in-process.
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfigFile, formatIssues, summarizeConfig } from './config/load.js';
 import { createLogger } from './log.js';
@@ -8,6 +7,7 @@ import { Router } from './app.js';
 import { reloadFromFile } from './cluster/reload.js';
 import { DEFAULT_STATUS_URL, runStatus, statusUrl } from './cli-status.js';
 import { describeError } from './errors.js';
+import { packageVersion } from './metrics/build-info.js';
 import { HttpServer } from './http/server.js';
 
 const HELP = `Usage: pgrouter [run] --config FILE [--log-format json|pretty] [--log-level LEVEL]
@@ -35,12 +35,6 @@ Options:
   -h, --help             print this help
 `;
 
-export function version(): string {
-  const pkgUrl = new URL('../../package.json', import.meta.url);
-  const pkg = JSON.parse(readFileSync(pkgUrl, 'utf8')) as { version: string };
-  return pkg.version;
-}
-
 export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
   let parsed;
   try {
@@ -66,7 +60,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     return 0;
   }
   if (values.version) {
-    out.write(`pgrouter ${version()} (node ${process.version})\n`);
+    out.write(`pgrouter ${packageVersion()} (node ${process.version})\n`);
     return 0;
   }
   const command = positionals[0] ?? 'run';

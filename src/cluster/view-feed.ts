@@ -1,6 +1,6 @@
 // Which view a worker keeps, and when a reload needs (and may trust) a new Discovery (PURE).
 import type { Config } from '../config/types.js';
-import type { ClusterView } from '../discovery/types.js';
+import { replicaCheckKey, type ClusterView } from '../discovery/types.js';
 
 /**
  * The view to keep: `incoming` only if its generation is newer. IPC keeps the order of one
@@ -17,7 +17,7 @@ export function newerView(current: ClusterView, incoming: ClusterView): ClusterV
  * MemberView.replica_checks). Two configs with the same key can share one Discovery.
  */
 export function discoveryKey(config: Config): string {
-  const lags = [...new Set(config.listeners.filter((l) => l.role === 'replica').map((l) => (l.max_lag === null ? 'any' : String(l.max_lag))))].sort();
+  const lags = [...new Set(config.listeners.filter((l) => l.role === 'replica').map((l) => replicaCheckKey(l.max_lag)))].sort();
   return JSON.stringify({ cluster: config.cluster, checks: config.checks, lags });
 }
 

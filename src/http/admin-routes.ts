@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
+import { ADMIN_STATES } from '../routing/eligible.js';
 import type { AdminState, RouterControl } from './types.js';
 import { challenge, TokenCheck } from './admin-auth.js';
 
@@ -14,7 +15,6 @@ export interface AdminRoutesOptions {
   readonly logger: Logger;
 }
 
-const ADMIN_STATES: readonly AdminState[] = ['ready', 'drain', 'maint'];
 
 type MemberRequest = FastifyRequest<{ Params: { member: string } }>;
 

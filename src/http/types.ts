@@ -2,9 +2,10 @@
 // /health*, /ready, admin API, `pgrouter status`). Plain JSON-serializable data: in cluster
 // mode the same shapes are assembled from several processes.
 import type { ClusterView, EtcdStatus } from '../discovery/types.js';
+import type { AdminState } from '../routing/eligible.js';
 
 /** Operator-set state of a member, like HAProxy's `set server state`. Default 'ready'. */
-export type AdminState = 'ready' | 'drain' | 'maint';
+export type { AdminState };
 
 /** Shown per backend per listener, HAProxy-style. */
 export type BackendState = 'UP' | 'DOWN' | 'DRAIN' | 'MAINT';

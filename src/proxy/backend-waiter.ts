@@ -53,10 +53,6 @@ export class BackendWaiter implements Wakeable {
     private readonly events: WaiterEvents,
   ) {}
 
-  get waiting(): boolean {
-    return this.state === 'queued' || this.state === 'held';
-  }
-
   /** Takes a slot (or queues for one), then routes. */
   begin(): void {
     if (this.state === 'closed') return;

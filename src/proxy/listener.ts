@@ -10,7 +10,6 @@ import { pick } from '../routing/pick.js';
 import type { Counters } from '../sessions/counters.js';
 import type { SessionRegistry } from '../sessions/registry.js';
 import { TrafficCounter } from '../sessions/traffic.js';
-import type { ListenerTraffic } from '../http/types.js';
 import { Admission } from './admission.js';
 import type { Route, Wakeable } from './backend-waiter.js';
 import { ClientSession, type CounterGroup, type SessionContext } from './client-session.js';
@@ -115,11 +114,6 @@ export class Listener implements SessionContext {
     });
   }
 
-  /** Accepting connections on its own socket. */
-  get accepting(): boolean {
-    return this.server?.listening === true && this.stopped === null;
-  }
-
   address(): { host: string; port: number } {
     const a = this.server?.address() ?? null;
     if (a === null || typeof a === 'string') return { host: this.listener.bind.host, port: this.listener.bind.port };
@@ -208,10 +202,6 @@ export class Listener implements SessionContext {
   /** This socket's own gauges (its counters may be shared, see ListenerOptions.traffic). */
   gauges(): { current: number; queued: number; held: number } {
     return { current: this.sessions.size, queued: this.admission.stats().queued, held: this.held.size };
-  }
-
-  trafficSnapshot(): ListenerTraffic {
-    return this.traffic.snapshot(this.gauges());
   }
 
   stats(): ListenerStats {

@@ -7,6 +7,7 @@ import { replicaCheckKey, type ClusterView, type MemberView } from '../discovery
  * new sessions; existing ones are left to sessionsToKill / the operator.
  */
 export type AdminState = 'ready' | 'drain' | 'maint';
+export const ADMIN_STATES: readonly AdminState[] = ['ready', 'drain', 'maint'];
 export type AdminStates = Readonly<Record<string, AdminState>>;
 
 export interface Eligible {

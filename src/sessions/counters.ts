@@ -19,10 +19,6 @@ export class Counters<G extends string> {
     g.set(reason, (g.get(reason) ?? 0) + by);
   }
 
-  get(group: G, reason: string): number {
-    return this.groups.get(group)?.get(reason) ?? 0;
-  }
-
   snapshot(): CounterSnapshot<G> {
     const out = {} as CounterSnapshot<G>;
     for (const [g, reasons] of this.groups) out[g] = Object.fromEntries(reasons);

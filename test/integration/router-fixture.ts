@@ -22,7 +22,7 @@ export async function freeRouterPorts(): Promise<RouterPorts> {
   return { rw: await findFreePort(), ro: await findFreePort(), http: await findFreePort() };
 }
 
-/** A config for the harness cluster; `extra` is appended YAML (e.g. a timeouts override). */
+/** A config for the harness cluster; `extraListeners` are appended YAML listener lines. */
 export function routerConfig(cluster: LocalCluster, ports: RouterPorts, opts: { connectWait?: string; extraListeners?: string[] } = {}): Config {
   const yaml = [
     'cluster:',
