@@ -47,7 +47,6 @@ export class Router implements RouterControl {
     this.startedAt = this.now();
     this.metrics = new RouterMetrics({
       version: this.version,
-      listeners: config.listeners,
       now: this.now,
       etcd: config.cluster.etcd !== null,
       ...(opts.processMetrics === undefined ? {} : { processMetrics: opts.processMetrics }),
@@ -58,7 +57,12 @@ export class Router implements RouterControl {
       workers > 1
         ? new ClusterRouter(config, logger, { workers, ...hooks, ...(opts.workerLog ? { log: opts.workerLog } : {}) })
         : new LocalPlane(config, logger, { ...hooks, now: this.now });
-    this.metrics.bind({ traffic: () => this.plane.traffic(), cancels: () => this.plane.cancels(), etcd: () => this.plane.discovery.etcdStatus() });
+    this.metrics.bind({
+      listeners: () => this.config.listeners.map((l) => l.name),
+      traffic: () => this.plane.traffic(),
+      cancels: () => this.plane.cancels(),
+      etcd: () => this.plane.discovery.etcdStatus(),
+    });
   }
 
   get config(): Config {
@@ -78,7 +82,11 @@ export class Router implements RouterControl {
   /** SIGHUP (cluster/reload.ts reads and validates the file). */
   async reload(config: Config): Promise<{ ok: boolean; error?: string }> {
     const r = await this.plane.reload(config);
-    if (r.ok) this.cfg = config;
+    if (r.ok) {
+      this.cfg = config;
+      // Added or removed listeners get (or lose) their backend series at once.
+      this.refreshStates(this.discovery.current());
+    }
     return r;
   }
 
@@ -135,8 +143,7 @@ export class Router implements RouterControl {
     this.admin = Object.freeze(next);
     this.logger.info({ event: 'admin_state', member, from, to: state }, `${member} admin state ${from} → ${state}`);
     this.plane.setAdminStates(this.admin);
-    this.metrics.observeAdminStates(this.admin);
-    this.trackStates(this.discovery.current());
+    this.refreshStates(this.discovery.current());
   }
 
   adminStates(): Readonly<Record<string, AdminState>> {
@@ -158,10 +165,14 @@ export class Router implements RouterControl {
   private onView(view: ClusterView): void {
     // The plane has already handed the view to the data path (in-process or workers).
     this.metrics.observeView(view, this.now());
-    this.trackStates(view);
+    this.refreshStates(view);
   }
 
-  private trackStates(view: ClusterView): void {
-    this.changes = nextStateChanges(this.changes, backendStates(view, this.config.listeners, this.admin), this.now());
+  /** Backend states, computed once for the stats page's "last change" and the metrics' gauges. */
+  private refreshStates(view: ClusterView): void {
+    const { listeners } = this.config;
+    const states = backendStates(view, listeners, this.admin);
+    this.changes = nextStateChanges(this.changes, states, this.now());
+    this.metrics.observeBackendStates(listeners.map((l) => l.name), view, states);
   }
 }

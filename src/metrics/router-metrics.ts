@@ -1,6 +1,8 @@
 // The Prometheus exporter: owns one registry and feeds the metrics of metrics.ts from three
 // places:
-//   - views (observeView): member up/state/role gauges, generation, leader changes, outages;
+//   - views (observeView): member role and lag gauges, generation, leader changes, outages;
+//   - backend states (observeBackendStates, computed once by the Router for the stats page
+//     too): the per-listener up/state gauges;
 //   - probes (observeProbe, Discovery's onProbe hook): latency histogram, failures;
 //   - the data path's traffic counters, read at scrape time (sampled metrics).
 //
@@ -11,17 +13,17 @@
 // monotonic totals, so /stats and /metrics agree by construction. In cluster mode the primary
 // process can feed the same `traffic()` merged from its workers.
 import { Registry } from 'prom-client';
-import type { ListenerConfig } from '../config/types.js';
 import type { ProbeEvent } from '../discovery/prober.js';
 import type { ClusterView, EtcdStatus } from '../discovery/types.js';
 import type { BackendState, ListenerTraffic } from '../http/types.js';
-import { eligibleBackends, type AdminStates } from '../routing/eligible.js';
 import { INITIAL_LEADER_HISTORY, leaderStep, nextLeaderHistory, noPrimaryMsTotal, type LeaderHistoryState } from './leader-history.js';
 import { declareMetrics, type Metrics } from './metrics.js';
-import { backendStatus } from './stats-snapshot.js';
+import { backendKey } from './stats-snapshot.js';
 
 /** What the exporter reads at scrape time. */
 export interface MetricsSources {
+  /** The configured listeners' names (exported before their first client; follows reloads). */
+  listeners(): readonly string[];
   traffic(): Readonly<Record<string, ListenerTraffic>>;
   /** CancelRequests by outcome. */
   cancels(): Readonly<Record<string, number>>;
@@ -31,7 +33,6 @@ export interface MetricsSources {
 
 export interface RouterMetricsOptions {
   readonly version: string;
-  readonly listeners: readonly ListenerConfig[];
   /** Default: a new Registry of its own. */
   readonly register?: Registry;
   /** Export the etcd metrics (default true: etcd mode). */
@@ -49,17 +50,14 @@ const KNOWN_REFUSALS = ['no_backend', 'queue_timeout'];
 export class RouterMetrics {
   readonly register: Registry;
   private readonly m: Metrics;
-  private readonly listeners: readonly ListenerConfig[];
   private readonly now: () => number;
   private sources: MetricsSources | null = null;
   private history: LeaderHistoryState = INITIAL_LEADER_HISTORY;
   private view: ClusterView | null = null;
-  private admin: AdminStates = {};
   private sampling = false;
 
   constructor(opts: RouterMetricsOptions) {
     this.register = opts.register ?? new Registry();
-    this.listeners = opts.listeners;
     this.now = opts.now ?? Date.now;
     this.m = declareMetrics({
       register: this.register,
@@ -86,12 +84,33 @@ export class RouterMetrics {
     if (step.outageEndedMs !== null) this.m.outageDuration.observe(step.outageEndedMs / 1000);
     this.m.primaryConfirmed.set(view.primary === null ? 0 : 1);
     this.m.viewGeneration.set(view.generation);
-    this.setMemberGauges();
+    const { backendRole, backendReplicationLag } = this.m;
+    // Reset first: members that left the view must not linger with their last value.
+    backendRole.reset();
+    backendReplicationLag.reset();
+    for (const member of view.members) {
+      backendRole.set({ backend: member.name, role: member.role }, 1);
+      if (member.lag_bytes !== null) backendReplicationLag.set({ backend: member.name }, member.lag_bytes);
+    }
   }
 
-  observeAdminStates(states: AdminStates): void {
-    this.admin = states;
-    this.setMemberGauges();
+  /**
+   * The up/state gauges of every (listener, member) pair: `states` is keyed by backendKey() and
+   * holds every pair of `listeners` × the view's members (stats-snapshot.ts backendStates()).
+   * Pairs missing from it (a removed listener, a member that left) disappear.
+   */
+  observeBackendStates(listeners: readonly string[], view: ClusterView, states: Readonly<Record<string, BackendState>>): void {
+    const { backendUp, backendState } = this.m;
+    backendUp.reset();
+    backendState.reset();
+    for (const listener of listeners) {
+      for (const member of view.members) {
+        const state = states[backendKey(listener, member.name)];
+        if (state === undefined) continue;
+        backendUp.set({ listener, backend: member.name }, state === 'UP' ? 1 : 0);
+        for (const s of STATES) backendState.set({ listener, backend: member.name, state: s }, s === state ? 1 : 0);
+      }
+    }
   }
 
   observeProbe(event: ProbeEvent): void {
@@ -111,30 +130,6 @@ export class RouterMetrics {
 
   contentType(): string {
     return this.register.contentType;
-  }
-
-  /** Member gauges: per listener eligibility and state, role and lag. */
-  private setMemberGauges(): void {
-    const view = this.view;
-    if (!view) return;
-    const { backendUp, backendState, backendRole, backendReplicationLag } = this.m;
-    // Reset first: members that left the view must not linger with their last value.
-    backendUp.reset();
-    backendState.reset();
-    backendRole.reset();
-    backendReplicationLag.reset();
-    for (const l of this.listeners) {
-      const eligible = eligibleBackends(view, l, this.admin).members.map((e) => e.name);
-      for (const member of view.members) {
-        const { state } = backendStatus(view, l, member, this.admin, eligible);
-        backendUp.set({ listener: l.name, backend: member.name }, state === 'UP' ? 1 : 0);
-        for (const s of STATES) backendState.set({ listener: l.name, backend: member.name, state: s }, s === state ? 1 : 0);
-      }
-    }
-    for (const member of view.members) {
-      backendRole.set({ backend: member.name, role: member.role }, 1);
-      if (member.lag_bytes !== null) backendReplicationLag.set({ backend: member.name }, member.lag_bytes);
-    }
   }
 
   /** Every sampled metric calls this from its collect hook; only the first call of a scrape works. */
@@ -160,10 +155,10 @@ export class RouterMetrics {
       m.etcdConnected.set(etcd.connected ? 1 : 0);
       if (etcd.last_resync_at !== null) m.etcdLastResync.set(etcd.last_resync_at / 1000);
     }
-    this.sampleTraffic(src?.traffic() ?? {}, src?.cancels() ?? {});
+    this.sampleTraffic(src?.listeners() ?? [], src?.traffic() ?? {}, src?.cancels() ?? {});
   }
 
-  private sampleTraffic(traffic: Readonly<Record<string, ListenerTraffic>>, cancels: Readonly<Record<string, number>>): void {
+  private sampleTraffic(listeners: readonly string[], traffic: Readonly<Record<string, ListenerTraffic>>, cancels: Readonly<Record<string, number>>): void {
     const m = this.m;
     const all = [
       m.listenerCurrentSessions, m.listenerSessions, m.listenerQueuedSessions, m.listenerHeldSessions, m.listenerRefusals,
@@ -172,7 +167,7 @@ export class RouterMetrics {
     ];
     for (const metric of all) metric.reset();
     // Configured listeners are exported even before their first client.
-    const names = new Set([...this.listeners.map((l) => l.name), ...Object.keys(traffic)]);
+    const names = new Set([...listeners, ...Object.keys(traffic)]);
     for (const listener of names) {
       const t = traffic[listener];
       const L = { listener };

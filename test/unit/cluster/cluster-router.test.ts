@@ -190,8 +190,8 @@ describe('ClusterRouter with two workers', () => {
     const rw = await findFreePort();
     const cfg = config(c, [`{ name: rw, bind: "127.0.0.1:${rw}", role: primary }`]);
     const router = await startRouter(cfg);
-    const metrics = new RouterMetrics({ version: 'test', listeners: cfg.listeners });
-    metrics.bind({ traffic: () => router.supervisor.traffic(), cancels: () => router.supervisor.cancels(), etcd: () => null });
+    const metrics = new RouterMetrics({ version: 'test' });
+    metrics.bind({ listeners: () => ['rw'], traffic: () => router.supervisor.traffic(), cancels: () => router.supervisor.cancels(), etcd: () => null });
     const sessions: Array<Awaited<ReturnType<typeof session>>> = [];
     for (let i = 0; i < 3; i++) sessions.push(await session(rw));
     const f = parsePrometheusText(await router.supervisor.metricsText(metrics.register));

@@ -4,10 +4,10 @@ import { Writable } from 'node:stream';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Router } from '../../../src/app.js';
-import type { Config } from '../../../src/config/types.js';
+import type { Config, ListenerConfig } from '../../../src/config/types.js';
 import { createLogger } from '../../../src/log.js';
 import { waitFor } from '../../harness/wait.js';
-import { parsePrometheusText, valueOf } from '../../helpers/prom-text.js';
+import { parsePrometheusText, samples, valueOf } from '../../helpers/prom-text.js';
 import { FakePatroni } from '../discovery/fake-patroni.js';
 import { testConfig } from '../proxy/helpers/config.js';
 import { FakeBackend } from '../proxy/helpers/fake-backend.js';
@@ -122,6 +122,24 @@ describe('Router as RouterControl', () => {
     expect(router.adminStates()).toEqual({});
     expect(router.snapshot().listeners[1]?.can_route).toBe(true);
     expect(() => router.setAdminState('n2', 'off' as never)).toThrow(TypeError);
+  });
+
+  it('exports the backend series of a listener added by a reload, and drops a removed one\'s', async () => {
+    const { router } = await start();
+    const before = router.config;
+    const ro = before.listeners[1];
+    if (!ro) throw new Error('no ro listener');
+    const next: Config = {
+      ...before,
+      listeners: [before.listeners[0] as ListenerConfig, { ...ro, name: 'ro2', bind: { host: '127.0.0.1', port: 0 } }],
+    };
+    expect(await router.reload(next)).toMatchObject({ ok: true });
+    const f = parsePrometheusText(await router.metricsText());
+    expect(valueOf(f, 'pgrouter_backend_up', { listener: 'ro2', backend: 'n2' })).toBe(1);
+    expect(valueOf(f, 'pgrouter_backend_state', { listener: 'ro2', backend: 'n1', state: 'DOWN' })).toBe(1);
+    expect(valueOf(f, 'pgrouter_listener_sessions_total', { listener: 'ro2' })).toBe(0);
+    expect(samples(f, 'pgrouter_backend_up', { listener: 'ro' })).toEqual([]);
+    expect(router.snapshot().listeners.map((l) => l.name)).toEqual(['rw', 'ro2']);
   });
 
   it('counts a change of primary in the leader history and the leader changes counter', async () => {

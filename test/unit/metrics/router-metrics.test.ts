@@ -1,18 +1,27 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import type { EtcdStatus } from '../../../src/discovery/types.js';
+import type { ClusterView, EtcdStatus } from '../../../src/discovery/types.js';
 import type { ListenerTraffic } from '../../../src/http/types.js';
 import { declareMetrics } from '../../../src/metrics/metrics.js';
 import { RouterMetrics, type MetricsSources } from '../../../src/metrics/router-metrics.js';
+import { backendStates } from '../../../src/metrics/stats-snapshot.js';
+import type { AdminStates } from '../../../src/routing/eligible.js';
 import { parsePrometheusText, samples, valueOf, type Family } from '../../helpers/prom-text.js';
 import { listenerConfig } from '../proxy/helpers/config.js';
 import { member, view } from '../proxy/helpers/view.js';
 
 const listeners = [listenerConfig({ name: 'rw', role: 'primary' }), listenerConfig({ name: 'ro', role: 'replica' })];
+const names = listeners.map((l) => l.name);
 const members = [member({ name: 'n1' }), member({ name: 'n2' })];
 
+/** What the Router does with each view: the view's gauges, then the backend states it computed. */
+function observe(metrics: RouterMetrics, v: ClusterView, at: number, admin: AdminStates = {}): void {
+  metrics.observeView(v, at);
+  metrics.observeBackendStates(names, v, backendStates(v, listeners, admin));
+}
+
 function exporter(now = { t: 0 }): { metrics: RouterMetrics; clock: { t: number } } {
-  return { metrics: new RouterMetrics({ version: '9.9.9', listeners, processMetrics: false, now: () => now.t }), clock: now };
+  return { metrics: new RouterMetrics({ version: '9.9.9', processMetrics: false, now: () => now.t }), clock: now };
 }
 
 async function scrape(m: RouterMetrics): Promise<Map<string, Family>> {
@@ -52,7 +61,7 @@ describe('RouterMetrics', () => {
   it('exports the data path traffic read at scrape time, per listener and per backend', async () => {
     const { metrics } = exporter();
     let t: Record<string, ListenerTraffic> = {};
-    const sources: MetricsSources = { traffic: () => t, cancels: () => ({ broadcast: 2 }), etcd: () => null };
+    const sources: MetricsSources = { listeners: () => names, traffic: () => t, cancels: () => ({ broadcast: 2 }), etcd: () => null };
     metrics.bind(sources);
     let f = await scrape(metrics);
     expect(valueOf(f, 'pgrouter_listener_current_sessions', { listener: 'rw' })).toBe(0);
@@ -98,6 +107,7 @@ describe('RouterMetrics', () => {
     const { metrics } = exporter();
     let reads = 0;
     metrics.bind({
+      listeners: () => names,
       traffic: () => {
         reads++;
         return {};
@@ -113,7 +123,7 @@ describe('RouterMetrics', () => {
 
   it('sets member up, state and role gauges from each view, and drops members that left', async () => {
     const { metrics } = exporter();
-    metrics.observeView(view(1, members, 'n1'), 0);
+    observe(metrics, view(1, members, 'n1'), 0);
     let f = await scrape(metrics);
     expect(valueOf(f, 'pgrouter_backend_up', { listener: 'rw', backend: 'n1' })).toBe(1);
     expect(valueOf(f, 'pgrouter_backend_up', { listener: 'rw', backend: 'n2' })).toBe(0);
@@ -126,7 +136,7 @@ describe('RouterMetrics', () => {
     expect(valueOf(f, 'pgrouter_cluster_view_generation')).toBe(1);
     expect(valueOf(f, 'pgrouter_cluster_primary_confirmed')).toBe(1);
 
-    metrics.observeView(view(2, [member({ name: 'n1' })], null), 10);
+    observe(metrics, view(2, [member({ name: 'n1' })], null), 10);
     f = await scrape(metrics);
     expect(samples(f, 'pgrouter_backend_up', { backend: 'n2' })).toEqual([]);
     expect(samples(f, 'pgrouter_backend_role', { backend: 'n1' }).map((s) => s.labels['role'])).toEqual(['replica']);
@@ -135,8 +145,7 @@ describe('RouterMetrics', () => {
 
   it('shows admin states in the member gauges: maint and drain are not up', async () => {
     const { metrics } = exporter();
-    metrics.observeView(view(1, members, 'n1'), 0);
-    metrics.observeAdminStates({ n1: 'maint', n2: 'drain' });
+    observe(metrics, view(1, members, 'n1'), 0, { n1: 'maint', n2: 'drain' });
     const f = await scrape(metrics);
     expect(valueOf(f, 'pgrouter_backend_up', { listener: 'rw', backend: 'n1' })).toBe(0);
     expect(valueOf(f, 'pgrouter_backend_state', { listener: 'rw', backend: 'n1', state: 'MAINT' })).toBe(1);
@@ -182,12 +191,12 @@ describe('RouterMetrics', () => {
   });
 
   it('exports the etcd connection and last resync time in etcd mode only', async () => {
-    const staticMode = new RouterMetrics({ version: '9.9.9', listeners, processMetrics: false, etcd: false });
+    const staticMode = new RouterMetrics({ version: '9.9.9', processMetrics: false, etcd: false });
     expect((await scrape(staticMode)).has('pgrouter_etcd_connected')).toBe(false);
 
     const { metrics } = exporter();
     let etcd: EtcdStatus | null = { connected: false, last_resync_at: null, revision: null, error: 'connecting' };
-    metrics.bind({ traffic: () => ({}), cancels: () => ({}), etcd: () => etcd });
+    metrics.bind({ listeners: () => names, traffic: () => ({}), cancels: () => ({}), etcd: () => etcd });
     let f = await scrape(metrics);
     expect(valueOf(f, 'pgrouter_etcd_connected')).toBe(0);
     expect(valueOf(f, 'pgrouter_etcd_last_resync_timestamp_seconds')).toBe(0);
