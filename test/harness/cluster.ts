@@ -21,7 +21,7 @@ import { Watchdog, registerForExit, unregisterForExit } from './teardown.js';
 import { waitFor } from './wait.js';
 
 export { findFreePort } from './ports.js';
-export { waitFor } from './wait.js';
+export { waitFor, within } from './wait.js';
 export type { LocalClusterOptions } from './options.js';
 export type { ClusterNode } from './patroni-node.js';
 export type { MemberStatus } from './patroni-rest.js';

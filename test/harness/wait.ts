@@ -43,3 +43,20 @@ export async function waitFor<T>(
     await delay(Math.min(interval, left), undefined, opts.signal ? { signal: opts.signal } : undefined);
   }
 }
+
+/**
+ * Resolves like `promise`, or rejects after `timeoutMs` naming `what()` (a function, so the
+ * message can carry state gathered meanwhile, such as a child's output). Tests bound every
+ * await with it, so a hang fails with its step named instead of the test's global timeout.
+ */
+export async function within<T>(promise: Promise<T>, timeoutMs: number, what: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new PgrError('PGR_ERR_HARNESS', `timed out after ${timeoutMs} ms waiting for ${what()}`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

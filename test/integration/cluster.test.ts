@@ -17,7 +17,7 @@ import { loadConfigText } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
 import type { SessionInfo } from '../../src/http/types.js';
 import { createLogger } from '../../src/log.js';
-import { LocalCluster, findFreePort, waitFor } from '../harness/cluster.js';
+import { LocalCluster, findFreePort, waitFor, within } from '../harness/cluster.js';
 import { freeRouterPorts, pgClient, portOf, startRouter, whereAmI, type RouterPorts } from './router-fixture.js';
 
 const run = promisify(execFile);
@@ -259,26 +259,31 @@ describe('pgrouter run with workers: 2 (needs cli.ts wired to cluster mode)', ()
     const ports = await freeRouterPorts();
     const dir = mkdtempSync(join(tmpdir(), 'pgr-cluster-cli-'));
     const file = join(dir, 'pgrouter.yaml');
-    writeFileSync(file, yaml(cluster, ports, [], ['log: { level: warn }']));
+    writeFileSync(file, yaml(cluster, ports));
     const child = spawn(process.execPath, [BIN, 'run', '--config', file, '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // Every step is bounded and a failure carries the router's log: a hang names its step.
+    const step = <T>(what: string, p: Promise<T>, ms = 15_000): Promise<T> => within(p, ms, () => `${what} (router output:\n${output})`);
     try {
-      const leader = await cluster.leader();
-      await waitFor(async () => (await whereAmI(ports.rw)).serverPort === portOf(cluster, leader), { timeoutMs: 30_000, what: `pgrouter to route (output: ${output})` });
+      const leader = await step('the leader', cluster.leader());
+      await waitFor(async () => (await step('a session on rw', whereAmI(ports.rw), 5_000)).serverPort === portOf(cluster, leader), {
+        timeoutMs: 30_000,
+        what: `pgrouter to route (output: ${output})`,
+      });
       // Cluster mode: the primary runs two worker processes.
       const { stdout } = await run('pgrep', ['-P', String(child.pid)]);
       expect(stdout.trim().split('\n')).toHaveLength(2);
 
       // SIGHUP with one more listener: it serves once the new generation is up.
       const ro2 = await findFreePort();
-      writeFileSync(file, yaml(cluster, ports, [`  - { name: ro2, bind: "127.0.0.1:${ro2}", role: replica, max_lag: 1MB }`], ['log: { level: warn }']));
+      writeFileSync(file, yaml(cluster, ports, [`  - { name: ro2, bind: "127.0.0.1:${ro2}", role: replica, max_lag: 1MB }`]));
       child.kill('SIGHUP');
-      await waitFor(async () => (await whereAmI(ro2)).inRecovery, { timeoutMs: 15_000, what: `ro2 to serve after SIGHUP (output: ${output})` });
+      await waitFor(async () => (await step('a session on ro2', whereAmI(ro2), 5_000)).inRecovery, { timeoutMs: 15_000, what: `ro2 to serve after SIGHUP (output: ${output})` });
 
-      const c = await pgClient(ports.rw);
+      const c = await step('a client on rw', pgClient(ports.rw));
       const sleeping = c.query('select pg_sleep(2) as slept').then(
         () => 'finished',
         (e: unknown) => String(e),
@@ -294,11 +299,12 @@ describe('pgrouter run with workers: 2 (needs cli.ts wired to cluster mode)', ()
           }),
         { timeoutMs: 1_500, what: 'new connections refused' },
       );
-      expect(await sleeping).toBe('finished');
-      await c.end();
-      expect(await exited).toBe(0);
+      expect(await step('pg_sleep(2) to end', sleeping)).toBe('finished');
+      await step('the client to close', c.end());
+      expect(await step('the router to exit', exited)).toBe(0);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
-  });
+    // Above the sum of the steps' bounds, so a slow step fails with its name, not this limit.
+  }, 150_000);
 });
