@@ -1,6 +1,7 @@
 // Which members may take new sessions of a listener, and which may hold its existing ones (PURE).
 import type { ListenerConfig } from '../config/types.js';
 import { replicaCheckKey, type ClusterView, type MemberView } from '../discovery/types.js';
+import { sessionVerdict } from './kill.js';
 
 /**
  * Operator override per member name (HAProxy "set server state"): drain and maint both stop
@@ -52,24 +53,14 @@ export function eligibleBackends(view: ClusterView, listener: ListenerConfig, ad
 /**
  * Members to send a CancelRequest to when its key is unknown here (the session lives in another
  * worker or router instance): every member that may currently hold a session of this listener,
- * i.e. the fit replicas, the replicas kept for draining (lagging with on_lag: drain), and the
- * primary when it is the fallback. PostgreSQL ignores a cancel with a wrong key, so a broadcast
- * is safe; picking one at random (what HAProxy does) loses the cancel.
+ * by the same rule that kills sessions (kill.ts sessionVerdict). PostgreSQL ignores a cancel
+ * with a wrong key, so a broadcast is safe; picking one at random (what HAProxy does) loses it.
  */
 export function cancelTargets(view: ClusterView, listener: ListenerConfig): MemberView[] {
+  const targets = view.members.filter((m) => m.name !== view.primary && sessionVerdict(view, listener, { backend: m.name }) === null);
+  // The primary, last: RW sessions, RO fallback ones, and with on_marked_down: keep, the
+  // sessions of a replica that was promoted under them.
   const primary = primaryMember(view);
-  if (listener.role === 'primary') {
-    // With on_marked_down: keep, sessions survive on a former primary too.
-    if (listener.on_marked_down === 'keep') return view.members.filter((m) => m.name !== view.primary).concat(primary ? [primary] : []);
-    return primary ? [primary] : [];
-  }
-  const key = replicaCheckKey(listener.max_lag);
-  const targets = view.members.filter((m) => {
-    if (m.name === view.primary) return false;
-    const check = m.replica_checks[key];
-    if (check?.up === true) return true;
-    return listener.on_marked_down === 'keep' || (check?.lagging === true && listener.on_lag === 'drain');
-  });
-  if (listener.fallback === 'primary' && primary) targets.push(primary);
+  if (primary && (listener.role === 'primary' || listener.fallback === 'primary' || listener.on_marked_down === 'keep')) targets.push(primary);
   return targets;
 }

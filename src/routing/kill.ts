@@ -32,7 +32,12 @@ export interface KillBatch {
   readonly ids: string[];
 }
 
-function verdict(view: ClusterView, listener: ListenerConfig, session: SessionRef): ViewKillReason | null {
+/**
+ * Why `view` condemns a session of `listener` on `session.backend`; null: it may stay. The one
+ * rule for "who may hold a session": kills ask it, and so do cancels (eligible.ts cancelTargets).
+ */
+export function sessionVerdict(view: ClusterView, listener: ListenerConfig, session: Omit<SessionRef, 'id'>): ViewKillReason | null {
+  if (listener.on_marked_down === 'keep') return null;
   if (listener.role === 'primary' || session.viaFallback === true) {
     return session.backend === view.primary ? null : 'not_primary';
   }
@@ -50,7 +55,7 @@ export function sessionsToKill(view: ClusterView, listener: ListenerConfig, sess
   if (listener.on_marked_down === 'keep') return [];
   const batches = new Map<string, KillBatch>();
   for (const s of sessions) {
-    const reason = verdict(view, listener, s);
+    const reason = sessionVerdict(view, listener, s);
     if (reason === null) continue;
     const k = `${reason}\0${s.backend}`;
     let batch = batches.get(k);

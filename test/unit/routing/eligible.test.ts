@@ -64,6 +64,7 @@ describe('cancelTargets', () => {
 
   it('covers every member when sessions are kept on marked-down backends', () => {
     expect(names(cancelTargets(v, listenerConfig({ name: 'rw', role: 'primary', on_marked_down: 'keep' })))).toEqual(['n2', 'n3', 'n4', 'n1']);
-    expect(names(cancelTargets(v, listenerConfig({ name: 'ro', role: 'replica', on_marked_down: 'keep' })))).toEqual(['n2', 'n3', 'n4']);
+    // The primary too: a replica promoted under a kept read-only session still holds it.
+    expect(names(cancelTargets(v, listenerConfig({ name: 'ro', role: 'replica', on_marked_down: 'keep' })))).toEqual(['n2', 'n3', 'n4', 'n1']);
   });
 });
