@@ -251,7 +251,12 @@ export class ClientSession {
       backend.destroy();
     }
     this.backend = null;
-    if (this.record) this.ctx.registry.remove(this.record.id);
+    this.untrack();
+  }
+
+  /** Takes the session out of the registry (idempotent). */
+  private untrack(): void {
+    if (this.record) this.ctx.registry.remove(this.record);
     this.record = null;
   }
 
@@ -414,7 +419,7 @@ export class ClientSession {
     this.waiter.close();
     this.attempt?.abort();
     this.attempt = null;
-    if (this.record) this.ctx.registry.remove(this.record.id);
+    this.untrack();
     this.ctx.closed(this);
   }
 

@@ -107,32 +107,32 @@ export class SessionRegistry {
       sessions = new Map();
       this.byListener.set(record.listener, sessions);
     }
-    if (sessions.has(record.id)) this.remove(record.id);
+    const previous = sessions.get(record.id);
+    if (previous) this.remove(previous.record);
     sessions.set(record.id, { record, kill, scope: scope ?? null });
     this.total++;
     this.bump(record.listener, record.backend, 1);
     if (record.cancelKey) this.indexCancelKey(record, record.cancelKey);
   }
 
-  /** Idempotent. */
-  remove(id: string): void {
-    for (const [listener, sessions] of this.byListener) {
-      const entry = sessions.get(id);
-      if (!entry) continue;
-      sessions.delete(id);
-      this.total--;
-      this.bump(listener, entry.record.backend, -1);
-      const ck = entry.record.cancelKey;
-      if (ck) {
-        const k = cancelIndexKey(ck.pid, ck.key);
-        if (this.byCancelKey.get(k) === entry.record) {
-          this.byCancelKey.delete(k);
-          this.observer?.forgotten(ck);
-        }
+  /** Idempotent; a record re-added under its id since is left alone. */
+  remove(record: SessionRecord): void {
+    const { listener } = record;
+    const sessions = this.byListener.get(listener);
+    const entry = sessions?.get(record.id);
+    if (!sessions || entry?.record !== record) return;
+    sessions.delete(record.id);
+    this.total--;
+    this.bump(listener, record.backend, -1);
+    const ck = record.cancelKey;
+    if (ck) {
+      const k = cancelIndexKey(ck.pid, ck.key);
+      if (this.byCancelKey.get(k) === record) {
+        this.byCancelKey.delete(k);
+        this.observer?.forgotten(ck);
       }
-      this.forgetIfGone(listener);
-      return;
     }
+    this.forgetIfGone(listener);
   }
 
   setCancelKey(record: SessionRecord, key: BackendKey): void {
@@ -225,7 +225,7 @@ export class SessionRegistry {
   private killEntries(victims: readonly Entry[], reason: KillReason): number {
     // Unregister before killing: a session that is only connecting re-routes under the same
     // id, and its new record must not be removed after the fact.
-    for (const v of victims) this.remove(v.record.id);
+    for (const v of victims) this.remove(v.record);
     for (const v of victims) {
       try {
         v.kill(reason);

@@ -32,20 +32,21 @@ describe('SessionRegistry', () => {
     r.setCancelKey(rec, { pid: 77, key: Buffer.from([1, 2, 3, 4]) });
     expect(r.findByCancelKey(77, Buffer.from([1, 2, 3, 4]))).toMatchObject({ backendHost: '10.0.0.2', backendPort: 5442 });
     expect(r.findByCancelKey(77, Buffer.from([1, 2, 3, 5]))).toBeNull();
-    r.remove('1');
+    r.remove(rec);
     expect(r.findByCancelKey(77, Buffer.from([1, 2, 3, 4]))).toBeNull();
   });
 
   it('counts sessions per listener and backend for leastconn, and forgets removed ones', () => {
     const r = new SessionRegistry({ listeners, logger: silentLogger() });
-    r.add(record('1', 'ro', 'n2'), () => undefined);
+    const first = record('1', 'ro', 'n2');
+    r.add(first, () => undefined);
     r.add(record('2', 'ro', 'n2'), () => undefined);
     r.add(record('3', 'rw', 'n1'), () => undefined);
     expect(r.sessionsOn('ro', 'n2')).toBe(2);
     expect(r.sessionsOn('ro', 'n3')).toBe(0);
     expect(r.count()).toBe(3);
-    r.remove('1');
-    r.remove('1');
+    r.remove(first);
+    r.remove(first);
     expect(r.sessionsOn('ro', 'n2')).toBe(1);
     expect(r.stats()).toMatchObject({ active: 2, sessions: { ro: { n2: 1 }, rw: { n1: 1 } } });
   });
