@@ -22,11 +22,11 @@ import type { Counters } from '../sessions/counters.js';
 import type { SessionRecord, SessionRegistry } from '../sessions/registry.js';
 import type { TrafficCounter } from '../sessions/traffic.js';
 import { connectBackend, type ConnectAttempt } from './backend-connect.js';
-import { BackendWaiter, type Route, type WaiterContext } from './backend-waiter.js';
+import { BackendWaiter, type Route, type WaiterContext, type WaiterEvents } from './backend-waiter.js';
 import { forwardCancel } from './cancel-forwarder.js';
 import { handshakeStep } from './handshake.js';
 import { errorResponse, NO_ENCRYPTION, SQLSTATE, sslRequestPacket } from './messages.js';
-import { endThenDestroy, startRelay, type Relay } from './relay.js';
+import { endThenDestroy, startRelay, type Relay, type RelayEnd, type RelayHooks } from './relay.js';
 import { feedServerStartup, firstServerMessage, initialServerStartup, type ServerStartupState } from './server-startup-parser.js';
 
 export type CounterGroup = 'rejected' | 'closed' | 'cancels' | 'connect_errors';
@@ -48,12 +48,15 @@ export interface SessionContext extends WaiterContext {
   closed(session: ClientSession): void;
 }
 
+/** Shared by every session's empty accumulators: never written to, it only stands for "nothing yet". */
+const EMPTY = Buffer.alloc(0);
+
 type Phase = 'startup' | 'waiting' | 'connecting' | 'ssl_wait' | 'server_hello' | 'relay' | 'done';
 
-export class ClientSession {
+export class ClientSession implements RelayHooks, WaiterEvents {
   private readonly clientAddress: string;
   private phase: Phase = 'startup';
-  private acc: Buffer = Buffer.alloc(0);
+  private acc: Buffer = EMPTY;
   private sslDone = false;
   private gssDone = false;
   /** What to send once a backend is connected: an SSLRequest, or the StartupMessage (+ pipelined tail). */
@@ -64,9 +67,11 @@ export class ClientSession {
   private backend: net.Socket | null = null;
   private record: SessionRecord | null = null;
   private relay: Relay | null = null;
+  /** The record being relayed; kept after a kill takes `record` out of the registry, for the final counts. */
+  private relayed: SessionRecord | null = null;
   private parser: ServerStartupState | null = null;
   /** Server bytes held back until its first message is known (phase server_hello). */
-  private hello: Buffer = Buffer.alloc(0);
+  private hello: Buffer = EMPTY;
   private killReason: KillReason | null = null;
 
   constructor(
@@ -75,11 +80,7 @@ export class ClientSession {
     readonly id: string,
   ) {
     this.clientAddress = `${client.remoteAddress ?? '?'}:${client.remotePort ?? '?'}`;
-    this.waiter = new BackendWaiter(ctx, {
-      onRoute: (route) => this.connect(route),
-      onRefuse: (reason, message) => this.refuse(reason, message),
-      guard: (fn) => this.guard(fn),
-    });
+    this.waiter = new BackendWaiter(ctx, this);
   }
 
   start(): void {
@@ -129,7 +130,7 @@ export class ClientSession {
     }
     this.acc = this.acc.length === 0 ? chunk : Buffer.concat([this.acc, chunk]);
     const step = handshakeStep(this.acc, { ssl: this.ctx.listener.ssl, sslDone: this.sslDone, gssDone: this.gssDone });
-    if (step.step !== 'wait') this.acc = Buffer.alloc(0);
+    if (step.step !== 'wait') this.acc = EMPTY;
     switch (step.step) {
       case 'wait':
         return;
@@ -197,6 +198,16 @@ export class ClientSession {
   }
 
   // ---- the backend ------------------------------------------------------------------------
+
+  // WaiterEvents: the waiter calls these (methods: no closures per session).
+
+  onRoute(route: Route): void {
+    this.connect(route);
+  }
+
+  onRefuse(reason: 'queue_timeout' | 'no_backend', message: Buffer): void {
+    this.refuse(reason, message);
+  }
 
   private connect(route: Route): void {
     const { ctx } = this;
@@ -275,7 +286,7 @@ export class ClientSession {
     const backend = this.backend;
     if (!backend || this.pending?.kind !== 'startup') return this.refuse('internal_error', undefined, 'no startup to send');
     this.phase = 'server_hello';
-    this.hello = Buffer.alloc(0);
+    this.hello = EMPTY;
     backend.write(this.pending.packet);
     if (this.pending.tail.length > 0) backend.write(this.pending.tail);
   }
@@ -290,7 +301,7 @@ export class ClientSession {
       return this.replaceBackend(this.record?.backend ?? null);
     }
     const hello = this.hello;
-    this.hello = Buffer.alloc(0);
+    this.hello = EMPTY;
     this.beginRelay(true, hello);
   }
 
@@ -338,7 +349,7 @@ export class ClientSession {
   // ---- the relay --------------------------------------------------------------------------
 
   /** `hello`: server bytes already read (the start of its answer), relayed first. */
-  private beginRelay(parse: boolean, hello: Buffer = Buffer.alloc(0)): void {
+  private beginRelay(parse: boolean, hello: Buffer = EMPTY): void {
     const { client, ctx } = this;
     const backend = this.backend;
     const record = this.record;
@@ -360,20 +371,28 @@ export class ClientSession {
       this.observeStartup(record, hello);
       client.write(hello);
     }
-    this.relay = startRelay(client, backend, { client: ctx.timeouts.client, server: ctx.timeouts.server }, {
-      onClientData: (chunk) => {
-        record.bytesIn += chunk.length;
-      },
-      onServerData: (chunk) => {
-        record.bytesOut += chunk.length;
-        if (this.parser) this.observeStartup(record, chunk);
-      },
-      onEnd: (reason) => {
-        ctx.counters.inc('closed', this.killReason ? `killed_${this.killReason}` : reason);
-        ctx.traffic.relayEnded(record, this.killReason);
-        this.finish();
-      },
-    });
+    this.relayed = record;
+    this.relay = startRelay(client, backend, { client: ctx.timeouts.client, server: ctx.timeouts.server }, this);
+  }
+
+  // RelayHooks: the relay calls these (methods: no closures per session).
+
+  relayClientData(chunk: Buffer): void {
+    if (this.relayed) this.relayed.bytesIn += chunk.length;
+  }
+
+  relayServerData(chunk: Buffer): void {
+    const record = this.relayed;
+    if (!record) return;
+    record.bytesOut += chunk.length;
+    if (this.parser) this.observeStartup(record, chunk);
+  }
+
+  relayEnded(reason: RelayEnd): void {
+    const { ctx } = this;
+    ctx.counters.inc('closed', this.killReason ? `killed_${this.killReason}` : reason);
+    if (this.relayed) ctx.traffic.relayEnded(this.relayed, this.killReason);
+    this.finish();
   }
 
   private observeStartup(record: SessionRecord, chunk: Buffer): void {
@@ -434,7 +453,7 @@ export class ClientSession {
   }
 
   /** Event handlers never throw into the event loop: a bug closes this session only. */
-  private guard<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
+  guard<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
     return (...args: A) => {
       try {
         fn(...args);
