@@ -95,8 +95,9 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
   const level = values['log-level'] ?? result.config.log.level;
   const logger = createLogger({ level, format });
   const router = new Router(result.config, logger, { workerLog: { level, format } });
-  const sighup = (): void => void reloadFromFile(router, file, process.env, logger);
-  return runRouter(router, new HttpServer({ config: result.config, control: router, logger }), logger, sighup);
+  const reload = () => reloadFromFile(router, file, process.env, logger);
+  const http = new HttpServer({ config: result.config, current: () => router.config, control: router, logger, reload });
+  return runRouter(router, http, logger, () => void reload());
 }
 
 async function status(url: string | undefined, file: string | undefined, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {

@@ -95,7 +95,8 @@ export class ClusterRouter implements DataPlane {
   private async applyReload(next: Config): Promise<{ ok: boolean; error?: string; plan: ReloadPlan }> {
     const plan = planReload(this.cfg, next);
     if (!plan.dataPath && !plan.discovery) {
-      // Only the HTTP surface or logging changed: the caller applies those.
+      // Only the HTTP surface or logging changed: the routes read theirs per request, the rest
+      // waits for a restart (ReloadPlan.restartNeeded).
       this.cfg = next;
       return { ok: true, plan };
     }

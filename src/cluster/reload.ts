@@ -13,10 +13,16 @@ export interface ReloadPlan {
   readonly listenersChanged: readonly string[];
   /** cluster, checks or the replica listeners' max_lag set: a new Discovery is needed. */
   readonly discovery: boolean;
-  /** Anything the workers run with (listeners, timeouts, workers, mode): a new worker generation. */
+  /** Anything the data path runs with (listeners, timeouts, workers, mode). */
   readonly dataPath: boolean;
-  /** http / admin / log: the HTTP surface and logger, applied by the caller. */
+  /** http / admin / log: the HTTP surface and logger. */
   readonly surface: readonly ('http' | 'admin' | 'log')[];
+  /**
+   * Changed settings a running router keeps until a restart: the HTTP and admin sockets, turning
+   * the admin API on or off, and logging. (http.ready, http.stats_refresh and a new admin token
+   * apply at once: the routes read them per request.)
+   */
+  readonly restartNeeded: readonly string[];
 }
 
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
@@ -32,7 +38,13 @@ export function planReload(old: Config, next: Config): ReloadPlan {
   const dataPath =
     !same(old.listeners, next.listeners) || !same(old.timeouts, next.timeouts) || !same(old.workers, next.workers) || !same(mode(old), mode(next));
   const surface = (['http', 'admin', 'log'] as const).filter((k) => !same(old[k], next[k]));
-  return { listenersAdded, listenersRemoved, listenersChanged, discovery: discoveryKey(old) !== discoveryKey(next), dataPath, surface };
+  const restartNeeded = [
+    ...(same(old.http.bind, next.http.bind) ? [] : ['http.bind']),
+    ...(same(old.admin.bind, next.admin.bind) ? [] : ['admin.bind']),
+    ...((old.admin.token === null) === (next.admin.token === null) ? [] : ['admin.token (admin API on/off)']),
+    ...(same(old.log, next.log) ? [] : ['log']),
+  ];
+  return { listenersAdded, listenersRemoved, listenersChanged, discovery: discoveryKey(old) !== discoveryKey(next), dataPath, surface, restartNeeded };
 }
 
 export function describePlan(plan: ReloadPlan): string {
@@ -41,8 +53,10 @@ export function describePlan(plan: ReloadPlan): string {
   if (plan.listenersRemoved.length > 0) parts.push(`listeners removed: ${plan.listenersRemoved.join(', ')}`);
   if (plan.listenersChanged.length > 0) parts.push(`listeners changed: ${plan.listenersChanged.join(', ')}`);
   if (plan.discovery) parts.push('discovery restarted');
-  if (plan.dataPath) parts.push('new worker generation');
+  // Cluster mode starts a new worker generation for it; one process reconfigures in place.
+  if (plan.dataPath) parts.push('data path updated');
   if (plan.surface.length > 0) parts.push(`changed: ${plan.surface.join(', ')}`);
+  if (plan.restartNeeded.length > 0) parts.push(`kept until a restart: ${plan.restartNeeded.join(', ')}`);
   return parts.length === 0 ? 'nothing changed' : parts.join('; ');
 }
 
@@ -92,5 +106,11 @@ export async function reloadFromFile(target: Reloadable, file: string, env: Node
     return { ok: false, reason: 'apply_failed', error };
   }
   logger.info({ event: 'reload_done', file, changes: describePlan(read.plan) }, `configuration reloaded: ${describePlan(read.plan)}`);
+  if (read.plan.restartNeeded.length > 0) {
+    logger.warn(
+      { event: 'reload_restart_needed', file, settings: read.plan.restartNeeded },
+      `these changes take effect only after a restart: ${read.plan.restartNeeded.join(', ')}`,
+    );
+  }
   return { ok: true, plan: read.plan };
 }

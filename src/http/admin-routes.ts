@@ -2,6 +2,7 @@
 // and `shutdown sessions server` over HTTP. Every request needs `Authorization: Bearer
 // <token>`; every action is logged with the caller's address, never with the token.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { describePlan, type ReloadOutcome } from '../cluster/reload.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { ADMIN_STATES } from '../routing/eligible.js';
@@ -9,10 +10,14 @@ import type { AdminState, RouterControl } from './types.js';
 import { challenge, TokenCheck } from './admin-auth.js';
 
 export interface AdminRoutesOptions {
-  readonly config: Config;
-  readonly token: string;
+  /** The config as of now (static members are admin targets too). */
+  readonly config: () => Config;
+  /** The token as of now: read per request, so a reload rotates it. */
+  readonly token: () => string;
   readonly control: RouterControl;
   readonly logger: Logger;
+  /** POST /admin/reload (the SIGHUP handler); absent: 501. */
+  readonly reload?: () => Promise<ReloadOutcome>;
 }
 
 
@@ -20,12 +25,21 @@ type MemberRequest = FastifyRequest<{ Params: { member: string } }>;
 
 export function registerAdminRoutes(app: FastifyInstance, opts: AdminRoutesOptions): void {
   const { control, logger } = opts;
-  const tokens = new TokenCheck(opts.token);
+  let tokenText = opts.token();
+  let tokens = new TokenCheck(tokenText);
+  const currentTokens = (): TokenCheck => {
+    const now = opts.token();
+    if (now !== tokenText) {
+      tokens = new TokenCheck(now);
+      tokenText = now;
+    }
+    return tokens;
+  };
 
   // onRequest runs for unknown routes too, so without a token nothing can be learnt, not even
   // which paths exist.
   app.addHook('onRequest', async (req, reply) => {
-    const auth = tokens.check(req.headers.authorization);
+    const auth = currentTokens().check(req.headers.authorization);
     if (auth.ok) return;
     logger.warn({ event: 'admin_auth_failed', remote: req.ip, method: req.method, url: req.url, why: auth.why }, 'admin API: request refused');
     const message = auth.why === 'missing' ? 'missing bearer token' : 'invalid token';
@@ -36,7 +50,7 @@ export function registerAdminRoutes(app: FastifyInstance, opts: AdminRoutesOptio
   const knownMembers = (): Set<string> =>
     new Set([
       ...control.view().members.map((m) => m.name),
-      ...(opts.config.cluster.members ?? []).map((m) => m.name),
+      ...(opts.config().cluster.members ?? []).map((m) => m.name),
       ...Object.keys(control.adminStates()),
     ]);
 
@@ -70,6 +84,22 @@ export function registerAdminRoutes(app: FastifyInstance, opts: AdminRoutesOptio
       `admin API: ${member} set to ${String(state)} (was ${previous}) by ${req.ip}`,
     );
     return { member, state, previous };
+  });
+
+  // Like SIGHUP: re-read the config file, validate it, apply it; the answer says what happened.
+  app.post('/admin/reload', async (req, reply) => {
+    if (!opts.reload) return reply.code(501).send({ error: 'not_implemented', message: 'this router was started without a config file to reload' });
+    logger.info({ event: 'admin_reload', remote: req.ip }, `admin API: reload requested by ${req.ip}`);
+    const outcome = await opts.reload();
+    if (outcome.ok) {
+      return { ok: true, changes: describePlan(outcome.plan), restart_needed: outcome.plan.restartNeeded };
+    }
+    if (outcome.reason === 'invalid') {
+      // Issues never carry secret values (config/secrets.ts), only key paths, lines and reasons.
+      const issues = outcome.issues.map((i) => ({ path: i.path, line: i.line, message: i.message }));
+      return reply.code(400).send({ ok: false, error: 'invalid_config', message: 'the config file is invalid; the running config is kept', issues });
+    }
+    return reply.code(500).send({ ok: false, error: 'apply_failed', message: `the running config is kept: ${outcome.error}` });
   });
 
   app.post<{ Params: { member: string } }>('/admin/backends/:member/kill', async (req, reply) => {

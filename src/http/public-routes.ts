@@ -10,7 +10,8 @@ import { listenerHealth, readiness, type Verdict } from './readiness.js';
 import { renderStatsPage } from './stats-page.js';
 
 export interface PublicRoutesOptions {
-  readonly http: HttpConfig;
+  /** Read per request: a reload's http.ready and http.stats_refresh apply at once. */
+  readonly http: () => HttpConfig;
   readonly control: RouterControl;
   readonly logger: Logger;
 }
@@ -46,7 +47,7 @@ export function registerPublicRoutes(app: FastifyInstance, opts: PublicRoutesOpt
   });
 
   app.get('/stats', async (req, reply) => {
-    const page = renderStatsPage(control.snapshot(), { refreshSeconds: refreshSeconds(req.query, http.stats_refresh) });
+    const page = renderStatsPage(control.snapshot(), { refreshSeconds: refreshSeconds(req.query, http().stats_refresh) });
     return reply.header('content-security-policy', STATS_CSP).type('text/html; charset=utf-8').send(page);
   });
 
@@ -59,7 +60,8 @@ export function registerPublicRoutes(app: FastifyInstance, opts: PublicRoutesOpt
   app.get('/ready', async (_req, reply) => {
     const s = probeSnapshot(reply);
     if (s === null) return reply;
-    return sendVerdict(reply, readiness(s, http.ready), { policy: http.ready });
+    const policy = http().ready;
+    return sendVerdict(reply, readiness(s, policy), { policy });
   });
 
   app.get<{ Params: { listener: string } }>('/health/:listener', async (req, reply) => {

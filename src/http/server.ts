@@ -9,14 +9,20 @@ import type { Config, HostPort } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { PgrError, describeError } from '../errors.js';
 import { formatBind } from '../config/units.js';
+import type { ReloadOutcome } from '../cluster/reload.js';
 import type { RouterControl } from './types.js';
 import { registerPublicRoutes } from './public-routes.js';
 import { registerAdminRoutes } from './admin-routes.js';
 
 export interface HttpServerOptions {
+  /** The config the sockets are bound with (http.bind, admin.bind, and whether admin is on). */
   readonly config: Config;
+  /** The config as of now (after reloads), for what routes read per request; default `config`. */
+  readonly current?: () => Config;
   readonly control: RouterControl;
   readonly logger: Logger;
+  /** POST /admin/reload: re-read the config file and apply it (the CLI's SIGHUP handler). */
+  readonly reload?: () => Promise<ReloadOutcome>;
 }
 
 export interface HttpAddresses {
@@ -35,14 +41,24 @@ export class HttpServer {
   constructor(private readonly opts: HttpServerOptions) {
     this.logger = opts.logger.child({ part: 'http' });
     const { config, control } = opts;
+    const current = opts.current ?? (() => config);
     this.http = createApp(this.logger);
-    registerPublicRoutes(this.http, { http: config.http, control, logger: this.logger });
+    registerPublicRoutes(this.http, { http: () => current().http, control, logger: this.logger });
     const token = config.admin.token;
     if (token === null) {
       this.admin = null;
     } else {
       this.admin = createApp(this.logger);
-      registerAdminRoutes(this.admin, { config, token, control, logger: this.logger });
+      // A reload rotates the token at once; one that removes it keeps the API (and the last
+      // token) until a restart, like the socket.
+      let lastToken = token;
+      registerAdminRoutes(this.admin, {
+        config: current,
+        token: () => (lastToken = current().admin.token ?? lastToken),
+        control,
+        logger: this.logger,
+        ...(opts.reload ? { reload: opts.reload } : {}),
+      });
     }
   }
 

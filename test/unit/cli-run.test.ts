@@ -12,6 +12,7 @@ import { FakePatroni } from './discovery/fake-patroni.js';
 import { FakeBackend } from './proxy/helpers/fake-backend.js';
 
 const SIGNALS = ['SIGHUP', 'SIGTERM', 'SIGINT'] as const;
+const TOKEN = 'cli-run-admin-token-0123';
 const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
 const cleanups: Array<() => Promise<void>> = [];
 
@@ -57,6 +58,47 @@ describe('pgrouter run', () => {
     await waitFor(() => accepts(extra), { timeoutMs: 10_000, what: 'the listener added by the early SIGHUP' });
     expect(await accepts(rw)).toBe(true);
     process.emit('SIGTERM');
+    expect(await running).toBe(0);
+  });
+
+  it('reloads through POST /admin/reload: a new listener serves, an invalid file is refused with its issues', async () => {
+    const backend = await FakeBackend.start('n1');
+    const patroni = await FakePatroni.start('master');
+    cleanups.push(() => patroni.close(), () => backend.close());
+    const [rw, extra, http, admin] = [await findFreePort(), await findFreePort(), await findFreePort(), await findFreePort()];
+    const file = join(mkdtempSync(join(tmpdir(), 'pgr-cli-run-')), 'pgrouter.yaml');
+    const yaml = (listeners: string[]): string =>
+      [
+        'cluster:',
+        '  scope: t',
+        `  members: [ { name: n1, host: 127.0.0.1, port: ${backend.port}, api: "${patroni.url}" } ]`,
+        'listeners:',
+        ...listeners,
+        `http: { bind: "127.0.0.1:${http}" }`,
+        `admin: { bind: "127.0.0.1:${admin}", token: "${TOKEN}" }`,
+        'timeouts: { shutdown_grace: 1s }',
+        'log: { level: fatal }',
+      ].join('\n');
+    const rwListener = `  - { name: rw, bind: "127.0.0.1:${rw}", role: primary }`;
+    writeFileSync(file, yaml([rwListener]));
+    const running = main(['run', '--config', file, '--log-format', 'json']);
+    try {
+      const reload = (): Promise<Response> => fetch(`http://127.0.0.1:${admin}/admin/reload`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${http}/health`)).ok, { timeoutMs: 10_000, what: 'the HTTP surface' });
+
+      writeFileSync(file, yaml([rwListener, `  - { name: rw2, bind: "127.0.0.1:${extra}", role: primary }`]));
+      const ok = await reload();
+      expect([ok.status, await ok.json()]).toEqual([200, { ok: true, changes: 'listeners added: rw2; data path updated', restart_needed: [] }]);
+      expect(await accepts(extra)).toBe(true);
+
+      writeFileSync(file, yaml([rwListener, `  - { name: rw2, bind: "127.0.0.1:${extra}", role: primery }`]));
+      const bad = await reload();
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as { issues: { path: string; line: number }[] }).issues).toMatchObject([{ path: 'listeners[1].role', line: 6 }]);
+      expect(await accepts(extra)).toBe(true);
+    } finally {
+      process.emit('SIGTERM');
+    }
     expect(await running).toBe(0);
   });
 });

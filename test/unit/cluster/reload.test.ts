@@ -43,7 +43,7 @@ describe('reload plan', () => {
     const next = load(BASE.replace('role: replica, max_lag: 1MB }', 'role: replica, max_lag: 1MB, balance: leastconn }') + 'workers: 2\n').listeners;
     const plan = planReload(load(BASE), { ...load(BASE + 'workers: 2\n'), listeners: [...next.filter((l) => l.name !== 'rw'), { ...next[0]!, name: 'rw2' }] });
     expect(plan).toMatchObject({ listenersAdded: ['rw2'], listenersRemoved: ['rw'], listenersChanged: ['ro'], discovery: false, dataPath: true, surface: [] });
-    expect(describePlan(plan)).toBe('listeners added: rw2; listeners removed: rw; listeners changed: ro; new worker generation');
+    expect(describePlan(plan)).toBe('listeners added: rw2; listeners removed: rw; listeners changed: ro; data path updated');
   });
 
   it('restarts discovery, not necessarily the workers, when checks change', () => {
@@ -53,7 +53,10 @@ describe('reload plan', () => {
 
   it('leaves workers and discovery alone when only the HTTP surface or logging changed', () => {
     const plan = planReload(load(BASE), load(BASE.replace('7003', '7004') + 'log: { level: debug }\n'));
-    expect(plan).toMatchObject({ discovery: false, dataPath: false, surface: ['http', 'log'] });
+    expect(plan).toMatchObject({ discovery: false, dataPath: false, surface: ['http', 'log'], restartNeeded: ['http.bind', 'log'] });
+    expect(describePlan(plan)).toBe('changed: http, log; kept until a restart: http.bind, log');
+    // Read per request by the routes: applied at once, no restart.
+    expect(planReload(load(BASE), load(BASE.replace('"127.0.0.1:7003" }', '"127.0.0.1:7003", ready: any, stats_refresh: 3s }'))).restartNeeded).toEqual([]);
     expect(describePlan(planReload(load(BASE), load(BASE)))).toBe('nothing changed');
   });
 });
@@ -84,7 +87,7 @@ describe('SIGHUP reload from the file', () => {
     const outcome = await reloadFromFile(target, file(BASE.replace('http:', '  - { name: ro2, bind: "127.0.0.1:7005", role: replica }\nhttp:')), {}, logger);
     expect(outcome.ok).toBe(true);
     expect(seen).toHaveLength(1);
-    expect(lines.find((l) => l['event'] === 'reload_done')?.['changes']).toBe('listeners added: ro2; discovery restarted; new worker generation');
+    expect(lines.find((l) => l['event'] === 'reload_done')?.['changes']).toBe('listeners added: ro2; discovery restarted; data path updated');
   });
 
   it('reports a failed apply and a missing file without throwing', async () => {

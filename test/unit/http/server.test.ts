@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfigText } from '../../../src/config/load.js';
 import type { Config } from '../../../src/config/types.js';
 import { createLogger } from '../../../src/log.js';
-import { HttpServer } from '../../../src/http/server.js';
+import { HttpServer, type HttpServerOptions } from '../../../src/http/server.js';
+import { planReload, type ReloadOutcome } from '../../../src/cluster/reload.js';
 import { refreshSeconds } from '../../../src/http/public-routes.js';
 import { PgrError } from '../../../src/errors.js';
 import { backend, FakeControl, listener, snapshot } from './fixtures.js';
@@ -36,9 +37,9 @@ function captureLogs(): { logger: ReturnType<typeof createLogger>; lines: () => 
 }
 
 const servers: HttpServer[] = [];
-function server(c: Config, control = new FakeControl()) {
+function server(c: Config, control = new FakeControl(), extra: Pick<HttpServerOptions, 'current' | 'reload'> = {}) {
   const logs = captureLogs();
-  const s = new HttpServer({ config: c, control, logger: logs.logger });
+  const s = new HttpServer({ config: c, control, logger: logs.logger, ...extra });
   servers.push(s);
   return { s, control, logs };
 }
@@ -110,6 +111,18 @@ describe('the public HTTP routes', () => {
       codes[policy] = (await s.http.inject('/ready')).statusCode;
     }
     expect(codes).toEqual({ primary: 503, replica: 200, any: 200 });
+  });
+
+  it('follows a reloaded http.ready and http.stats_refresh without a restart', async () => {
+    const base = config();
+    let now = base;
+    const { s, control } = server(base, new FakeControl(), { current: () => now });
+    control.snap = snapshot({ primary: null, listeners: [listener('rw', 'primary', [backend('node1', { state: 'DOWN' })]), listener('ro', 'replica', [backend('node2')])] });
+    expect((await s.http.inject('/ready')).statusCode).toBe(503);
+    expect((await s.http.inject('/stats')).body).toContain('content="7"');
+    now = { ...base, http: { ...base.http, ready: 'replica', stats_refresh: 3_000 } };
+    expect((await s.http.inject('/ready')).json()).toMatchObject({ status: 'ok', policy: 'replica' });
+    expect((await s.http.inject('/stats')).body).toContain('content="3"');
   });
 
   it('answers /health/:listener 200 while it can route, 503 when not, 404 for an unknown listener', async () => {
@@ -206,6 +219,53 @@ describe('the admin API', () => {
     const notJson = await admin.inject({ method: 'POST', url: '/admin/backends/node2/state', headers: { ...auth, 'content-type': 'application/json' }, payload: '{' });
     expect(notJson.statusCode).toBe(400);
     expect(control.calls).toEqual([]);
+  });
+});
+
+describe('POST /admin/reload', () => {
+  const auth = { authorization: `Bearer ${TOKEN}` };
+  const withAdmin = config(`admin: { token: "${TOKEN}" }\n`);
+
+  it('applies the file like SIGHUP and says what changed and what waits for a restart', async () => {
+    const next = config(`admin: { token: "${TOKEN}" }\nlog: { level: debug }\n`);
+    const outcome: ReloadOutcome = { ok: true, plan: planReload(withAdmin, next) };
+    let calls = 0;
+    const { s, logs } = server(withAdmin, new FakeControl(), { reload: () => (calls++, Promise.resolve(outcome)) });
+    const admin = s.admin ?? expect.fail('admin API should be on');
+    expect((await admin.inject({ method: 'POST', url: '/admin/reload' })).statusCode).toBe(401);
+    expect(calls).toBe(0);
+    const res = await admin.inject({ method: 'POST', url: '/admin/reload', headers: auth });
+    expect([res.statusCode, res.json()]).toEqual([200, { ok: true, changes: 'changed: log; kept until a restart: log', restart_needed: ['log'] }]);
+    expect(calls).toBe(1);
+    expect(logs.lines().filter((l) => l.event === 'admin_reload').map((l) => l.remote)).toEqual(['127.0.0.1']);
+  });
+
+  it('answers 400 with every issue for an invalid file, 500 when applying failed, 501 without a file', async () => {
+    const invalid: ReloadOutcome = { ok: false, reason: 'invalid', issues: [{ path: 'listeners[0].bind', line: 4, message: 'bad address' }] };
+    const admin = server(withAdmin, new FakeControl(), { reload: () => Promise.resolve(invalid) }).s.admin ?? expect.fail('admin API should be on');
+    const bad = await admin.inject({ method: 'POST', url: '/admin/reload', headers: auth });
+    expect([bad.statusCode, bad.json()]).toEqual([
+      400,
+      { ok: false, error: 'invalid_config', message: 'the config file is invalid; the running config is kept', issues: [{ path: 'listeners[0].bind', line: 4, message: 'bad address' }] },
+    ]);
+    const failed: ReloadOutcome = { ok: false, reason: 'apply_failed', error: 'EADDRINUSE' };
+    const admin2 = server(withAdmin, new FakeControl(), { reload: () => Promise.resolve(failed) }).s.admin ?? expect.fail('admin API should be on');
+    const res = await admin2.inject({ method: 'POST', url: '/admin/reload', headers: auth });
+    expect([res.statusCode, res.json()]).toEqual([500, { ok: false, error: 'apply_failed', message: 'the running config is kept: EADDRINUSE' }]);
+    const admin3 = server(withAdmin).s.admin ?? expect.fail('admin API should be on');
+    expect((await admin3.inject({ method: 'POST', url: '/admin/reload', headers: auth })).statusCode).toBe(501);
+  });
+
+  it('takes a rotated token at once, and keeps the last one when a reload removes it', async () => {
+    let now = withAdmin;
+    const admin = server(withAdmin, new FakeControl(), { current: () => now }).s.admin ?? expect.fail('admin API should be on');
+    const NEW = 'rotated-token-9876543210';
+    now = { ...withAdmin, admin: { ...withAdmin.admin, token: NEW } };
+    expect((await admin.inject({ url: '/admin/backends', headers: auth })).statusCode).toBe(401);
+    expect((await admin.inject({ url: '/admin/backends', headers: { authorization: `Bearer ${NEW}` } })).statusCode).toBe(200);
+    now = { ...withAdmin, admin: { ...withAdmin.admin, token: null } };
+    expect((await admin.inject({ url: '/admin/backends', headers: { authorization: `Bearer ${NEW}` } })).statusCode).toBe(200);
+    expect((await admin.inject({ url: '/admin/backends', headers: auth })).statusCode).toBe(401);
   });
 });
 
