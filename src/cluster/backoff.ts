@@ -2,6 +2,7 @@
 // config slipped through, a port taken, a bug on the first connection) must not be forked in
 // a tight loop that eats the CPU the healthy workers need; one that ran for a while and then
 // crashed is replaced almost at once, because its listeners' share of clients waits for it.
+import { exponentialDelay } from '../backoff.js';
 
 export interface BackoffPolicy {
   /** Delay before the first respawn after a crash. */
@@ -34,7 +35,5 @@ export interface RespawnDecision {
  */
 export function respawnDelay(series: CrashSeries, livedMs: number, policy: BackoffPolicy = DEFAULT_BACKOFF): RespawnDecision {
   const crashes = livedMs >= policy.resetAfterMs ? 1 : series.crashes + 1;
-  // 2^30 already exceeds any sane cap; bounding the exponent keeps the number finite.
-  const delayMs = Math.min(policy.maxMs, policy.initialMs * 2 ** Math.min(crashes - 1, 30));
-  return { delayMs, series: { crashes } };
+  return { delayMs: exponentialDelay(crashes, policy.initialMs, policy.maxMs), series: { crashes } };
 }

@@ -1,6 +1,7 @@
 // SIGHUP: re-read and validate the config file, then apply it. An invalid file changes nothing:
 // every issue is logged (with key path and line, like `pgrouter check`) and the router keeps
 // running on the config it has. What a valid file changes decides what is restarted (PURE plan).
+import { formatIssue } from '../config/check.js';
 import { loadConfigFile } from '../config/load.js';
 import type { Config, ConfigIssue } from '../config/types.js';
 import type { Logger } from '../log.js';
@@ -69,8 +70,7 @@ export function readForReload(file: string, env: NodeJS.ProcessEnv, current: Con
   const result = loadConfigFile(file, env);
   if (!result.ok) {
     for (const issue of result.issues) {
-      const where = issue.line === null ? file : `${file}:${issue.line}`;
-      logger.error({ event: 'reload_config_issue', file, path: issue.path, line: issue.line }, `${where}: ${issue.path === '' ? '' : `${issue.path}: `}${issue.message}`);
+      logger.error({ event: 'reload_config_issue', file, path: issue.path, line: issue.line }, formatIssue(file, issue));
     }
     logger.error({ event: 'reload_rejected', file, issues: result.issues.length }, `reload rejected: ${result.issues.length} config errors, running config kept`);
     return { ok: false, issues: result.issues };

@@ -3,12 +3,15 @@
 import type { Config, ConfigIssue } from './types.js';
 import { formatBind, formatDuration } from './units.js';
 
+/** "file:line: key.path: message" (the line and path when known). */
+export function formatIssue(file: string, i: ConfigIssue): string {
+  const where = i.line === null ? file : `${file}:${i.line}`;
+  const path = i.path === '' ? '' : `${i.path}: `;
+  return `${where}: ${path}${i.message}`;
+}
+
 export function formatIssues(file: string, issues: readonly ConfigIssue[]): string {
-  const lines = issues.map((i) => {
-    const where = i.line === null ? file : `${file}:${i.line}`;
-    const path = i.path === '' ? '' : `${i.path}: `;
-    return `[ALERT] ${where}: ${path}${i.message}`;
-  });
+  const lines = issues.map((i) => `[ALERT] ${formatIssue(file, i)}`);
   const n = issues.length;
   lines.push(`Configuration file has ${n} ${n === 1 ? 'error' : 'errors'}`);
   return lines.join('\n');

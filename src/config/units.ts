@@ -158,8 +158,13 @@ export function formatSize(bytes: number): string {
   return `${bytes}B`;
 }
 
+/** "host:port", with an IPv6 host in brackets ("[::1]:5432"), as URLs and logs want it. */
+export function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
 /** ":5432" for the IPv4 wildcard (HAProxy's "*:5432"), "[::1]:5432" for IPv6, else host:port. */
 export function formatBind(bind: HostPort): string {
   if (bind.host === '0.0.0.0') return `:${bind.port}`;
-  return bind.host.includes(':') ? `[${bind.host}]:${bind.port}` : `${bind.host}:${bind.port}`;
+  return hostPort(bind.host, bind.port);
 }

@@ -14,6 +14,8 @@
 // and only a failing read marks etcd unreachable (then retries back off 250 ms → 5 s).
 import { Etcd3, type IOptions, type IRangeResponse, type IWatchResponse, type Watcher } from 'etcd3';
 import type { EtcdConfig } from '../config/types.js';
+import { exponentialDelay } from '../backoff.js';
+import { hostPort } from '../config/units.js';
 import { PgrError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { acrossHosts, passThroughPolicy } from './etcd-policy.js';
@@ -58,7 +60,7 @@ export function changedKeys(before: ReadonlyMap<string, string>, after: Readonly
 }
 
 export function etcdClientOptions(etcd: EtcdConfig): IOptions {
-  const hosts = etcd.hosts.map((h) => `${etcd.protocol}://${h.host.includes(':') ? `[${h.host}]` : h.host}:${h.port}`);
+  const hosts = etcd.hosts.map((h) => `${etcd.protocol}://${hostPort(h.host, h.port)}`);
   // etcd3 1.1.2 ignores `dialTimeout`; a per-call deadline bounds unary calls instead. Streams
   // (the watch) must not get one or they would be cut after dial_timeout.
   const callOptions = (ctx: { isStream: boolean }) => (ctx.isStream ? {} : { deadline: Date.now() + etcd.dial_timeout });
@@ -290,9 +292,8 @@ export class EtcdSource {
 
   private backoffDelay(): number {
     const { initialMs, maxMs } = this.opts.backoff ?? { initialMs: 250, maxMs: 5000 };
-    if (this.failures === 0) return 0;
-    const base = Math.min(maxMs, initialMs * 2 ** (this.failures - 1));
-    return Math.round(base * (0.8 + Math.random() * 0.2));
+    // Jitter: routers that lost the same etcd do not come back in step.
+    return Math.round(exponentialDelay(this.failures, initialMs, maxMs) * (0.8 + Math.random() * 0.2));
   }
 
   private relative(key: Buffer): string {

@@ -117,8 +117,7 @@ export interface RouterControl {
   metricsContentType(): string;
   setAdminState(member: string, state: AdminState): void;
   adminStates(): Readonly<Record<string, AdminState>>;
-  /** Closes every session on that member (all listeners); returns how many. */
-  /** A promise in cluster mode, where every worker is asked. */
-  killBackendSessions(member: string): number | Promise<number>;
-  sessions(): readonly SessionInfo[] | Promise<readonly SessionInfo[]>;
+  /** Closes every session on that member (all listeners, every worker); resolves with how many. */
+  killBackendSessions(member: string): Promise<number>;
+  sessions(): Promise<readonly SessionInfo[]>;
 }

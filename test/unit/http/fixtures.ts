@@ -126,12 +126,12 @@ export class FakeControl implements RouterControl {
     return { ...this.states };
   }
 
-  killBackendSessions(m: string): number {
+  killBackendSessions(m: string): Promise<number> {
     this.calls.push(`kill ${m}`);
-    return 3;
+    return Promise.resolve(3);
   }
 
-  sessions(): readonly SessionInfo[] {
-    return this.sessionList;
+  sessions(): Promise<readonly SessionInfo[]> {
+    return Promise.resolve(this.sessionList);
   }
 }
