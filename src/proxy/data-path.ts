@@ -119,12 +119,7 @@ export class DataPath {
 
   /** Binds every listener; if one fails, the others are closed again and the error is thrown. */
   async start(): Promise<void> {
-    const results = await Promise.allSettled(this.listeners.map((l, i) => l.start(`listeners[${i}].bind`)));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) {
-      await Promise.all(this.listeners.map((l) => l.stopAccepting()));
-      throw failed.reason;
-    }
+    await bindAll(this.listeners.map((listener, i) => ({ listener, path: `listeners[${i}].bind` })));
   }
 
   /**
@@ -167,11 +162,10 @@ export class DataPath {
       if (plan.inherit[cfg.name] === undefined) toBind.push({ listener: l, path: `listeners[${i}].bind` });
     });
 
-    const results = await Promise.allSettled(toBind.map((b) => b.listener.start(b.path)));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed || this.closing) {
+    await bindAll(toBind);
+    if (this.closing) {
       await Promise.all(toBind.map((b) => b.listener.stopAccepting()));
-      throw failed ? failed.reason : new PgrError('PGR_ERR_CONFIG', 'cannot reconfigure: the data path is closing');
+      throw new PgrError('PGR_ERR_CONFIG', 'cannot reconfigure: the data path is closing');
     }
 
     // Commit. Nothing below can fail (every name is kept or freshly built, by construction),
@@ -355,6 +349,15 @@ export class DataPath {
       connect_errors: c.connect_errors,
     };
   }
+}
+
+/** Binds the listeners together; if one fails, closes them all again and throws its error. */
+async function bindAll(targets: ReadonlyArray<{ readonly listener: Listener; readonly path: string }>): Promise<void> {
+  const results = await Promise.allSettled(targets.map((t) => t.listener.start(t.path)));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (!failed) return;
+  await Promise.all(targets.map((t) => t.listener.stopAccepting()));
+  throw failed.reason;
 }
 
 function sumStats(all: readonly ListenerStats[]): ListenerStats {
