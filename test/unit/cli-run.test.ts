@@ -32,14 +32,19 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-describe('pgrouter run', () => {
-  it('applies a SIGHUP that arrives while it is still starting, instead of dying of it', async () => {
-    const backend = await FakeBackend.start('n1');
-    const patroni = await FakePatroni.start('master');
-    cleanups.push(() => patroni.close(), () => backend.close());
-    const [rw, extra, http] = [await findFreePort(), await findFreePort(), await findFreePort()];
-    const file = join(mkdtempSync(join(tmpdir(), 'pgr-cli-run-')), 'pgrouter.yaml');
-    const yaml = (listeners: string[]): string =>
+/**
+ * A fake member (PostgreSQL backend + Patroni API) and a config file for it; `write` puts the
+ * given listener lines (and extra top-level lines) into the file, as an operator edits it.
+ */
+async function fakeSetup(): Promise<{ file: string; write: (listeners: string[], extra?: string[]) => void; http: number }> {
+  const backend = await FakeBackend.start('n1');
+  const patroni = await FakePatroni.start('master');
+  cleanups.push(() => patroni.close(), () => backend.close());
+  const http = await findFreePort();
+  const file = join(mkdtempSync(join(tmpdir(), 'pgr-cli-run-')), 'pgrouter.yaml');
+  const write = (listeners: string[], extra: string[] = []): void =>
+    writeFileSync(
+      file,
       [
         'cluster:',
         '  scope: t',
@@ -49,11 +54,20 @@ describe('pgrouter run', () => {
         `http: { bind: "127.0.0.1:${http}" }`,
         'timeouts: { shutdown_grace: 1s }',
         'log: { level: fatal }',
-      ].join('\n');
-    writeFileSync(file, yaml([`  - { name: rw, bind: "127.0.0.1:${rw}", role: primary }`]));
+        ...extra,
+      ].join('\n'),
+    );
+  return { file, write, http };
+}
+
+describe('pgrouter run', () => {
+  it('applies a SIGHUP that arrives while it is still starting, instead of dying of it', async () => {
+    const { file, write } = await fakeSetup();
+    const [rw, extra] = [await findFreePort(), await findFreePort()];
+    write([`  - { name: rw, bind: "127.0.0.1:${rw}", role: primary }`]);
     const running = main(['run', '--config', file, '--log-format', 'json']);
     // The operator edits the file and sends SIGHUP before startup has finished.
-    writeFileSync(file, yaml([`  - { name: rw, bind: "127.0.0.1:${rw}", role: primary }`, `  - { name: rw2, bind: "127.0.0.1:${extra}", role: primary }`]));
+    write([`  - { name: rw, bind: "127.0.0.1:${rw}", role: primary }`, `  - { name: rw2, bind: "127.0.0.1:${extra}", role: primary }`]);
     process.emit('SIGHUP');
     await waitFor(() => accepts(extra), { timeoutMs: 10_000, what: 'the listener added by the early SIGHUP' });
     expect(await accepts(rw)).toBe(true);
@@ -62,36 +76,22 @@ describe('pgrouter run', () => {
   });
 
   it('reloads through POST /admin/reload: a new listener serves, an invalid file is refused with its issues', async () => {
-    const backend = await FakeBackend.start('n1');
-    const patroni = await FakePatroni.start('master');
-    cleanups.push(() => patroni.close(), () => backend.close());
-    const [rw, extra, http, admin] = [await findFreePort(), await findFreePort(), await findFreePort(), await findFreePort()];
-    const file = join(mkdtempSync(join(tmpdir(), 'pgr-cli-run-')), 'pgrouter.yaml');
-    const yaml = (listeners: string[]): string =>
-      [
-        'cluster:',
-        '  scope: t',
-        `  members: [ { name: n1, host: 127.0.0.1, port: ${backend.port}, api: "${patroni.url}" } ]`,
-        'listeners:',
-        ...listeners,
-        `http: { bind: "127.0.0.1:${http}" }`,
-        `admin: { bind: "127.0.0.1:${admin}", token: "${TOKEN}" }`,
-        'timeouts: { shutdown_grace: 1s }',
-        'log: { level: fatal }',
-      ].join('\n');
+    const { file, write, http } = await fakeSetup();
+    const [rw, extra, admin] = [await findFreePort(), await findFreePort(), await findFreePort()];
+    const adminLine = `admin: { bind: "127.0.0.1:${admin}", token: "${TOKEN}" }`;
     const rwListener = `  - { name: rw, bind: "127.0.0.1:${rw}", role: primary }`;
-    writeFileSync(file, yaml([rwListener]));
+    write([rwListener], [adminLine]);
     const running = main(['run', '--config', file, '--log-format', 'json']);
     try {
       const reload = (): Promise<Response> => fetch(`http://127.0.0.1:${admin}/admin/reload`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
       await waitFor(async () => (await fetch(`http://127.0.0.1:${http}/health`)).ok, { timeoutMs: 10_000, what: 'the HTTP surface' });
 
-      writeFileSync(file, yaml([rwListener, `  - { name: rw2, bind: "127.0.0.1:${extra}", role: primary }`]));
+      write([rwListener, `  - { name: rw2, bind: "127.0.0.1:${extra}", role: primary }`], [adminLine]);
       const ok = await reload();
       expect([ok.status, await ok.json()]).toEqual([200, { ok: true, changes: 'listeners added: rw2; data path updated', restart_needed: [] }]);
       expect(await accepts(extra)).toBe(true);
 
-      writeFileSync(file, yaml([rwListener, `  - { name: rw2, bind: "127.0.0.1:${extra}", role: primery }`]));
+      write([rwListener, `  - { name: rw2, bind: "127.0.0.1:${extra}", role: primery }`], [adminLine]);
       const bad = await reload();
       expect(bad.status).toBe(400);
       expect(((await bad.json()) as { issues: { path: string; line: number }[] }).issues).toMatchObject([{ path: 'listeners[1].role', line: 6 }]);
