@@ -197,7 +197,7 @@ async function main(): Promise<void> {
       for (const proxy of roundOrder(PROXIES, round)) runs.push(await measure(round, proxy, dir, fake, sessions, settleMs, configs));
     }
   } finally {
-    await fakeProc.stop('SIGTERM', 5000);
+    await fakeProc.stop(5000);
   }
   const summary = PROXIES.map((proxy) => {
     const mine = runs.filter((r) => r.proxy === proxy);

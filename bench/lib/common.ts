@@ -1,12 +1,12 @@
 // Shared pieces of the benchmarks: where things live, the client environment, child commands,
 // the machine description that goes into every result file, and the result file itself.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PgrError } from '../../src/errors.js';
+import { runCommand, type RunResult } from '../../test/harness/process.js';
 
 /**
  * The repository root. Bench code runs from dist/bench/... after `npm run build`, but the
@@ -47,35 +47,11 @@ export function clientEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-export interface CommandResult {
-  stdout: string;
-  stderr: string;
-  code: number | null;
-}
+export type CommandResult = RunResult;
 
-/** Runs a client command to completion; rejects on a non-zero exit, a signal or the timeout. */
+/** Runs a client command to completion (the harness's runCommand, with the clients' env). */
 export function run(command: string, args: string[], opts: { timeoutMs: number; env?: NodeJS.ProcessEnv }): Promise<CommandResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      env: opts.env ?? clientEnv(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: opts.timeoutMs,
-      killSignal: 'SIGKILL',
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.once('error', (err) => reject(new PgrError('PGR_ERR_HARNESS', `cannot run ${command}`, { cause: err })));
-    child.once('close', (code, signal) => {
-      if (code === 0) {
-        resolve({ stdout, stderr, code });
-        return;
-      }
-      const why = signal ? `killed by ${signal}` : `exit code ${code}`;
-      reject(new PgrError('PGR_ERR_HARNESS', `${command} ${args.join(' ')}: ${why}\n${stderr.trim()}\n${stdout.trim()}`.trim()));
-    });
-  });
+  return runCommand(command, args, { env: opts.env ?? clientEnv(), runAs: undefined, cwd: process.cwd(), timeoutMs: opts.timeoutMs });
 }
 
 /** True when something accepts a TCP connection on host:port within `timeoutMs`. */
@@ -202,11 +178,3 @@ export function log(line: string): void {
   process.stderr.write(`[${new Date().toISOString().slice(11, 23)}] ${line}\n`);
 }
 
-/** The last lines of a log file for an error message; an unreadable file says why. */
-export function tail(file: string, lines = 20): string {
-  try {
-    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch (err) {
-    return `(cannot read ${file}: ${(err as Error).message})`;
-  }
-}

@@ -176,7 +176,7 @@ export class HaproxyProcess {
   /** SIGTERM (HAProxy's hard stop) by pid, SIGKILL after `graceMs`. */
   async stop(graceMs = 5000): Promise<void> {
     if (this.pid === undefined) return;
-    await this.proc.stop('SIGTERM', graceMs);
+    await this.proc.stop(graceMs);
     log('haproxy stopped');
   }
 

@@ -118,7 +118,7 @@ export class PgrouterProcess {
   /** SIGTERM (graceful drain), SIGKILL to the process group once `graceMs` has passed. */
   async stop(graceMs = 10_000): Promise<void> {
     if (this.pid === undefined) return;
-    await this.proc.stop('SIGTERM', graceMs);
+    await this.proc.stop(graceMs);
     log(`${path.basename(this.dir)} stopped`);
   }
 
