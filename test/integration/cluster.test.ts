@@ -6,7 +6,6 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type pg from 'pg';
@@ -16,9 +15,9 @@ import { reloadFromFile } from '../../src/cluster/reload.js';
 import { loadConfigText } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
 import type { SessionInfo } from '../../src/http/types.js';
-import { createLogger } from '../../src/log.js';
 import { LocalCluster, findFreePort, waitFor, within } from '../harness/cluster.js';
 import { freeRouterPorts, pgClient, portOf, startRouter, whereAmI, type RouterPorts } from './router-fixture.js';
+import { captureLog } from '../helpers/capture-log.js';
 
 const run = promisify(execFile);
 const PYTHON = '/usr/bin/python3';
@@ -51,16 +50,6 @@ function load(text: string): Config {
   return r.config;
 }
 
-function captureLog() {
-  const lines: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { logger: createLogger({ destination, level: 'info' }), lines };
-}
 
 function ended(c: pg.Client): Promise<void> {
   return new Promise((resolve) => {

@@ -1,12 +1,11 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { describePlan, planReload, readForReload, reloadFromFile, type Reloadable } from '../../../src/cluster/reload.js';
 import { loadConfigText } from '../../../src/config/load.js';
 import type { Config } from '../../../src/config/types.js';
-import { createLogger } from '../../../src/log.js';
+import { captureLog } from '../../helpers/capture-log.js';
 
 const BASE = `cluster: { scope: s, members: [{ name: n1, host: 127.0.0.1 }] }
 listeners:
@@ -21,16 +20,6 @@ function load(text: string): Config {
   return r.config;
 }
 
-function captureLog() {
-  const lines: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { logger: createLogger({ destination }), lines };
-}
 
 function file(text: string): string {
   const path = join(mkdtempSync(join(tmpdir(), 'pgr-reload-')), 'pgrouter.yaml');

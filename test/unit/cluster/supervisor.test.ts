@@ -1,15 +1,14 @@
 // The supervisor's process handling, with a stand-in worker (fixtures/fake-worker.mjs): views and
 // admin states reach every worker, crashes are respawned with backoff, malformed messages are
 // dropped, a failed reload keeps the running generation.
-import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WorkerSupervisor, resolveWorkerCount, type SupervisorOptions } from '../../../src/cluster/supervisor.js';
 import { workerConfig } from '../../../src/cluster/worker-cohort.js';
-import { createLogger } from '../../../src/log.js';
 import { testConfig } from '../proxy/helpers/config.js';
 import { member, view } from '../proxy/helpers/view.js';
 import { waitFor } from '../proxy/helpers/wait-for.js';
+import { captureLog } from '../../helpers/capture-log.js';
 
 const FAKE = fileURLToPath(new URL('./fixtures/fake-worker.mjs', import.meta.url));
 const ENV = ['FAKE_WORKER_GARBAGE', 'FAKE_CRASH_SLOT', 'FAKE_CRASH_AFTER_MS', 'FAKE_FAIL_GENERATION'];
@@ -21,16 +20,6 @@ afterEach(async () => {
   for (const k of ENV) delete process.env[k];
 });
 
-function captureLog() {
-  const lines: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { logger: createLogger({ destination }), lines };
-}
 
 async function start(opts: Partial<SupervisorOptions> = {}) {
   const { logger, lines } = captureLog();

@@ -1,11 +1,10 @@
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Config } from '../../../src/config/types.js';
 import { Discovery } from '../../../src/discovery/discovery.js';
 import type { ClusterView } from '../../../src/discovery/types.js';
-import { createLogger } from '../../../src/log.js';
 import { waitFor } from '../../harness/wait.js';
 import { FakePatroni } from './fake-patroni.js';
+import { captureLog } from '../../helpers/capture-log.js';
 
 function config(members: { name: string; api: string }[]): Config {
   return {
@@ -29,16 +28,6 @@ function config(members: { name: string; api: string }[]): Config {
   };
 }
 
-function captureLog() {
-  const lines: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { logger: createLogger({ destination }), lines };
-}
 
 let cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {

@@ -1,8 +1,7 @@
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfigText } from '../../../src/config/load.js';
 import type { Config } from '../../../src/config/types.js';
-import { createLogger } from '../../../src/log.js';
+import { captureLog } from '../../helpers/capture-log.js';
 import { HttpServer, type HttpServerOptions } from '../../../src/http/server.js';
 import { planReload, type ReloadOutcome } from '../../../src/cluster/reload.js';
 import { refreshSeconds } from '../../../src/http/public-routes.js';
@@ -24,21 +23,10 @@ function onPortZero(c: Config): Config {
   return { ...c, http: { ...c.http, bind: zero }, admin: { ...c.admin, bind: zero } };
 }
 
-function captureLogs(): { logger: ReturnType<typeof createLogger>; lines: () => Array<Record<string, unknown>>; text: () => string } {
-  let text = '';
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      text += chunk.toString();
-      done();
-    },
-  });
-  const logger = createLogger({ level: 'info', destination });
-  return { logger, text: () => text, lines: () => text.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
-}
 
 const servers: HttpServer[] = [];
 function server(c: Config, control = new FakeControl(), extra: Pick<HttpServerOptions, 'current' | 'reload'> = {}) {
-  const logs = captureLogs();
+  const logs = captureLog();
   const s = new HttpServer({ config: c, control, logger: logs.logger, ...extra });
   servers.push(s);
   return { s, control, logs };
@@ -180,7 +168,7 @@ describe('the admin API', () => {
     expect([wrong.statusCode, wrong.headers['www-authenticate']]).toEqual([401, 'Bearer realm="pgrouter admin", error="invalid_token"']);
     expect((await admin.inject('/admin/no-such-route')).statusCode).toBe(401);
     expect(control.calls).toEqual([]);
-    expect(logs.lines().filter((l) => l.event === 'admin_auth_failed').map((l) => l.why)).toEqual(['missing', 'invalid', 'missing']);
+    expect(logs.lines.filter((l) => l.event === 'admin_auth_failed').map((l) => l.why)).toEqual(['missing', 'invalid', 'missing']);
     expect(logs.text()).not.toContain('wrong-token');
   });
 
@@ -198,7 +186,7 @@ describe('the admin API', () => {
     expect([kill.statusCode, kill.json()]).toEqual([200, { member: 'node2', killed: 3 }]);
     expect(control.calls).toEqual(['setAdminState node2 drain', 'kill node2']);
 
-    const actions = logs.lines().filter((l) => l.event === 'admin_set_state' || l.event === 'admin_kill');
+    const actions = logs.lines.filter((l) => l.event === 'admin_set_state' || l.event === 'admin_kill');
     expect(actions.map((l) => [l.event, l.member, l.remote])).toEqual([
       ['admin_set_state', 'node2', '127.0.0.1'],
       ['admin_kill', 'node2', '127.0.0.1'],
@@ -237,7 +225,7 @@ describe('POST /admin/reload', () => {
     const res = await admin.inject({ method: 'POST', url: '/admin/reload', headers: auth });
     expect([res.statusCode, res.json()]).toEqual([200, { ok: true, changes: 'changed: log; kept until a restart: log', restart_needed: ['log'] }]);
     expect(calls).toBe(1);
-    expect(logs.lines().filter((l) => l.event === 'admin_reload').map((l) => l.remote)).toEqual(['127.0.0.1']);
+    expect(logs.lines.filter((l) => l.event === 'admin_reload').map((l) => l.remote)).toEqual(['127.0.0.1']);
   });
 
   it('answers 400 with every issue for an invalid file, 500 when applying failed, 501 without a file', async () => {

@@ -1,16 +1,15 @@
 // The Router's RouterControl surface in static mode, in front of fake Patroni REST APIs and fake
 // PostgreSQL backends: what the HTTP server (stats page, admin API, /metrics) will call.
-import { Writable } from 'node:stream';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Router } from '../../../src/app.js';
 import type { Config, ListenerConfig } from '../../../src/config/types.js';
-import { createLogger } from '../../../src/log.js';
 import { waitFor } from '../../harness/wait.js';
 import { parsePrometheusText, samples, valueOf } from '../../helpers/prom-text.js';
 import { FakePatroni } from '../discovery/fake-patroni.js';
 import { testConfig } from '../proxy/helpers/config.js';
 import { FakeBackend } from '../proxy/helpers/fake-backend.js';
+import { captureLog } from '../../helpers/capture-log.js';
 
 /** The data-path test config (kept current with the Config type) in static mode over `members`. */
 function config(members: { name: string; port: number; api: string }[]): Config {
@@ -22,16 +21,6 @@ function config(members: { name: string; port: number; api: string }[]): Config 
   };
 }
 
-function captureLog() {
-  const lines: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { logger: createLogger({ destination }), lines };
-}
 
 let cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {

@@ -1,10 +1,10 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { KillReason } from '../../../src/routing/kill.js';
 import { SessionRegistry, type SessionRecord } from '../../../src/sessions/registry.js';
 import { listenerConfig } from '../proxy/helpers/config.js';
 import { check, member, view } from '../proxy/helpers/view.js';
-import { createLogger, silentLogger, type Logger } from '../../../src/log.js';
+import { silentLogger } from '../../../src/log.js';
+import { captureLog } from '../../helpers/capture-log.js';
 
 const listeners = [listenerConfig({ name: 'rw', role: 'primary' }), listenerConfig({ name: 'ro', role: 'replica' })];
 
@@ -12,16 +12,6 @@ function record(id: string, listener: string, backend: string, extra: Partial<Se
   return { id, listener, backend, backendHost: '10.0.0.1', backendPort: 5432, viaFallback: false, clientAddress: '1.2.3.4:5', startedAt: 0, bytesIn: 0, bytesOut: 0, cancelKey: null, ...extra };
 }
 
-function capturingLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { logger: createLogger({ level: 'info', destination: sink }), lines };
-}
 
 describe('SessionRegistry', () => {
   it('finds the exact backend of a learned cancel key, on any listener', () => {
@@ -52,7 +42,7 @@ describe('SessionRegistry', () => {
   });
 
   it('kills the sessions a view condemns, at once, with one log line per batch and counters by reason', () => {
-    const { logger, lines } = capturingLogger();
+    const { logger, lines } = captureLog();
     const r = new SessionRegistry({ listeners, logger });
     const killed: Array<[string, KillReason]> = [];
     const add = (rec: SessionRecord): void => r.add(rec, (reason) => killed.push([rec.id, reason]));
@@ -101,7 +91,7 @@ describe('SessionRegistry', () => {
   });
 
   it('kills every session on one backend, on all listeners, with reason admin, and leaves the others', () => {
-    const { logger, lines } = capturingLogger();
+    const { logger, lines } = captureLog();
     const r = new SessionRegistry({ listeners, logger });
     const killed: Array<[string, KillReason]> = [];
     const add = (rec: SessionRecord): void => r.add(rec, (reason) => killed.push([rec.id, reason]));
