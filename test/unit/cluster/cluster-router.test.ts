@@ -12,8 +12,8 @@ import { parsePrometheusText, valueOf } from '../../helpers/prom-text.js';
 import { findFreePort } from '../../harness/ports.js';
 import { FakePatroni } from '../discovery/fake-patroni.js';
 import { FakeBackend } from '../proxy/helpers/fake-backend.js';
-import { cancelPacket, startupPacket } from '../proxy/helpers/packets.js';
-import { RawClient } from '../proxy/helpers/raw-client.js';
+import { cancelPacket, queryPacket } from '../proxy/helpers/packets.js';
+import { RawClient, readySession } from '../proxy/helpers/raw-client.js';
 import { waitFor } from '../proxy/helpers/wait-for.js';
 
 const cleanup: Array<() => Promise<void>> = [];
@@ -70,27 +70,13 @@ async function startRouter(cfg: Config): Promise<ClusterRouter> {
 
 /** A raw session through `port`; resolves after ReadyForQuery with its BackendKeyData. */
 async function session(port: number): Promise<{ raw: RawClient; pid: number; key: Buffer }> {
-  const raw = await RawClient.connect(port);
+  const s = await readySession(port);
   cleanup.push(async () => {
-    raw.socket.destroy();
+    s.raw.socket.destroy();
   });
-  raw.write(startupPacket({ user: 'app' }));
-  await waitFor(() => raw.received.includes(Buffer.from([0x5a, 0, 0, 0, 5, 0x49])), { what: 'ReadyForQuery' });
-  const buf = raw.received;
-  for (let at = 0; at + 5 <= buf.length; at += 1 + buf.readUInt32BE(at + 1)) {
-    if (buf[at] !== 0x4b) continue;
-    return { raw, pid: buf.readUInt32BE(at + 5), key: Buffer.from(buf.subarray(at + 9, at + 13)) };
-  }
-  throw new Error('no BackendKeyData');
+  return s;
 }
 
-function query(sql: string): Buffer {
-  const body = Buffer.from(`${sql}\0`);
-  const head = Buffer.alloc(5);
-  head.write('Q');
-  head.writeUInt32BE(4 + body.length, 1);
-  return Buffer.concat([head, body]);
-}
 
 async function sessionsPerWorker(router: ClusterRouter): Promise<number[]> {
   await router.supervisor.refresh();
@@ -111,7 +97,7 @@ describe('ClusterRouter with two workers', () => {
     for (let i = 0; i < 4; i++) {
       const s = await session(ro);
       const before = s.raw.received.length;
-      s.raw.write(query('sleep 5'));
+      s.raw.write(queryPacket('sleep 5'));
       const owner = await waitFor(() => (c.backends.n2.conns.size + c.backends.n3.conns.size > 0 ? ([c.backends.n2, c.backends.n3].find((b) => [...b.conns].some((x) => x.pid === s.pid)) ?? null) : null), { what: 'owner' });
       await waitFor(() => owner.queries.includes('sleep 5') && [...owner.conns].some((x) => x.pid === s.pid && x.held), { what: 'query held' });
       const cancel = await RawClient.connect(ro);
@@ -163,7 +149,7 @@ describe('ClusterRouter with two workers', () => {
     // The old sessions still relay, through the draining generation, on a kept and a removed listener.
     for (const s of [old, oldRo]) {
       const before = s.raw.received.length;
-      s.raw.write(query('select 1'));
+      s.raw.write(queryPacket('select 1'));
       await waitFor(() => s.raw.received.length > before, { what: 'old session to answer' });
     }
     // New listener serves; the removed one refuses once no worker listens on it any more.

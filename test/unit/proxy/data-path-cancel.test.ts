@@ -2,8 +2,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { listenerConfig, testConfig } from './helpers/config.js';
 import { Fixture } from './helpers/fixture.js';
-import { cancelPacket, startupPacket } from './helpers/packets.js';
-import { errorFields, RawClient } from './helpers/raw-client.js';
+import { cancelPacket, queryPacket } from './helpers/packets.js';
+import { errorFields, RawClient, readySession } from './helpers/raw-client.js';
 import { waitFor } from './helpers/wait-for.js';
 
 let f: Fixture | null = null;
@@ -12,28 +12,7 @@ afterEach(async () => {
   f = null;
 });
 
-function query(sql: string): Buffer {
-  const body = Buffer.from(`${sql}\0`);
-  const head = Buffer.alloc(5);
-  head.write('Q');
-  head.writeUInt32BE(4 + body.length, 1);
-  return Buffer.concat([head, body]);
-}
 
-/** Opens a raw session through `port` and returns its BackendKeyData as the client saw it. */
-async function session(port: number): Promise<{ raw: RawClient; pid: number; key: Buffer }> {
-  const raw = await RawClient.connect(port);
-  raw.write(startupPacket({ user: 'app' }));
-  await waitFor(() => raw.received.includes(Buffer.from([0x5a, 0, 0, 0, 5, 0x49])), { what: 'ReadyForQuery' });
-  // Walk the messages (Byte1 type, Int32 length) to BackendKeyData.
-  const buf = raw.received;
-  for (let at = 0; at + 5 <= buf.length; at += 1 + buf.readUInt32BE(at + 1)) {
-    if (buf[at] !== 0x4b) continue;
-    const len = buf.readUInt32BE(at + 1);
-    return { raw, pid: buf.readUInt32BE(at + 5), key: Buffer.from(buf.subarray(at + 9, at + 1 + len)) };
-  }
-  throw new Error('no BackendKeyData');
-}
 
 async function sendCancel(port: number, pid: number, key: Buffer): Promise<RawClient> {
   const c = await RawClient.connect(port);
@@ -44,10 +23,10 @@ async function sendCancel(port: number, pid: number, key: Buffer): Promise<RawCl
 describe('DataPath cancel requests', () => {
   it('sends a cancel with a known key to the owning replica only, and the query is cancelled', async () => {
     f = await Fixture.start({ backends: ['n1', 'n2', 'n3'], primary: 'n1' });
-    const a = await session(f.port('ro'));
-    const b = await session(f.port('ro'));
+    const a = await readySession(f.port('ro'));
+    const b = await readySession(f.port('ro'));
     const before = a.raw.received.length;
-    a.raw.write(query('sleep 5'));
+    a.raw.write(queryPacket('sleep 5'));
     await waitFor(() => f?.backends['n2']?.queries.includes('sleep 5'), { what: 'query to start' });
 
     const c = await sendCancel(f.port('ro'), a.pid, a.key);
@@ -65,7 +44,7 @@ describe('DataPath cancel requests', () => {
 
   it('finds the owner even when the cancel arrives on another listener', async () => {
     f = await Fixture.start({ backends: ['n1', 'n2'], primary: 'n1' });
-    const a = await session(f.port('ro'));
+    const a = await readySession(f.port('ro'));
     const c = await sendCancel(f.port('rw'), a.pid, a.key);
     await c.waitClosed();
     await waitFor(() => f?.backends['n2']?.cancels.length === 1, { what: 'cancel at n2' });
@@ -94,7 +73,7 @@ describe('DataPath cancel requests', () => {
 
   it('forwards a protocol 3.2 cancel with a 32-byte key to its exact owner', async () => {
     f = await Fixture.start({ backends: ['n1', 'n2', 'n3'], primary: 'n1', backend: { keyLength: 32 } });
-    const a = await session(f.port('ro'));
+    const a = await readySession(f.port('ro'));
     expect(a.key.length).toBe(32);
     const c = await sendCancel(f.port('ro'), a.pid, a.key);
     await c.waitClosed();
@@ -107,7 +86,7 @@ describe('DataPath cancel requests', () => {
 
   it('forgets the cancel key when the session ends, then broadcasts', async () => {
     f = await Fixture.start({ backends: ['n1', 'n2', 'n3'], primary: 'n1' });
-    const a = await session(f.port('ro'));
+    const a = await readySession(f.port('ro'));
     a.raw.destroy();
     await waitFor(() => f?.dp.stats().sessions.active === 0, { what: 'session gone' });
     const c = await sendCancel(f.port('ro'), a.pid, a.key);

@@ -7,7 +7,7 @@ import { DataPath } from '../../../src/proxy/data-path.js';
 import { listenerConfig, testConfig } from './helpers/config.js';
 import { Fixture } from './helpers/fixture.js';
 import { sslRequest, startupPacket } from './helpers/packets.js';
-import { errorFields, RawClient } from './helpers/raw-client.js';
+import { errorFields, RawClient, readySession } from './helpers/raw-client.js';
 import { waitFor } from './helpers/wait-for.js';
 
 let f: Fixture | null = null;
@@ -18,12 +18,6 @@ afterEach(async () => {
 
 const READY = Buffer.from([0x5a, 0, 0, 0, 5, 0x49]);
 
-async function readySession(port: number): Promise<RawClient> {
-  const raw = await RawClient.connect(port);
-  raw.write(startupPacket({ user: 'app' }));
-  await waitFor(() => raw.received.includes(READY), { what: 'ReadyForQuery' });
-  return raw;
-}
 
 describe('DataPath relay', () => {
   it('relays 8 MB through a TLS-passthrough session intact, with backpressure both ways', async () => {
@@ -62,7 +56,7 @@ describe('DataPath relay', () => {
 
   it("passes the client's FIN to the backend, and the backend's close back to the client", async () => {
     f = await Fixture.start({ backends: ['n1'], primary: 'n1' });
-    const raw = await readySession(f.port('rw'));
+    const raw = (await readySession(f.port('rw'))).raw;
     raw.socket.end();
     await raw.waitClosed();
     await waitFor(() => f?.backends['n1']?.conns.size === 0, { what: 'backend connection closed' });
@@ -71,7 +65,7 @@ describe('DataPath relay', () => {
 
   it('closes the client when the backend goes away, counted as server_closed', async () => {
     f = await Fixture.start({ backends: ['n1'], primary: 'n1' });
-    const raw = await readySession(f.port('rw'));
+    const raw = (await readySession(f.port('rw'))).raw;
     for (const c of f.backends['n1']?.conns ?? []) c.socket.destroy();
     await raw.waitClosed();
     await waitFor(() => f?.dp.stats().closed['server_closed'] === 1, { what: 'server_closed counted' });
@@ -79,14 +73,14 @@ describe('DataPath relay', () => {
 
   it('closes a session idle longer than timeouts.client', async () => {
     f = await Fixture.start({ backends: ['n1'], primary: 'n1', config: testConfig({ timeouts: { client: 200 } }) });
-    const raw = await readySession(f.port('rw'));
+    const raw = (await readySession(f.port('rw'))).raw;
     await raw.waitClosed();
     expect(f.dp.stats().closed).toEqual({ client_timeout: 1 });
   });
 
   it('closes a session whose backend is idle longer than timeouts.server', async () => {
     f = await Fixture.start({ backends: ['n1'], primary: 'n1', config: testConfig({ timeouts: { server: 200 } }) });
-    const raw = await readySession(f.port('rw'));
+    const raw = (await readySession(f.port('rw'))).raw;
     await raw.waitClosed();
     expect(f.dp.stats().closed).toEqual({ server_timeout: 1 });
   });
@@ -112,7 +106,7 @@ describe('DataPath shutdown', () => {
     f = await Fixture.start({ backends: ['n1'], primary: 'n1', config: testConfig({ timeouts: { connect_wait: 10_000 } }) });
     const fixture = f;
     f = null;
-    const established = await readySession(fixture.port('rw'));
+    const established = (await readySession(fixture.port('rw'))).raw;
     const held = await RawClient.connect(fixture.port('ro'));
     held.write(startupPacket({ user: 'app' }));
     await waitFor(() => fixture.dp.stats().listeners['ro']?.held === 1, { what: 'RO client held' });
@@ -134,7 +128,7 @@ describe('DataPath shutdown', () => {
     f = await Fixture.start({ backends: ['n1'], primary: 'n1' });
     const fixture = f;
     f = null;
-    const established = await readySession(fixture.port('rw'));
+    const established = (await readySession(fixture.port('rw'))).raw;
     await fixture.dp.close({ graceMs: 50 });
     await established.waitClosed();
     await Promise.all(Object.values(fixture.backends).map((b) => b.close()));

@@ -7,8 +7,8 @@ import { PgrError } from '../../../src/errors.js';
 import { findFreePort } from '../../harness/ports.js';
 import { listenerConfig, testConfig } from './helpers/config.js';
 import { Fixture } from './helpers/fixture.js';
-import { cancelPacket, startupPacket } from './helpers/packets.js';
-import { errorFields, RawClient } from './helpers/raw-client.js';
+import { cancelPacket, queryPacket, startupPacket } from './helpers/packets.js';
+import { errorFields, RawClient, readySession } from './helpers/raw-client.js';
 import { check } from './helpers/view.js';
 import { waitFor } from './helpers/wait-for.js';
 
@@ -22,32 +22,12 @@ const READY = Buffer.from([0x5a, 0, 0, 0, 5, 0x49]);
 const rw = listenerConfig({ name: 'rw', role: 'primary' });
 const ro = listenerConfig({ name: 'ro', role: 'replica' });
 
-function query(sql: string): Buffer {
-  const body = Buffer.from(`${sql}\0`);
-  const head = Buffer.alloc(5);
-  head.write('Q');
-  head.writeUInt32BE(4 + body.length, 1);
-  return Buffer.concat([head, body]);
-}
 
-/** A raw session through `port`, ready for queries, with its BackendKeyData. */
-async function session(port: number): Promise<{ raw: RawClient; pid: number; key: Buffer }> {
-  const raw = await RawClient.connect(port);
-  raw.write(startupPacket({ user: 'app' }));
-  await waitFor(() => raw.received.includes(READY), { what: 'ReadyForQuery' });
-  const buf = raw.received;
-  for (let at = 0; at + 5 <= buf.length; at += 1 + buf.readUInt32BE(at + 1)) {
-    if (buf[at] !== 0x4b) continue;
-    const len = buf.readUInt32BE(at + 1);
-    return { raw, pid: buf.readUInt32BE(at + 5), key: Buffer.from(buf.subarray(at + 9, at + 1 + len)) };
-  }
-  throw new Error('no BackendKeyData');
-}
 
 /** Sends a query on a raw session and returns the backend name in its one-row answer. */
 async function ask(raw: RawClient, sql = 'select backend'): Promise<string> {
   const before = raw.received.length;
-  raw.write(query(sql));
+  raw.write(queryPacket(sql));
   await waitFor(() => raw.received.subarray(before).includes(READY), { what: `answer to ${sql}` });
   const answer = raw.received.subarray(before);
   const d = answer.indexOf('D');
@@ -74,7 +54,7 @@ function config(listeners: ListenerConfig[]): ReturnType<typeof testConfig> {
 describe('DataPath.reconfigure', () => {
   it('keeps a session opened before the reload relaying through it and after it', async () => {
     f = await Fixture.start({ backends: ['n1', 'n2'], primary: 'n1', config: config([rw, ro]) });
-    const s = await session(f.port('rw'));
+    const s = await readySession(f.port('rw'));
     expect(await ask(s.raw)).toBe('n1');
     const result = await f.dp.reconfigure(config([listenerConfig({ name: 'rw', role: 'primary', balance: 'leastconn' }), ro]));
     expect(result).toEqual({ added: [], removed: [], changed: [], kept: ['rw', 'ro'] });
@@ -97,7 +77,7 @@ describe('DataPath.reconfigure', () => {
     const rw2 = listenerConfig({ name: 'rw2', role: 'primary' });
     f = await Fixture.start({ backends: ['n1', 'n2'], primary: 'n1', config: config([rw, rw2]) });
     const port = f.port('rw2');
-    const s = await session(port);
+    const s = await readySession(port);
     const result = await f.dp.reconfigure(config([rw]));
     expect(result).toEqual({ added: [], removed: ['rw2'], changed: [], kept: ['rw'] });
     expect(await tryConnect(port)).toBe('ECONNREFUSED');
@@ -117,10 +97,10 @@ describe('DataPath.reconfigure', () => {
   it('judges the old socket’s sessions of a moved listener by the config they were routed with, the new socket’s by the new one', async () => {
     // Same name on both sockets: only the session's own listener can tell the rules apart.
     f = await Fixture.start({ backends: ['n1', 'n2'], primary: 'n1', config: config([listenerConfig({ name: 'rw', on_marked_down: 'keep' })]) });
-    const before = await session(f.port('rw'));
+    const before = await readySession(f.port('rw'));
     const port = await findFreePort();
     await f.dp.reconfigure(config([listenerConfig({ name: 'rw', on_marked_down: 'shutdown', bind: { host: '127.0.0.1', port } })]));
-    const after = await session(port);
+    const after = await readySession(port);
     f.publish('n2');
     await after.raw.waitClosed();
     expect(await ask(before.raw)).toBe('n1');
@@ -131,7 +111,7 @@ describe('DataPath.reconfigure', () => {
   it('judges a kept listener’s established sessions by its new settings', async () => {
     const keep = listenerConfig({ name: 'rw', role: 'primary', on_marked_down: 'keep' });
     f = await Fixture.start({ backends: ['n1', 'n2'], primary: 'n1', config: config([keep]) });
-    const s = await session(f.port('rw'));
+    const s = await readySession(f.port('rw'));
     await f.dp.reconfigure(config([listenerConfig({ name: 'rw', role: 'primary', on_marked_down: 'shutdown' })]));
     f.publish('n2');
     await s.raw.waitClosed();
@@ -152,7 +132,7 @@ describe('DataPath.reconfigure', () => {
 
   it('applies a kept listener’s balance change to new sessions', async () => {
     f = await Fixture.start({ backends: ['n1', 'n2', 'n3'], primary: 'n1', config: config([ro]) });
-    const pinned = await session(f.port('ro'));
+    const pinned = await readySession(f.port('ro'));
     const busy = await ask(pinned.raw);
     const seen = new Set<string>();
     for (let i = 0; i < 4; i++) {
@@ -220,10 +200,10 @@ describe('DataPath.reconfigure', () => {
 
   it('forwards the cancel of a session routed before the reload to its backend, from a listener added by it', async () => {
     f = await Fixture.start({ backends: ['n1', 'n2'], primary: 'n1', config: config([ro]) });
-    const a = await session(f.port('ro'));
+    const a = await readySession(f.port('ro'));
     await f.dp.reconfigure(config([listenerConfig({ name: 'ro2', role: 'replica' })]));
     const before = a.raw.received.length;
-    a.raw.write(query('sleep 5'));
+    a.raw.write(queryPacket('sleep 5'));
     await waitFor(() => f?.backends['n2']?.queries.includes('sleep 5'), { what: 'the query to start' });
     const c = await RawClient.connect(f.port('ro2'));
     c.write(cancelPacket(a.pid, a.key));
@@ -237,7 +217,7 @@ describe('DataPath.reconfigure', () => {
   it('moves a listener to a new bind: the old socket refuses, its session runs on, and the counters of the name continue', async () => {
     f = await Fixture.start({ backends: ['n1'], primary: 'n1', config: config([rw]) });
     const oldPort = f.port('rw');
-    const s = await session(oldPort);
+    const s = await readySession(oldPort);
     const port = await findFreePort();
     const result = await f.dp.reconfigure(config([listenerConfig({ name: 'rw', role: 'primary', bind: { host: '127.0.0.1', port } })]));
     expect(result).toEqual({ added: [], removed: [], changed: ['rw'], kept: [] });
@@ -253,7 +233,7 @@ describe('DataPath.reconfigure', () => {
     const port = await findFreePort();
     const bind = { host: '127.0.0.1', port };
     f = await Fixture.start({ backends: ['n1', 'n2'], primary: 'n1', config: config([listenerConfig({ name: 'rw', bind })]) });
-    const s = await session(port);
+    const s = await readySession(port);
     const result = await f.dp.reconfigure(config([listenerConfig({ name: 'writer', bind })]));
     expect(result).toEqual({ added: ['writer'], removed: ['rw'], changed: [], kept: [] });
     expect(f.dp.addresses()).toEqual({ writer: { host: '127.0.0.1', port } });
@@ -274,7 +254,7 @@ describe('DataPath.reconfigure', () => {
 
   it('keeps a replica session lagging under a kept listener’s new on_lag: drain', async () => {
     f = await Fixture.start({ backends: ['n1', 'n2'], primary: 'n1', config: config([ro]) });
-    const s = await session(f.port('ro'));
+    const s = await readySession(f.port('ro'));
     await f.dp.reconfigure(config([listenerConfig({ name: 'ro', role: 'replica', on_lag: 'drain' })]));
     f.publish('n1', [f.member('n1'), f.member('n2', { replica: { any: check(false, { lagging: true }) } })]);
     expect(await ask(s.raw)).toBe('n2');

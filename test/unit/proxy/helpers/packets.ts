@@ -45,3 +45,6 @@ export function backendKeyData(pid: number, key: Buffer): Buffer {
 export const authOk = (): Buffer => backendMessage('R', Buffer.from([0, 0, 0, 0]));
 export const readyForQuery = (): Buffer => backendMessage('Z', Buffer.from('I'));
 export const parameterStatus = (name: string, value: string): Buffer => backendMessage('S', Buffer.from(`${name}\0${value}\0`));
+
+/** A simple Query ('Q') message. */
+export const queryPacket = (sql: string): Buffer => backendMessage('Q', Buffer.from(`${sql}\0`));

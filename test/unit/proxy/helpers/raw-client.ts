@@ -1,5 +1,6 @@
 // A raw TCP client that records what it receives and whether the router closed it.
 import net from 'node:net';
+import { startupPacket } from './packets.js';
 import { waitFor } from './wait-for.js';
 
 export class RawClient {
@@ -70,4 +71,21 @@ export function errorFields(buf: Buffer): Record<string, string> {
     pos = nul + 1;
   }
   return out;
+}
+
+const READY_FOR_QUERY = Buffer.from([0x5a, 0, 0, 0, 5, 0x49]);
+
+/** A raw session through `port`, ready for queries, with the BackendKeyData the client saw. */
+export async function readySession(port: number): Promise<{ raw: RawClient; pid: number; key: Buffer }> {
+  const raw = await RawClient.connect(port);
+  raw.write(startupPacket({ user: 'app' }));
+  await waitFor(() => raw.received.includes(READY_FOR_QUERY), { what: 'ReadyForQuery' });
+  // Walk the messages (Byte1 type, Int32 length) to BackendKeyData.
+  const buf = raw.received;
+  for (let at = 0; at + 5 <= buf.length; at += 1 + buf.readUInt32BE(at + 1)) {
+    if (buf[at] !== 0x4b) continue;
+    const len = buf.readUInt32BE(at + 1);
+    return { raw, pid: buf.readUInt32BE(at + 5), key: Buffer.from(buf.subarray(at + 9, at + 1 + len)) };
+  }
+  throw new Error('no BackendKeyData');
 }
