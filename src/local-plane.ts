@@ -9,11 +9,9 @@ import type { DataPlane, PlaneHooks } from './plane.js';
 import { DataPath } from './proxy/data-path.js';
 import type { AdminStates } from './routing/eligible.js';
 import type { KillReason } from './routing/kill.js';
-import { waitSettled } from './cluster/settle.js';
+import { replacementBase, settleReplacement } from './cluster/settle.js';
 import { discoveryKey } from './cluster/view-feed.js';
 import { describeError } from './errors.js';
-
-const GENERATION_GAP = 1_000_000;
 
 export class LocalPlane implements DataPlane {
   readonly dataPath: DataPath;
@@ -106,13 +104,8 @@ export class LocalPlane implements DataPlane {
     const old = this.current;
     let fresh: Discovery | null = null;
     if (discoveryKey(next) !== discoveryKey(this.cfg)) {
-      // Generations only order views. The old Discovery keeps publishing while the new one
-      // settles, so the new one starts far enough ahead to stay newer than anything it sends.
-      fresh = this.newDiscovery(next, old.current().generation + GENERATION_GAP);
-      await fresh.start();
-      if (!(await waitSettled(fresh, old, next))) {
-        this.logger.warn({ event: 'reload_discovery_unsettled' }, 'new discovery does not agree with the running one yet; switching anyway');
-      }
+      fresh = this.newDiscovery(next, replacementBase(old));
+      await settleReplacement(fresh, old, next, this.logger);
     }
     try {
       await this.dataPath.reconfigure(next);

@@ -18,7 +18,7 @@ import type { AdminStates } from '../routing/eligible.js';
 import type { KillReason } from '../routing/kill.js';
 import { planReload, type ReloadPlan } from './reload.js';
 import { WorkerSupervisor, type SupervisorOptions } from './supervisor.js';
-import { waitSettled } from './settle.js';
+import { replacementBase, settleReplacement } from './settle.js';
 import { discoveryKey } from './view-feed.js';
 
 export interface ClusterRouterOptions extends Omit<SupervisorOptions, 'config' | 'logger' | 'onRetired'> {
@@ -106,10 +106,8 @@ export class ClusterRouter implements DataPlane {
     let feed = current;
     let fresh: Feed | null = null;
     if (discoveryKey(next) !== current.key) {
-      fresh = this.feed(next, generation);
-      await fresh.discovery.start();
-      const settled = await waitSettled(fresh.discovery, current.discovery, next);
-      if (!settled) this.logger.warn({ event: 'reload_discovery_unsettled' }, 'new discovery does not agree with the running one yet; starting the new workers anyway');
+      fresh = this.feed(next, generation, replacementBase(current.discovery));
+      await settleReplacement(fresh.discovery, current.discovery, next, this.logger);
       feed = fresh;
     } else {
       feed.generations.add(generation);
@@ -125,9 +123,10 @@ export class ClusterRouter implements DataPlane {
     return { ok: true, plan };
   }
 
-  private feed(config: Config, generation: number): Feed {
+  /** `generationBase`: a reload's Discovery numbers its views after the running one's (settle.ts). */
+  private feed(config: Config, generation: number, generationBase = 0): Feed {
     const { onProbe, onView } = this.opts;
-    const discovery = new Discovery({ config, logger: this.logger.child({ part: 'discovery', generation }), ...(onProbe ? { onProbe } : {}) });
+    const discovery = new Discovery({ config, logger: this.logger.child({ part: 'discovery', generation }), generationBase, ...(onProbe ? { onProbe } : {}) });
     const generations = new Set([generation]);
     const f: Feed = { discovery, key: discoveryKey(config), generations, unsubscribe: () => undefined };
     f.unsubscribe = discovery.subscribe((view) => {

@@ -197,6 +197,28 @@ describe('ClusterRouter with two workers', () => {
     for (const s of sessions) s.raw.socket.destroy();
   });
 
+  it('numbers a reloaded Discovery\'s views after the old one\'s, so metrics and leader history keep taking them', async () => {
+    const c = await fakeCluster();
+    const rw = await findFreePort();
+    const listeners = [`{ name: rw, bind: "127.0.0.1:${rw}", role: primary }`];
+    const seen: number[] = [];
+    const router = new ClusterRouter(config(c, listeners), silentLogger(), { pollIntervalMs: 0, onView: (v) => seen.push(v.generation) });
+    cleanup.push(() => router.close({ graceMs: 0 }));
+    await router.start();
+    await waitFor(() => router.view().primary === 'n1', { timeoutMs: 5_000, what: 'n1 primary' });
+    const before = router.view().generation;
+    const faster = config(c, listeners).checks;
+    const result = await router.reload({ ...config(c, listeners), checks: { ...faster, interval: 300 } });
+    expect(result).toMatchObject({ ok: true, plan: { discovery: true } });
+    expect(router.view().generation).toBeGreaterThan(before);
+    // Every view handed to onView (what feeds RouterMetrics) is newer than the one before.
+    c.patroni.n2.role = 'master';
+    c.patroni.n1.role = 'replica';
+    await waitFor(() => router.view().primary === 'n2', { timeoutMs: 5_000, what: 'n2 primary after the reload' });
+    expect(seen.at(-1)).toBe(router.view().generation);
+    for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThan(seen[i - 1] ?? 0);
+  });
+
   it('keeps the old workers when a reload cannot bind a new listener', async () => {
     const c = await fakeCluster();
     const rw = await findFreePort();
