@@ -3,6 +3,7 @@
 // the HTTP surface (stats page, health, admin API) needs. It starts no HTTP server itself.
 // The data path never sees discovery: it gets views, in-process or over IPC.
 import type { Config } from './config/types.js';
+import { hostPort } from './config/units.js';
 import type { ClusterView } from './discovery/types.js';
 import type { Discovery } from './discovery/discovery.js';
 import type { AdminState, RouterControl, SessionInfo, StatsSnapshot } from './http/types.js';
@@ -107,7 +108,7 @@ export class Router implements RouterControl {
 
   snapshot(): StatsSnapshot {
     const view = this.discovery.current();
-    const binds = Object.fromEntries(Object.entries(this.plane.addresses()).map(([name, a]) => [name, `${a.host}:${a.port}`]));
+    const binds = Object.fromEntries(Object.entries(this.plane.addresses()).map(([name, a]) => [name, hostPort(a.host, a.port)]));
     return buildStatsSnapshot({
       now: this.now(),
       version: this.version,

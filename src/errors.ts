@@ -24,11 +24,22 @@ export class PgrError extends Error {
   }
 }
 
+/** The `code` of a thrown value (ENOENT, EADDRINUSE, PGR_ERR_BIND, ...), or null. */
+export function errorCode(err: unknown): string | null {
+  const code = (err as { code?: unknown } | null | undefined)?.code;
+  return typeof code === 'string' ? code : null;
+}
+
 /** A short, loggable description of any thrown value. */
 export function describeError(err: unknown): string {
   if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    return typeof code === 'string' ? `${code}: ${err.message}` : err.message;
+    const code = errorCode(err);
+    return code === null ? err.message : `${code}: ${err.message}`;
   }
   return String(err);
+}
+
+/** The code alone when there is one (a stable label: counters, "cannot read X (ENOENT)"), else the description. */
+export function errorLabel(err: unknown): string {
+  return errorCode(err) ?? describeError(err);
 }

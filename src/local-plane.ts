@@ -1,6 +1,7 @@
 // workers: 1 — Discovery and one DataPath in this process (the sidecar default: no IPC hop,
 // one process's memory). The same DataPath runs inside each worker in cluster mode.
 import type { Config, HostPort } from './config/types.js';
+import { hostPort } from './config/units.js';
 import { Discovery } from './discovery/discovery.js';
 import type { ListenerTraffic, SessionInfo } from './http/types.js';
 import type { Logger } from './log.js';
@@ -40,7 +41,7 @@ export class LocalPlane implements DataPlane {
     this.follow(this.current);
     await this.dataPath.start();
     await this.current.start();
-    const listeners = Object.entries(this.dataPath.addresses()).map(([name, a]) => `${name}=${a.host}:${a.port}`);
+    const listeners = Object.entries(this.dataPath.addresses()).map(([name, a]) => `${name}=${hostPort(a.host, a.port)}`);
     this.logger.info({ event: 'started', listeners, workers: 1, mode: this.cfg.cluster.etcd ? 'etcd' : 'static' }, 'pgrouter started');
   }
 

@@ -7,6 +7,7 @@
 //
 // Bounded: beyond maxEntries the oldest entries are evicted (Map keeps insertion order), so a
 // worker that never reports "gone" (a bug) cannot grow the primary without limit.
+import { cancelKeyId } from '../sessions/registry.js';
 
 export interface CancelOwner {
   readonly host: string;
@@ -22,10 +23,6 @@ export interface CancelKeyMapStats {
 
 export const DEFAULT_MAX_CANCEL_KEYS = 200_000;
 
-/** `pid:hex(key)`: pid as unsigned 32 bits, the key as bytes (any length 4..256). */
-export function cancelKeyId(pid: number, key: Buffer): string {
-  return `${pid >>> 0}:${key.toString('hex')}`;
-}
 
 export class CancelKeyMap {
   private readonly entries = new Map<string, CancelOwner>();

@@ -7,6 +7,7 @@
 // generation, so old sessions are still judged (killed on failover) by the checks they were
 // routed with: a max_lag change must not make every old RO session look "marked down".
 import type { Config } from '../config/types.js';
+import { hostPort } from '../config/units.js';
 import { Discovery } from '../discovery/discovery.js';
 import type { ProbeEvent } from '../discovery/prober.js';
 import type { ClusterView } from '../discovery/types.js';
@@ -72,7 +73,7 @@ export class ClusterRouter implements DataPlane {
     // Both at once: workers get whatever view exists when they say hello, and every later one.
     const feed = this.feeds[0];
     await Promise.all([this.supervisor.start(feed?.discovery.current()), feed?.discovery.start()]);
-    const listeners = Object.entries(this.supervisor.addresses()).map(([name, a]) => `${name}=${a.host}:${a.port}`);
+    const listeners = Object.entries(this.supervisor.addresses()).map(([name, a]) => `${name}=${hostPort(a.host, a.port)}`);
     this.logger.info({ event: 'started', listeners, workers: this.supervisor.workers().length, mode: this.cfg.cluster.etcd ? 'etcd' : 'static' }, 'pgrouter started');
   }
 

@@ -6,7 +6,7 @@
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { deepFreeze } from '../config/freeze.js';
 import type { ClusterView } from '../discovery/types.js';
-import { describeError } from '../errors.js';
+import { describeError, errorCode } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { DataPath, type CancelKeyHooks } from '../proxy/data-path.js';
 import { envelope, parseToWorker, type ToPrimaryBody, type ToWorkerMessage } from './ipc-messages.js';
@@ -132,8 +132,7 @@ export class WorkerProcess {
     try {
       await dp.start();
     } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      this.send({ type: 'start_failed', error: describeError(err), code: typeof code === 'string' ? code.slice(0, 64) : null });
+      this.send({ type: 'start_failed', error: describeError(err), code: errorCode(err)?.slice(0, 64) ?? null });
       await this.exit(1, 0);
       return;
     }

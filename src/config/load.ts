@@ -13,7 +13,7 @@ import type { Loose } from './normalize-values.js';
 import { lineOf } from './locate.js';
 import { formatPath } from './path.js';
 import { deepFreeze } from './freeze.js';
-import { describeError } from '../errors.js';
+import { describeError, errorLabel } from '../errors.js';
 
 // The CLI imports everything config-related from here.
 export { formatIssues, summarizeConfig } from './check.js';
@@ -70,9 +70,7 @@ export function loadConfigFile(path: string, env?: NodeJS.ProcessEnv): LoadResul
   try {
     text = readUtf8(path);
   } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    const reason = typeof code === 'string' ? code : describeError(err);
-    return fail([{ path: '', line: null, message: `cannot read config file ${path} (${reason})` }]);
+    return fail([{ path: '', line: null, message: `cannot read config file ${path} (${errorLabel(err)})` }]);
   }
   return loadConfigText(text, { file: path, ...(env === undefined ? {} : { env }) });
 }

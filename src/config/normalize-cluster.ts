@@ -8,7 +8,7 @@ import { formatPath } from './path.js';
 import { DEFAULTS, ETCD_PASSWORD_ENV } from './defaults.js';
 import { durationAt, has, type Loose, type Report } from './normalize-values.js';
 import { resolveSecret, type SecretContext } from './secrets.js';
-import { isValidHost, parseHostPort } from './units.js';
+import { hostPort, isValidHost, parseHostPort } from './units.js';
 
 const AT: KeyPath = ['cluster'];
 
@@ -166,11 +166,7 @@ function normalizeMembers(
       }
     }
     // The default api is derived from host; a bad host was reported already, not its URL too.
-    const urlHost = isIPv6(host) ? `[${host}]` : host;
-    const api =
-      m.api !== undefined
-        ? normalizeApi(m.api, [...at, 'api'], report)
-        : `http://${urlHost}:${DEFAULTS.member.api_port}`;
+    const api = m.api !== undefined ? normalizeApi(m.api, [...at, 'api'], report) : `http://${hostPort(host, DEFAULTS.member.api_port)}`;
     members.push({ name, host, port, api });
   });
   return members;

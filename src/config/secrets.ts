@@ -3,6 +3,7 @@
 // pgrouter.yaml itself can be world-readable. Messages name the key and the source, never the
 // secret itself.
 import { isAbsolute, resolve } from 'node:path';
+import { errorLabel } from '../errors.js';
 import type { UnitResult } from './units.js';
 
 export interface SecretContext {
@@ -60,8 +61,6 @@ function readText(
     return { ok: true, value: ctx.readFile(full), path: full };
   } catch (err) {
     // The reason (ENOENT, EACCES) is what an operator needs; the text of fs errors repeats the path.
-    const code = (err as { code?: unknown }).code;
-    const reason = typeof code === 'string' ? code : err instanceof Error ? err.message : String(err);
-    return { ok: false, message: `cannot read ${full} (${reason})` };
+    return { ok: false, message: `cannot read ${full} (${errorLabel(err)})` };
   }
 }

@@ -131,11 +131,12 @@ export function parseLsn(value: unknown): number | null {
   return null;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function parseJsonObject(text: string): Record<string, unknown> | string {
+/** The object a JSON text holds, or why it holds none. */
+export function parseJsonObject(text: string): Record<string, unknown> | string {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

@@ -11,7 +11,7 @@
 // /replica?lag=N answers 503 when the replica is over the limit, but also when it is tagged
 // noloadbalance, not running, or not a replica. A 503 whose body says a running replica without
 // noloadbalance can only be the lag limit: that is `lagging` (drain instead of kill).
-import { normalizeRole, pythonTruthy } from './patroni-member.js';
+import { isRecord, normalizeRole, parseJsonObject, pythonTruthy } from './patroni-member.js';
 
 export type CheckKind = 'primary' | 'replica';
 
@@ -31,16 +31,10 @@ interface Body {
 
 function parseBody(text: string | null): Body | null {
   if (text === null || text === '') return null;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // Not JSON (a proxy error page, a truncated answer): judge by the status code alone.
-    return null;
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return null;
-  const obj = parsed as Record<string, unknown>;
-  const tags = typeof obj.tags === 'object' && obj.tags !== null ? (obj.tags as Record<string, unknown>) : {};
+  const obj = parseJsonObject(text);
+  // Not a JSON object (a proxy error page, a truncated answer): judge by the status code alone.
+  if (typeof obj === 'string') return null;
+  const tags = isRecord(obj.tags) ? obj.tags : {};
   return {
     role: typeof obj.role === 'string' ? obj.role : null,
     state: typeof obj.state === 'string' ? obj.state : null,

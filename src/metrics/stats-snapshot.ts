@@ -2,6 +2,7 @@
 // operator's admin states and the leader history. Each backend gets an HAProxy-style state per
 // listener, with the reason an operator needs to act on it.
 import type { ListenerConfig } from '../config/types.js';
+import { hostPort } from '../config/units.js';
 import { replicaCheckKey, type ClusterView, type EtcdStatus, type MemberView } from '../discovery/types.js';
 import type { BackendRow, BackendState, BackendTraffic, ListenerRow, ListenerTraffic, StatsSnapshot } from '../http/types.js';
 import { eligibleBackends, type AdminStates } from '../routing/eligible.js';
@@ -91,7 +92,7 @@ function listenerRow(input: SnapshotInput, l: ListenerConfig): ListenerRow {
     const status = backendStatus(view, l, m, adminStates, eligible);
     return {
       name: m.name,
-      address: `${m.host}:${m.port}`,
+      address: hostPort(m.host, m.port),
       role: m.role,
       state: status.state,
       admin_state: adminStates[m.name] ?? 'ready',
@@ -118,7 +119,7 @@ function listenerRow(input: SnapshotInput, l: ListenerConfig): ListenerRow {
   }
   return {
     name: l.name,
-    bind: input.binds[l.name] ?? `${l.bind.host}:${l.bind.port}`,
+    bind: input.binds[l.name] ?? hostPort(l.bind.host, l.bind.port),
     role: l.role,
     can_route: eligible.length > 0,
     traffic,

@@ -1,18 +1,12 @@
 // One TCP connection attempt to a backend, bounded by timeouts.connect.
 import net from 'node:net';
-import { describeError } from '../errors.js';
+import { errorLabel } from '../errors.js';
 
 export type ConnectResult = { readonly ok: true; readonly socket: net.Socket } | { readonly ok: false; readonly reason: string };
 
 export interface ConnectAttempt {
   /** Abandons the attempt (the callback is not called). */
   abort(): void;
-}
-
-/** Short, stable label for a failed connect (counter label and log field). */
-function failureLabel(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : describeError(err);
 }
 
 /** Errors after we gave up on a socket: it is destroyed and the outcome was already decided. */
@@ -41,7 +35,7 @@ export function connectBackend(
     }
     done(result);
   };
-  const onError = (err: unknown): void => finish({ ok: false, reason: failureLabel(err) });
+  const onError = (err: unknown): void => finish({ ok: false, reason: errorLabel(err) });
   const onConnect = (): void => {
     socket.setKeepAlive(true, opts.keepaliveMs);
     finish({ ok: true, socket });

@@ -1,6 +1,7 @@
 // Forwards one CancelRequest to one backend on a fresh connection ("Message Flow: Canceling
 // Requests in Progress"): connect, send the packet, close. The server never answers; it closes.
 import { connectBackend } from './backend-connect.js';
+import { errorLabel } from '../errors.js';
 import { cancelRequestPacket } from './messages.js';
 
 export type CancelSendOutcome = { readonly ok: true } | { readonly ok: false; readonly reason: string };
@@ -25,7 +26,7 @@ export function sendCancel(
     };
     // Bound the whole exchange: a server that never closes must not keep the socket forever.
     socket.setTimeout(opts.timeoutMs, () => socket.destroy());
-    socket.on('error', (err: NodeJS.ErrnoException) => report({ ok: false, reason: err.code ?? err.message }));
+    socket.on('error', (err: Error) => report({ ok: false, reason: errorLabel(err) }));
     socket.on('close', () => report({ ok: true }));
     socket.resume();
     socket.end(packet);

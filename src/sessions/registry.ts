@@ -65,7 +65,11 @@ export interface RegistryStats {
   readonly killed: Record<string, number>;
 }
 
-function cancelIndexKey(pid: number, key: Buffer): string {
+/**
+ * `pid:hex(key)`: pid as unsigned 32 bits, the key as bytes (any length 4..256). The one id of a
+ * cancel key, in the worker's registry and in the primary's key map (cluster/cancel-key-map.ts).
+ */
+export function cancelKeyId(pid: number, key: Buffer): string {
   return `${pid >>> 0}:${key.toString('hex')}`;
 }
 
@@ -126,7 +130,7 @@ export class SessionRegistry {
     this.bump(listener, record.backend, -1);
     const ck = record.cancelKey;
     if (ck) {
-      const k = cancelIndexKey(ck.pid, ck.key);
+      const k = cancelKeyId(ck.pid, ck.key);
       if (this.byCancelKey.get(k) === record) {
         this.byCancelKey.delete(k);
         this.observer?.forgotten(ck);
@@ -143,13 +147,13 @@ export class SessionRegistry {
   }
 
   private indexCancelKey(record: SessionRecord, key: BackendKey): void {
-    this.byCancelKey.set(cancelIndexKey(key.pid, key.key), record);
+    this.byCancelKey.set(cancelKeyId(key.pid, key.key), record);
     this.observer?.learned(record, key);
   }
 
   /** The session whose BackendKeyData matches exactly, on any listener. */
   findByCancelKey(pid: number, key: Buffer): SessionRecord | null {
-    return this.byCancelKey.get(cancelIndexKey(pid, key)) ?? null;
+    return this.byCancelKey.get(cancelKeyId(pid, key)) ?? null;
   }
 
   sessionsOn(listener: string, backend: string): number {
