@@ -14,13 +14,13 @@ export interface ReloadPlan {
   readonly listenersChanged: readonly string[];
   /** cluster, checks or the replica listeners' max_lag set: a new Discovery is needed. */
   readonly discovery: boolean;
-  /** Anything the data path runs with (listeners, timeouts, workers, mode). */
+  /** Anything the data path runs with (listeners, timeouts, mode). */
   readonly dataPath: boolean;
   /** http / admin / log: the HTTP surface and logger. */
   readonly surface: readonly ('http' | 'admin' | 'log')[];
   /**
    * Changed settings a running router keeps until a restart: the HTTP and admin sockets, turning
-   * the admin API on or off, and logging. (http.ready, http.stats_refresh and a new admin token
+   * the admin API on or off, logging, and the number of workers. (http.ready, http.stats_refresh and a new admin token
    * apply at once: the routes read them per request.)
    */
   readonly restartNeeded: readonly string[];
@@ -37,13 +37,15 @@ export function planReload(old: Config, next: Config): ReloadPlan {
   const listenersChanged = [...after.keys()].filter((n) => before.has(n) && !same(before.get(n), after.get(n)));
   const mode = (c: Config) => ({ scope: c.cluster.scope, etcd: c.cluster.etcd !== null });
   const dataPath =
-    !same(old.listeners, next.listeners) || !same(old.timeouts, next.timeouts) || !same(old.workers, next.workers) || !same(mode(old), mode(next));
+    !same(old.listeners, next.listeners) || !same(old.timeouts, next.timeouts) || !same(mode(old), mode(next));
   const surface = (['http', 'admin', 'log'] as const).filter((k) => !same(old[k], next[k]));
   const restartNeeded = [
     ...(same(old.http.bind, next.http.bind) ? [] : ['http.bind']),
     ...(same(old.admin.bind, next.admin.bind) ? [] : ['admin.bind']),
     ...((old.admin.token === null) === (next.admin.token === null) ? [] : ['admin.token (admin API on/off)']),
     ...(same(old.log, next.log) ? [] : ['log']),
+    // The process layout (in-process data path or N workers) is chosen at start.
+    ...(same(old.workers, next.workers) ? [] : ['workers']),
   ];
   return { listenersAdded, listenersRemoved, listenersChanged, discovery: discoveryKey(old) !== discoveryKey(next), dataPath, surface, restartNeeded };
 }

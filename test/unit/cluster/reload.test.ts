@@ -32,7 +32,12 @@ describe('reload plan', () => {
     const next = load(BASE.replace('role: replica, max_lag: 1MB }', 'role: replica, max_lag: 1MB, balance: leastconn }') + 'workers: 2\n').listeners;
     const plan = planReload(load(BASE), { ...load(BASE + 'workers: 2\n'), listeners: [...next.filter((l) => l.name !== 'rw'), { ...next[0]!, name: 'rw2' }] });
     expect(plan).toMatchObject({ listenersAdded: ['rw2'], listenersRemoved: ['rw'], listenersChanged: ['ro'], discovery: false, dataPath: true, surface: [] });
-    expect(describePlan(plan)).toBe('listeners added: rw2; listeners removed: rw; listeners changed: ro; data path updated');
+    expect(describePlan(plan)).toBe('listeners added: rw2; listeners removed: rw; listeners changed: ro; data path updated; kept until a restart: workers');
+  });
+
+  it('says a change of workers waits for a restart instead of restarting the data path with the old count', () => {
+    const plan = planReload(load(BASE), load(BASE + 'workers: 2\n'));
+    expect(plan).toMatchObject({ dataPath: false, discovery: false, restartNeeded: ['workers'] });
   });
 
   it('restarts discovery, not necessarily the workers, when checks change', () => {
