@@ -201,10 +201,11 @@ export class WorkerSupervisor {
    * (sums for counters and memory; see docs/architecture.md).
    */
   async metricsText(primary?: Registry): Promise<string> {
-    await this.refresh();
+    // Both round trips at once: the primary's registry samples the refreshed reports.
+    const [, workers] = await Promise.all([this.refresh(), this.query('metrics')]);
     const parts: object[] = [];
     if (primary) parts.push(await primary.getMetricsAsJSON());
-    for (const a of await this.query('metrics')) parts.push(a.data as object);
+    for (const a of workers) parts.push(a.data as object);
     return AggregatorRegistry.aggregate(parts).metrics();
   }
 

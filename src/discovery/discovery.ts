@@ -13,7 +13,7 @@ import { collectMembers, deriveView, leaderKeyValue } from './derive-view.js';
 import { EtcdSource, type EtcdSnapshot } from './etcd-source.js';
 import { Prober, type ProbeEvent, type ProbeTarget } from './prober.js';
 import { emptyView, type ClusterView, type EtcdStatus } from './types.js';
-import { checkTransitions, sameContent } from './view-diff.js';
+import { checkTransitions, contentKey } from './view-diff.js';
 
 export interface DiscoveryOptions {
   readonly config: Config;
@@ -53,6 +53,8 @@ export class Discovery {
   private leaderSince: number | null = null;
   private lastLeader: string | null = null;
   private view: ClusterView;
+  /** contentKey() of the last published view. */
+  private viewKey: string | null = null;
   private readonly listeners = new Set<(view: ClusterView) => void>();
   private readonly events: TimelineEntry[] = [];
   private readonly ignoredLogged = new Map<string, string>();
@@ -208,7 +210,10 @@ export class Discovery {
     // Until the holder is confirmed, /primary is re-probed every fast_interval.
     const unconfirmed = next.leader_key !== null && next.primary !== next.leader_key;
     this.prober.setFast(unconfirmed && next.leader_key !== null ? [next.leader_key] : []);
-    if (this.view.generation > 0 && sameContent(next, this.view)) return;
+    // Only a change of content is published; the last one's key is kept, not rebuilt per probe.
+    const key = contentKey(next);
+    if (this.view.generation > 0 && key === this.viewKey) return;
+    this.viewKey = key;
     this.publish(next);
   }
 

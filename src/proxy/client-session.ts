@@ -357,8 +357,10 @@ export class ClientSession implements RelayHooks, WaiterEvents {
     this.phase = 'relay';
     // Pause before dropping our 'data' listener, or bytes would flow to nobody.
     client.pause();
+    // The handshake's listeners go (the relay has its own); the error loggers stay.
     client.removeListener('data', this.onClientData);
     client.removeListener('end', this.onClientGone);
+    client.removeListener('close', this.onClientGone);
     backend.removeListener('data', this.onBackendData);
     backend.removeListener('close', this.onBackendClose);
     const pending = this.pending;
