@@ -1,6 +1,5 @@
 // Shapes the primary and the workers exchange inside `reply` messages (plain JSON data).
 import type { ListenerTraffic } from '../http/types.js';
-import type { DataPathStats } from '../proxy/data-path.js';
 
 /** A worker's answer to `query { what: 'stats' }`: everything the stats page and exporter read. */
 export interface WorkerReport {
@@ -12,7 +11,6 @@ export interface WorkerReport {
   /** Sessions with a backend (connecting or relaying). */
   readonly sessions: number;
   readonly addresses: Readonly<Record<string, { host: string; port: number }>>;
-  readonly stats: DataPathStats;
   readonly traffic: Readonly<Record<string, ListenerTraffic>>;
   readonly cancels: Readonly<Record<string, number>>;
 }

@@ -96,10 +96,6 @@ export class WorkerCohort {
     for (const h of this.handles.values()) if (h.initSent) h.send({ type: 'view', view: next });
   }
 
-  currentView(): ClusterView {
-    return this.view;
-  }
-
   setAdminStates(states: AdminStates): void {
     for (const h of this.handles.values()) if (h.initSent) h.send({ type: 'admin_states', states });
   }

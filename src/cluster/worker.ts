@@ -166,7 +166,6 @@ export class WorkerProcess {
       draining: this.draining,
       sessions: dp.sessionCount(),
       addresses: dp.addresses(),
-      stats: dp.stats(),
       traffic: dp.traffic(),
       cancels: dp.cancels(),
     };

@@ -95,6 +95,7 @@ function inTransition(m: MemberState): boolean {
 export class Prober {
   private readonly opts: ProberOptions;
   private readonly now: () => number;
+  private readonly replicaKeyList: readonly string[];
   private readonly checks: Check[];
   private readonly members = new Map<string, MemberState>();
   private fast = new Set<string>();
@@ -105,11 +106,12 @@ export class Prober {
     this.opts = opts;
     this.now = opts.now ?? Date.now;
     this.checks = checksFor(opts.replicaLags);
+    this.replicaKeyList = this.checks.filter((c) => c.kind === 'replica').map((c) => c.id);
   }
 
-  /** Replica check keys every member has. */
-  replicaKeys(): string[] {
-    return this.checks.filter((c) => c.kind === 'replica').map((c) => c.id);
+  /** Replica check keys every member has (fixed at construction). */
+  replicaKeys(): readonly string[] {
+    return this.replicaKeyList;
   }
 
   start(): void {

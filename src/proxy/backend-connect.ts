@@ -22,18 +22,22 @@ export function connectBackend(
   let settled = false;
   // allowHalfOpen: the relay forwards each direction's FIN on its own (see relay.ts).
   const socket = net.connect({ host: target.host, port: target.port, allowHalfOpen: true, noDelay: true });
-  const finish = (result: ConnectResult): void => {
-    if (settled) return;
+  /** Settles once: stops the timer and the connect listeners; a socket given up is destroyed. */
+  const settle = (giveUp: boolean): boolean => {
+    if (settled) return false;
     settled = true;
     clearTimeout(timer);
     socket.removeListener('error', onError);
     socket.removeListener('connect', onConnect);
-    if (!result.ok) {
-      // A destroyed socket may still report a late error; it is already counted via `result`.
+    if (giveUp) {
+      // A destroyed socket may still report a late error; the outcome was already decided.
       socket.on('error', ignoreLateError);
       socket.destroy();
     }
-    done(result);
+    return true;
+  };
+  const finish = (result: ConnectResult): void => {
+    if (settle(!result.ok)) done(result);
   };
   const onError = (err: unknown): void => finish({ ok: false, reason: errorLabel(err) });
   const onConnect = (): void => {
@@ -44,14 +48,6 @@ export function connectBackend(
   socket.once('connect', onConnect);
   socket.on('error', onError);
   return {
-    abort: () => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.removeListener('error', onError);
-      socket.removeListener('connect', onConnect);
-      socket.on('error', ignoreLateError);
-      socket.destroy();
-    },
+    abort: () => void settle(true),
   };
 }

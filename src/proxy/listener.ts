@@ -59,6 +59,8 @@ export class Listener implements SessionContext {
   private rrCounter = 0;
   private closedWaiters: Array<() => void> = [];
 
+  readonly remoteCancelOwner: ((pid: number, key: Buffer) => Promise<{ host: string; port: number } | null>) | undefined;
+
   constructor(
     listener: ListenerConfig,
     private readonly deps: ListenerDeps,
@@ -66,6 +68,8 @@ export class Listener implements SessionContext {
   ) {
     this.config = listener;
     this.currentTimeouts = deps.timeouts;
+    // Bound once here, not on every read (a session reads it per CancelRequest).
+    this.remoteCancelOwner = deps.remoteCancelOwner?.bind(deps);
     this.traffic = opts.traffic ?? new TrafficCounter();
     this.admission = new Admission(listener.maxconn);
     // allowHalfOpen: a client FIN is forwarded to the backend as a FIN (relay.ts).
@@ -231,10 +235,6 @@ export class Listener implements SessionContext {
     return cancelTargets(this.deps.view(), this.listener);
   }
 
-  get remoteCancelOwner(): ((pid: number, key: Buffer) => Promise<{ host: string; port: number } | null>) | undefined {
-    const fn = this.deps.remoteCancelOwner;
-    return fn ? (pid, key) => fn.call(this.deps, pid, key) : undefined;
-  }
 
   hold(w: Wakeable): void {
     this.held.add(w);
