@@ -4,7 +4,7 @@
 // The data path never sees discovery: it gets views, in-process or over IPC.
 import type { Config } from './config/types.js';
 import { hostPort } from './config/units.js';
-import type { ClusterView } from './discovery/types.js';
+import type { ClusterView } from './view/cluster-view.js';
 import type { Discovery } from './discovery/discovery.js';
 import type { AdminState, RouterControl, SessionInfo, StatsSnapshot } from './http/types.js';
 import type { Logger } from './log.js';

@@ -10,7 +10,7 @@ import type { Config } from '../config/types.js';
 import { hostPort } from '../config/units.js';
 import { Discovery } from '../discovery/discovery.js';
 import type { ProbeEvent } from '../discovery/prober.js';
-import type { ClusterView } from '../discovery/types.js';
+import type { ClusterView } from '../view/cluster-view.js';
 import type { Logger } from '../log.js';
 import type { ListenerTraffic, SessionInfo } from '../http/types.js';
 import type { RouterMetrics } from '../metrics/router-metrics.js';

@@ -1,6 +1,6 @@
 // Which view a worker keeps, and when a reload needs (and may trust) a new Discovery (PURE).
 import type { Config } from '../config/types.js';
-import { replicaCheckKey, type ClusterView } from '../discovery/types.js';
+import { replicaCheckKey, type ClusterView } from '../view/cluster-view.js';
 
 /**
  * The view to keep: `incoming` only if its generation is newer. IPC keeps the order of one

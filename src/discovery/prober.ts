@@ -16,7 +16,7 @@ import type { Logger } from '../log.js';
 import { initialCheck, nextCheckState, type CheckRecord } from './check-state.js';
 import type { MemberChecks } from './derive-view.js';
 import { interpretProbe, type CheckKind } from './probe-response.js';
-import { replicaCheckKey } from './types.js';
+import { replicaCheckKey } from '../view/cluster-view.js';
 
 export interface ProbeTarget {
   readonly name: string;

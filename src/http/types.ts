@@ -1,7 +1,7 @@
 // The contract between the router's internals and its HTTP surface (/stats, /stats.json,
 // /health*, /ready, admin API, `pgrouter status`). Plain JSON-serializable data: in cluster
 // mode the same shapes are assembled from several processes.
-import type { ClusterView, EtcdStatus } from '../discovery/types.js';
+import type { ClusterView, EtcdStatus } from '../view/cluster-view.js';
 import type { AdminState } from '../routing/eligible.js';
 
 /** Operator-set state of a member, like HAProxy's `set server state`. Default 'ready'. */

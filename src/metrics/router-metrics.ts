@@ -14,7 +14,7 @@
 // process can feed the same `traffic()` merged from its workers.
 import { Registry } from 'prom-client';
 import type { ProbeEvent } from '../discovery/prober.js';
-import type { ClusterView, EtcdStatus } from '../discovery/types.js';
+import type { ClusterView, EtcdStatus } from '../view/cluster-view.js';
 import type { BackendState, ListenerTraffic } from '../http/types.js';
 import { INITIAL_LEADER_HISTORY, leaderStep, nextLeaderHistory, noPrimaryMsTotal, type LeaderHistoryState } from './leader-history.js';
 import { declareMetrics, type Metrics } from './metrics.js';

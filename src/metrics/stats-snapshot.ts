@@ -3,7 +3,7 @@
 // listener, with the reason an operator needs to act on it.
 import type { ListenerConfig } from '../config/types.js';
 import { hostPort } from '../config/units.js';
-import { replicaCheckKey, type ClusterView, type EtcdStatus, type MemberView } from '../discovery/types.js';
+import { replicaCheckKey, type ClusterView, type EtcdStatus, type MemberView } from '../view/cluster-view.js';
 import type { BackendRow, BackendState, BackendTraffic, ListenerRow, ListenerTraffic, StatsSnapshot } from '../http/types.js';
 import { eligibleBackends, type AdminStates } from '../routing/eligible.js';
 import { noPrimaryMsTotal, type LeaderHistoryState } from './leader-history.js';

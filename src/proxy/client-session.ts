@@ -15,7 +15,7 @@
 // a view change. After that, a kill closes the session.
 import type net from 'node:net';
 import type { ListenerConfig, TimeoutsConfig } from '../config/types.js';
-import type { MemberView } from '../discovery/types.js';
+import type { MemberView } from '../view/cluster-view.js';
 import type { Logger } from '../log.js';
 import type { KillReason } from '../routing/kill.js';
 import type { Counters } from '../sessions/counters.js';

@@ -2,7 +2,7 @@
 // Config and views, nothing else, so the same class runs in-process or inside cluster workers
 // (views then arrive over IPC). It never imports discovery or config loading.
 import type { Config, ListenerConfig, TimeoutsConfig } from '../config/types.js';
-import { emptyView, type ClusterView } from '../discovery/types.js';
+import { emptyView, type ClusterView } from '../view/cluster-view.js';
 import { PgrError } from '../errors.js';
 import type { ListenerTraffic, SessionInfo } from '../http/types.js';
 import type { Logger } from '../log.js';

@@ -2,7 +2,7 @@
 // SessionContext its sessions use: routing under the current view, the hold list, maxconn.
 import net from 'node:net';
 import type { ListenerConfig, TimeoutsConfig } from '../config/types.js';
-import type { ClusterView, MemberView } from '../discovery/types.js';
+import type { ClusterView, MemberView } from '../view/cluster-view.js';
 import { PgrError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { cancelTargets, eligibleBackends, type AdminStates } from '../routing/eligible.js';

@@ -1,7 +1,7 @@
 // Session registry: every relayed session, its backend, its cancel key, and the kill switch
 // that a new ClusterView pulls (HAProxy on-marked-down shutdown-sessions, done per view).
 import type { ListenerConfig } from '../config/types.js';
-import type { ClusterView } from '../discovery/types.js';
+import type { ClusterView } from '../view/cluster-view.js';
 import type { Logger } from '../log.js';
 import type { BackendKey } from '../proxy/server-startup-parser.js';
 import { sessionsToKill, type KillReason } from '../routing/kill.js';

@@ -1,5 +1,5 @@
 // A fake RouterControl and snapshot builders for the HTTP unit tests.
-import type { ClusterView, MemberView } from '../../../src/discovery/types.js';
+import type { ClusterView, MemberView } from '../../../src/view/cluster-view.js';
 import type {
   AdminState,
   BackendRow,

@@ -1,7 +1,7 @@
 // A DataPath bound to port 0 in front of fake backends, with a hand-made view.
 import pg from 'pg';
 import type { Config } from '../../../../src/config/types.js';
-import type { ClusterView, MemberView } from '../../../../src/discovery/types.js';
+import type { ClusterView, MemberView } from '../../../../src/view/cluster-view.js';
 import { silentLogger } from '../../../../src/log.js';
 import { DataPath } from '../../../../src/proxy/data-path.js';
 import { testConfig } from './config.js';

@@ -1,6 +1,8 @@
-// ClusterView: the one immutable snapshot of the Patroni cluster that every consumer sees.
-// The data path receives these by value (in-process or over IPC) and never imports discovery
-// internals, so everything here is plain, JSON-serializable, frozen data.
+// ClusterView: the one immutable snapshot of the Patroni cluster that every consumer sees. This
+// is the contract between the parts: discovery produces views, everyone else (routing, the data
+// path, the planes, metrics, the HTTP surface) consumes them and imports this module, never
+// discovery. Views cross IPC by value in cluster mode, so everything here is plain,
+// JSON-serializable, frozen data.
 
 /** Patroni 3.x writes "master", 4.x "primary": both normalize to "primary". */
 export type MemberRole =
