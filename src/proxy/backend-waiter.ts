@@ -5,7 +5,7 @@
 import type { ListenerConfig, TimeoutsConfig } from '../config/types.js';
 import type { MemberView } from '../view/cluster-view.js';
 import type { Admission } from './admission.js';
-import { errorResponse, SQLSTATE } from './messages.js';
+import { errorResponse, SQLSTATE } from '../protocol/messages.js';
 
 export interface Route {
   readonly member: MemberView;

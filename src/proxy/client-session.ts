@@ -25,9 +25,9 @@ import { connectBackend, type ConnectAttempt } from './backend-connect.js';
 import { BackendWaiter, type Route, type WaiterContext, type WaiterEvents } from './backend-waiter.js';
 import { forwardCancel } from './cancel-forwarder.js';
 import { handshakeStep } from './handshake.js';
-import { errorResponse, NO_ENCRYPTION, SQLSTATE, sslRequestPacket } from './messages.js';
+import { errorResponse, NO_ENCRYPTION, SQLSTATE, sslRequestPacket } from '../protocol/messages.js';
 import { endThenDestroy, startRelay, type Relay, type RelayEnd, type RelayHooks } from './relay.js';
-import { feedServerStartup, firstServerMessage, initialServerStartup, type ServerStartupState } from './server-startup-parser.js';
+import { feedServerStartup, firstServerMessage, initialServerStartup, type ServerStartupState } from '../protocol/server-startup-parser.js';
 
 export type CounterGroup = 'rejected' | 'closed' | 'cancels' | 'connect_errors';
 

@@ -6,7 +6,7 @@
 //   - nothing may follow an SSLRequest/GSSENCRequest before it is answered (CVE-2021-23214:
 //     plaintext injected ahead of the TLS handshake would otherwise be taken as encrypted);
 //   - ssl: passthrough relays the SSLRequest to a backend unless one already answered 'N'.
-import { decodeStartup, MAX_STARTUP_PACKET } from './startup-decoder.js';
+import { decodeStartup, MAX_STARTUP_PACKET } from '../protocol/startup-decoder.js';
 
 export interface HandshakeState {
   readonly ssl: 'passthrough' | 'disable';

@@ -3,7 +3,7 @@
 import type { ListenerConfig } from '../config/types.js';
 import type { ClusterView } from '../view/cluster-view.js';
 import type { Logger } from '../log.js';
-import type { BackendKey } from '../proxy/server-startup-parser.js';
+import { cancelKeyId, type BackendKey } from '../protocol/cancel-key.js';
 import { sessionsToKill, type KillReason } from '../routing/kill.js';
 import { Counters } from './counters.js';
 
@@ -63,14 +63,6 @@ export interface RegistryStats {
   readonly sessions: Record<string, Record<string, number>>;
   /** Sessions killed by a view change, by reason. */
   readonly killed: Record<string, number>;
-}
-
-/**
- * `pid:hex(key)`: pid as unsigned 32 bits, the key as bytes (any length 4..256). The one id of a
- * cancel key, in the worker's registry and in the primary's key map (cluster/cancel-key-map.ts).
- */
-export function cancelKeyId(pid: number, key: Buffer): string {
-  return `${pid >>> 0}:${key.toString('hex')}`;
 }
 
 export class SessionRegistry {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { feedServerStartup, firstServerMessage, initialServerStartup, MAX_HELD_ERROR, type ServerStartupState } from '../../../src/proxy/server-startup-parser.js';
-import { errorResponse } from '../../../src/proxy/messages.js';
-import { authOk, backendKeyData, backendMessage, parameterStatus, readyForQuery } from './helpers/packets.js';
+import { feedServerStartup, firstServerMessage, initialServerStartup, MAX_HELD_ERROR, type ServerStartupState } from '../../../src/protocol/server-startup-parser.js';
+import { errorResponse } from '../../../src/protocol/messages.js';
+import { authOk, backendKeyData, backendMessage, parameterStatus, readyForQuery } from '../proxy/helpers/packets.js';
 
 function feedAll(chunks: Buffer[]): ServerStartupState {
   return chunks.reduce((s, c) => feedServerStartup(s, c), initialServerStartup());

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodeStartup, type StartupDecode } from '../../../src/proxy/startup-decoder.js';
-import { cancelPacket, codePacket, gssencRequest, sslRequest, startupPacket } from './helpers/packets.js';
+import { decodeStartup, type StartupDecode } from '../../../src/protocol/startup-decoder.js';
+import { cancelPacket, codePacket, gssencRequest, sslRequest, startupPacket } from '../proxy/helpers/packets.js';
 
 function withLength(body: Buffer, length = body.length + 4): Buffer {
   const head = Buffer.alloc(4);

@@ -11,6 +11,7 @@
 // The server rejects packets over 10,000 bytes (MAX_STARTUP_PACKET_LENGTH in the backend), and
 // so do we, before buffering them. Codes are matched exactly: an unknown minor version would
 // need NegotiateProtocolVersion, which a router cannot answer on the server's behalf.
+import { MAX_CANCEL_KEY, MIN_CANCEL_KEY } from './cancel-key.js';
 
 export const MAX_STARTUP_PACKET = 10_000;
 export const SSL_REQUEST_CODE = 80877103;
@@ -18,9 +19,6 @@ export const GSSENC_REQUEST_CODE = 80877104;
 export const CANCEL_REQUEST_CODE = 80877102;
 export const PROTOCOL_3_0 = 196608;
 export const PROTOCOL_3_2 = 196610;
-/** Cancel key bounds (protocol 3.2 allows 4..256 bytes; 3.0 always sends 4). */
-export const MIN_CANCEL_KEY = 4;
-export const MAX_CANCEL_KEY = 256;
 /** First byte of a TLS record carrying a ClientHello (PostgreSQL 17 direct TLS). */
 const TLS_HANDSHAKE_RECORD = 0x16;
 

@@ -9,12 +9,7 @@
 // cancel requests to the exact backend. The bytes are relayed untouched by the caller; this
 // reducer only watches them, never buffers more than one header and one BackendKeyData body,
 // and the caller stops feeding it once `phase` leaves 'startup' (pure byte relay from then on).
-import { MAX_CANCEL_KEY, MIN_CANCEL_KEY } from './startup-decoder.js';
-
-export interface BackendKey {
-  readonly pid: number;
-  readonly key: Buffer;
-}
+import { MAX_CANCEL_KEY, MIN_CANCEL_KEY, type BackendKey } from './cancel-key.js';
 
 export interface ServerStartupState {
   /** startup: still parsing; ready: ReadyForQuery seen; error: ErrorResponse seen; invalid: not the protocol. */

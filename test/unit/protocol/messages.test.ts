@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
 import { parse } from 'pg-protocol';
 import { describe, expect, it } from 'vitest';
-import { cancelRequestPacket, errorResponse, NO_ENCRYPTION, sslRequestPacket } from '../../../src/proxy/messages.js';
-import { decodeStartup } from '../../../src/proxy/startup-decoder.js';
+import { cancelRequestPacket, errorResponse, NO_ENCRYPTION, sslRequestPacket } from '../../../src/protocol/messages.js';
+import { decodeStartup } from '../../../src/protocol/startup-decoder.js';
 
 async function parseBackend(buf: Buffer): Promise<unknown[]> {
   const out: unknown[] = [];
