@@ -3,7 +3,7 @@
 import type { Config, HostPort } from './config/types.js';
 import { hostPort } from './config/units.js';
 import { Discovery } from './discovery/discovery.js';
-import type { ListenerTraffic, SessionInfo } from './http/types.js';
+import type { ListenerTraffic, SessionInfo } from './sessions/types.js';
 import type { Logger } from './log.js';
 import type { RouterMetrics } from './metrics/router-metrics.js';
 import type { DataPlane, PlaneHooks } from './plane.js';

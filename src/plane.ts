@@ -7,7 +7,7 @@ import type { Config, HostPort } from './config/types.js';
 import type { Discovery } from './discovery/discovery.js';
 import type { ProbeEvent } from './discovery/prober.js';
 import type { ClusterView } from './view/cluster-view.js';
-import type { ListenerTraffic, SessionInfo } from './http/types.js';
+import type { ListenerTraffic, SessionInfo } from './sessions/types.js';
 import type { RouterMetrics } from './metrics/router-metrics.js';
 import type { AdminStates } from './routing/eligible.js';
 import type { KillReason } from './routing/kill.js';

@@ -12,7 +12,7 @@ import { Discovery } from '../discovery/discovery.js';
 import type { ProbeEvent } from '../discovery/prober.js';
 import type { ClusterView } from '../view/cluster-view.js';
 import type { Logger } from '../log.js';
-import type { ListenerTraffic, SessionInfo } from '../http/types.js';
+import type { ListenerTraffic, SessionInfo } from '../sessions/types.js';
 import type { RouterMetrics } from '../metrics/router-metrics.js';
 import type { DataPlane } from '../plane.js';
 import type { AdminStates } from '../routing/eligible.js';

@@ -20,7 +20,7 @@ import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { Config } from '../config/types.js';
 import type { ClusterView } from '../view/cluster-view.js';
 import { emptyView } from '../view/cluster-view.js';
-import type { ListenerTraffic, SessionInfo } from '../http/types.js';
+import type { ListenerTraffic, SessionInfo } from '../sessions/types.js';
 import type { Logger } from '../log.js';
 import type { AdminStates } from '../routing/eligible.js';
 import type { KillReason } from '../routing/kill.js';

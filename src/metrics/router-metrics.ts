@@ -15,7 +15,8 @@
 import { Registry } from 'prom-client';
 import type { ProbeEvent } from '../discovery/prober.js';
 import type { ClusterView, EtcdStatus } from '../view/cluster-view.js';
-import type { BackendState, ListenerTraffic } from '../http/types.js';
+import type { BackendState } from '../http/types.js';
+import type { ListenerTraffic } from '../sessions/types.js';
 import { INITIAL_LEADER_HISTORY, leaderStep, nextLeaderHistory, noPrimaryMsTotal, type LeaderHistoryState } from './leader-history.js';
 import { declareMetrics, type Metrics } from './metrics.js';
 import { backendKey } from './stats-snapshot.js';

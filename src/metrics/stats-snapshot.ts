@@ -4,7 +4,8 @@
 import type { ListenerConfig } from '../config/types.js';
 import { hostPort } from '../config/units.js';
 import { replicaCheckKey, type ClusterView, type EtcdStatus, type MemberView } from '../view/cluster-view.js';
-import type { BackendRow, BackendState, BackendTraffic, ListenerRow, ListenerTraffic, StatsSnapshot } from '../http/types.js';
+import type { BackendRow, BackendState, ListenerRow, StatsSnapshot } from '../http/types.js';
+import type { BackendTraffic, ListenerTraffic } from '../sessions/types.js';
 import { eligibleBackends, type AdminStates } from '../routing/eligible.js';
 import { noPrimaryMsTotal, type LeaderHistoryState } from './leader-history.js';
 

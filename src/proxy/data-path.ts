@@ -4,7 +4,7 @@
 import type { Config, ListenerConfig, TimeoutsConfig } from '../config/types.js';
 import { emptyView, type ClusterView } from '../view/cluster-view.js';
 import { PgrError } from '../errors.js';
-import type { ListenerTraffic, SessionInfo } from '../http/types.js';
+import type { ListenerTraffic, SessionInfo } from '../sessions/types.js';
 import type { Logger } from '../log.js';
 import type { AdminStates } from '../routing/eligible.js';
 import type { KillReason } from '../routing/kill.js';

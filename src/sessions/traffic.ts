@@ -6,7 +6,7 @@
 // allocation). Here a session's bytes are folded into the backend totals when its relay ends,
 // and the sessions still relaying are summed when someone asks: the hot path stays untouched
 // and the totals only ever grow (a session is in `live` until its bytes are folded in).
-import type { BackendTraffic, ListenerTraffic } from '../http/types.js';
+import type { BackendTraffic, ListenerTraffic } from './types.js';
 
 /** What the counters need from a relaying session; SessionRecord satisfies it. */
 export interface LiveSession {

@@ -14,7 +14,7 @@ import { ClusterRouter } from '../../src/cluster/cluster-router.js';
 import { reloadFromFile } from '../../src/cluster/reload.js';
 import { loadConfigText } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
-import type { SessionInfo } from '../../src/http/types.js';
+import type { SessionInfo } from '../../src/sessions/types.js';
 import { LocalCluster, findFreePort, waitFor, within } from '../harness/cluster.js';
 import { freeRouterPorts, pgClient, portOf, startRouter, whereAmI, type RouterPorts } from './router-fixture.js';
 import { captureLog } from '../helpers/capture-log.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mergeCounts, mergeTraffic, retiredTraffic, sumTrees } from '../../../src/cluster/aggregate.js';
-import type { ListenerTraffic } from '../../../src/http/types.js';
+import type { ListenerTraffic } from '../../../src/sessions/types.js';
 
 function traffic(current: number, total: number, backends: ListenerTraffic['backends'] = {}): ListenerTraffic {
   return { current, total, queued: 1, held: 0, bytes_in: 10 * total, bytes_out: 100 * total, refusals: { no_backend: total }, backends };

@@ -1,15 +1,7 @@
 // A fake RouterControl and snapshot builders for the HTTP unit tests.
 import type { ClusterView, MemberView } from '../../../src/view/cluster-view.js';
-import type {
-  AdminState,
-  BackendRow,
-  BackendTraffic,
-  ListenerRow,
-  ListenerTraffic,
-  RouterControl,
-  SessionInfo,
-  StatsSnapshot,
-} from '../../../src/http/types.js';
+import type { AdminState, BackendRow, ListenerRow, RouterControl, StatsSnapshot } from '../../../src/http/types.js';
+import type { BackendTraffic, ListenerTraffic, SessionInfo } from '../../../src/sessions/types.js';
 
 export const NOW = Date.UTC(2025, 2, 1, 12, 0, 0);
 

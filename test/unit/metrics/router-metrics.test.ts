@@ -1,7 +1,7 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import type { ClusterView, EtcdStatus } from '../../../src/view/cluster-view.js';
-import type { ListenerTraffic } from '../../../src/http/types.js';
+import type { ListenerTraffic } from '../../../src/sessions/types.js';
 import { declareMetrics } from '../../../src/metrics/metrics.js';
 import { RouterMetrics, type MetricsSources } from '../../../src/metrics/router-metrics.js';
 import { backendStates } from '../../../src/metrics/stats-snapshot.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ListenerConfig } from '../../../src/config/types.js';
-import type { ListenerTraffic } from '../../../src/http/types.js';
+import type { ListenerTraffic } from '../../../src/sessions/types.js';
 import { INITIAL_LEADER_HISTORY, nextLeaderHistory } from '../../../src/metrics/leader-history.js';
 import { backendKey, backendStates, buildStatsSnapshot, type SnapshotInput } from '../../../src/metrics/stats-snapshot.js';
 import type { AdminStates } from '../../../src/routing/eligible.js';
