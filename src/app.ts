@@ -15,10 +15,10 @@ import { NO_STATE_CHANGES, nextStateChanges, type StateChanges } from './metrics
 import { backendStates, buildStatsSnapshot } from './metrics/stats-snapshot.js';
 import type { DataPath } from './proxy/data-path.js';
 import { ADMIN_STATES, type AdminStates } from './routing/eligible.js';
-import { ClusterRouter } from './cluster/cluster-router.js';
+import { ClusterPlane } from './cluster/cluster-plane.js';
 import { resolveWorkerCount } from './cluster/supervisor.js';
-import { LocalPlane } from './local-plane.js';
-import type { DataPlane } from './plane.js';
+import { LocalPlane } from './plane/local-plane.js';
+import type { DataPlane } from './plane/data-plane.js';
 
 export interface RouterOptions {
   /** Export process_* and nodejs_* metrics too (default true). */
@@ -57,7 +57,7 @@ export class Router implements RouterControl {
     const workers = resolveWorkerCount(config.workers);
     this.plane =
       workers > 1
-        ? new ClusterRouter(config, logger, { workers, ...hooks, ...(opts.workerLog ? { log: opts.workerLog } : {}) })
+        ? new ClusterPlane(config, logger, { workers, ...hooks, ...(opts.workerLog ? { log: opts.workerLog } : {}) })
         : new LocalPlane(config, logger, { ...hooks, now: this.now });
     this.metrics.bind({
       listeners: () => this.config.listeners.map((l) => l.name),
@@ -127,7 +127,7 @@ export class Router implements RouterControl {
   }
 
   metricsText(): Promise<string> {
-    return this.plane.metricsText(this.metrics);
+    return this.plane.metricsText(this.metrics.register);
   }
 
   metricsContentType(): string {

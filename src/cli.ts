@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { loadConfigFile, formatIssues, summarizeConfig } from './config/load.js';
 import { createLogger } from './log.js';
 import { Router } from './app.js';
-import { reloadFromFile } from './cluster/reload.js';
+import { reloadFromFile } from './plane/reload.js';
 import { DEFAULT_STATUS_URL, runStatus, statusUrl } from './cli-status.js';
 import { describeError } from './errors.js';
 import { packageVersion } from './metrics/build-info.js';

@@ -11,7 +11,7 @@ import type { Logger } from '../log.js';
 import type { AdminStates } from '../routing/eligible.js';
 import { NO_CRASHES, respawnDelay, type BackoffPolicy, type CrashSeries } from './backoff.js';
 import type { ToPrimaryMessage } from './ipc-messages.js';
-import { newerView } from './view-feed.js';
+import { newerView } from '../plane/view-feed.js';
 import { WorkerHandle } from './worker-handle.js';
 
 export interface CohortOptions {

@@ -2,7 +2,7 @@
 // and `shutdown sessions server` over HTTP. Every request needs `Authorization: Bearer
 // <token>`; every action is logged with the caller's address, never with the token.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { describePlan, type ReloadOutcome } from '../cluster/reload.js';
+import { describePlan, type ReloadOutcome } from '../plane/reload.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { ADMIN_STATES } from '../routing/eligible.js';

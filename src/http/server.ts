@@ -9,7 +9,7 @@ import type { Config, HostPort } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { PgrError, describeError } from '../errors.js';
 import { formatBind } from '../config/units.js';
-import type { ReloadOutcome } from '../cluster/reload.js';
+import type { ReloadOutcome } from '../plane/reload.js';
 import type { RouterControl } from './types.js';
 import { registerPublicRoutes } from './public-routes.js';
 import { registerAdminRoutes } from './admin-routes.js';

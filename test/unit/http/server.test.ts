@@ -3,7 +3,7 @@ import { loadConfigText } from '../../../src/config/load.js';
 import type { Config } from '../../../src/config/types.js';
 import { captureLog } from '../../helpers/capture-log.js';
 import { HttpServer, type HttpServerOptions } from '../../../src/http/server.js';
-import { planReload, type ReloadOutcome } from '../../../src/cluster/reload.js';
+import { planReload, type ReloadOutcome } from '../../../src/plane/reload.js';
 import { refreshSeconds } from '../../../src/http/public-routes.js';
 import { PgrError } from '../../../src/errors.js';
 import { backend, FakeControl, listener, snapshot } from './fixtures.js';

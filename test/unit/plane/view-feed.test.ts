@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { discoveryKey, discoverySettled, newerView } from '../../../src/cluster/view-feed.js';
+import { discoveryKey, discoverySettled, newerView } from '../../../src/plane/view-feed.js';
 import { listenerConfig, testConfig } from '../proxy/helpers/config.js';
 import { check, member, view } from '../proxy/helpers/view.js';
 

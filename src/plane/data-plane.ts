@@ -1,16 +1,18 @@
 // The data plane: whatever runs discovery and the data path for the Router. Two layouts share
 // this one interface, so the Router (metrics, admin states, the stats snapshot) never asks
 // which one it has:
-//   - LocalPlane (src/local-plane.ts): workers: 1, Discovery and one DataPath in this process;
-//   - ClusterRouter (src/cluster/cluster-router.ts): workers > 1, the DataPath in N workers.
-import type { Config, HostPort } from './config/types.js';
-import type { Discovery } from './discovery/discovery.js';
-import type { ProbeEvent } from './discovery/prober.js';
-import type { ClusterView } from './view/cluster-view.js';
-import type { ListenerTraffic, SessionInfo } from './sessions/types.js';
-import type { RouterMetrics } from './metrics/router-metrics.js';
-import type { AdminStates } from './routing/eligible.js';
-import type { KillReason } from './routing/kill.js';
+//   - LocalPlane (plane/local-plane.ts): workers: 1, Discovery and one DataPath in this process;
+//   - ClusterPlane (cluster/cluster-plane.ts): workers > 1, the DataPath in N workers.
+// What both layouts share lives next to this interface: the reload use case (reload.ts), a
+// reload's replacement Discovery (settle.ts, view-feed.ts).
+import type { Config, HostPort } from '../config/types.js';
+import type { Discovery } from '../discovery/discovery.js';
+import type { ProbeEvent } from '../discovery/prober.js';
+import type { ClusterView } from '../view/cluster-view.js';
+import type { ListenerTraffic, SessionInfo } from '../sessions/types.js';
+import type { Registry } from 'prom-client';
+import type { AdminStates } from '../routing/eligible.js';
+import type { KillReason } from '../routing/kill.js';
 
 /** What the Router hands a plane: it observes every probe and every view it routes with. */
 export interface PlaneHooks {
@@ -34,6 +36,6 @@ export interface DataPlane {
   setAdminStates(states: AdminStates): void;
   killBackendSessions(member: string, reason: KillReason): Promise<number>;
   sessions(): Promise<SessionInfo[]>;
-  /** Prometheus text: the Router's metrics, plus whatever the plane's processes add. */
-  metricsText(metrics: RouterMetrics): Promise<string>;
+  /** Prometheus text: the Router's registry (`primary`), plus whatever the plane's processes add. */
+  metricsText(primary: Registry): Promise<string>;
 }

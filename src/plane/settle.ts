@@ -1,6 +1,6 @@
 // A reload's replacement Discovery: numbered after the running one, started, and awaited until
 // it agrees with it (view-feed.ts says when), bounded by one probe cycle. Shared by both
-// layouts: ClusterRouter (workers) and LocalPlane (one process).
+// layouts: ClusterPlane (workers) and LocalPlane (one process).
 import type { Config } from '../config/types.js';
 import type { Discovery } from '../discovery/discovery.js';
 import type { Logger } from '../log.js';

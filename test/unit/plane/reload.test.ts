@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { describePlan, planReload, readForReload, reloadFromFile, type Reloadable } from '../../../src/cluster/reload.js';
+import { describePlan, planReload, readForReload, reloadFromFile, type Reloadable } from '../../../src/plane/reload.js';
 import { loadConfigText } from '../../../src/config/load.js';
 import type { Config } from '../../../src/config/types.js';
 import { captureLog } from '../../helpers/capture-log.js';

@@ -1,18 +1,18 @@
 // workers: 1 — Discovery and one DataPath in this process (the sidecar default: no IPC hop,
 // one process's memory). The same DataPath runs inside each worker in cluster mode.
-import type { Config, HostPort } from './config/types.js';
-import { hostPort } from './config/units.js';
-import { Discovery } from './discovery/discovery.js';
-import type { ListenerTraffic, SessionInfo } from './sessions/types.js';
-import type { Logger } from './log.js';
-import type { RouterMetrics } from './metrics/router-metrics.js';
-import type { DataPlane, PlaneHooks } from './plane.js';
-import { DataPath } from './proxy/data-path.js';
-import type { AdminStates } from './routing/eligible.js';
-import type { KillReason } from './routing/kill.js';
-import { replacementBase, settleReplacement } from './cluster/settle.js';
-import { discoveryKey } from './cluster/view-feed.js';
-import { describeError } from './errors.js';
+import type { Config, HostPort } from '../config/types.js';
+import { hostPort } from '../config/units.js';
+import { Discovery } from '../discovery/discovery.js';
+import type { ListenerTraffic, SessionInfo } from '../sessions/types.js';
+import type { Logger } from '../log.js';
+import type { Registry } from 'prom-client';
+import type { DataPlane, PlaneHooks } from './data-plane.js';
+import { DataPath } from '../proxy/data-path.js';
+import type { AdminStates } from '../routing/eligible.js';
+import type { KillReason } from '../routing/kill.js';
+import { replacementBase, settleReplacement } from './settle.js';
+import { discoveryKey } from './view-feed.js';
+import { describeError } from '../errors.js';
 
 export class LocalPlane implements DataPlane {
   readonly dataPath: DataPath;
@@ -88,8 +88,8 @@ export class LocalPlane implements DataPlane {
     return Promise.resolve(this.dataPath.sessions());
   }
 
-  metricsText(metrics: RouterMetrics): Promise<string> {
-    return metrics.text();
+  metricsText(primary: Registry): Promise<string> {
+    return primary.metrics();
   }
 
   // ---- internals ----------------------------------------------------------------------------

@@ -1,8 +1,8 @@
-// ClusterRouter with two real workers (the compiled dist/src/cluster/worker-main.js: run
+// ClusterPlane with two real workers (the compiled dist/src/cluster/worker-main.js: run
 // `npm run build` first) in front of fake Patroni APIs and fake PostgreSQL backends.
 import { existsSync } from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterRouter } from '../../../src/cluster/cluster-router.js';
+import { ClusterPlane } from '../../../src/cluster/cluster-plane.js';
 import { defaultWorkerModule } from '../../../src/cluster/supervisor.js';
 import { loadConfigText } from '../../../src/config/load.js';
 import type { Config } from '../../../src/config/types.js';
@@ -55,9 +55,9 @@ function config(c: Cluster, listeners: string[], extra: string[] = []): Config {
   return r.config;
 }
 
-async function startRouter(cfg: Config): Promise<ClusterRouter> {
+async function startRouter(cfg: Config): Promise<ClusterPlane> {
   const level = process.env.PGROUTER_TEST_LOG ?? 'silent';
-  const router = new ClusterRouter(cfg, silentLogger(), { pollIntervalMs: 0, log: { level, format: 'json' } });
+  const router = new ClusterPlane(cfg, silentLogger(), { pollIntervalMs: 0, log: { level, format: 'json' } });
   cleanup.push(() => router.close({ graceMs: 0 }));
   await router.start();
   const replicas = cfg.listeners.some((l) => l.role === 'replica') ? 2 : 0;
@@ -78,12 +78,12 @@ async function session(port: number): Promise<{ raw: RawClient; pid: number; key
 }
 
 
-async function sessionsPerWorker(router: ClusterRouter): Promise<number[]> {
+async function sessionsPerWorker(router: ClusterPlane): Promise<number[]> {
   await router.supervisor.refresh();
   return Object.values(router.supervisor.workerSessions()).sort();
 }
 
-describe('ClusterRouter with two workers', () => {
+describe('ClusterPlane with two workers', () => {
   it('spreads sessions over both workers and sends every cancel to the one replica that owns the key', async () => {
     const c = await fakeCluster();
     const [rw, ro] = [await findFreePort(), await findFreePort()];
@@ -202,7 +202,7 @@ describe('ClusterRouter with two workers', () => {
     const rw = await findFreePort();
     const listeners = [`{ name: rw, bind: "127.0.0.1:${rw}", role: primary }`];
     const seen: number[] = [];
-    const router = new ClusterRouter(config(c, listeners), silentLogger(), { pollIntervalMs: 0, onView: (v) => seen.push(v.generation) });
+    const router = new ClusterPlane(config(c, listeners), silentLogger(), { pollIntervalMs: 0, onView: (v) => seen.push(v.generation) });
     cleanup.push(() => router.close({ graceMs: 0 }));
     await router.start();
     await waitFor(() => router.view().primary === 'n1', { timeoutMs: 5_000, what: 'n1 primary' });

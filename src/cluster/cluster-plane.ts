@@ -1,5 +1,6 @@
-// Cluster mode's primary: Discovery (etcd + probes) → views → WorkerSupervisor → workers. It is
-// the multi-process twin of src/app.ts's Router and what app.ts delegates to when workers > 1.
+// The multi-process data plane (workers > 1), cluster mode's primary: Discovery (etcd + probes)
+// → views → WorkerSupervisor → workers. The twin of plane/local-plane.ts; the Router runs one or
+// the other behind the DataPlane interface (plane/data-plane.ts).
 //
 // Views per generation: each worker generation is fed by the Discovery built from its config.
 // A reload that keeps cluster/checks/max_lag shares the running Discovery; one that changes
@@ -13,16 +14,16 @@ import type { ProbeEvent } from '../discovery/prober.js';
 import type { ClusterView } from '../view/cluster-view.js';
 import type { Logger } from '../log.js';
 import type { ListenerTraffic, SessionInfo } from '../sessions/types.js';
-import type { RouterMetrics } from '../metrics/router-metrics.js';
-import type { DataPlane } from '../plane.js';
+import type { Registry } from 'prom-client';
+import type { DataPlane } from '../plane/data-plane.js';
 import type { AdminStates } from '../routing/eligible.js';
 import type { KillReason } from '../routing/kill.js';
-import { planReload, type ReloadPlan } from './reload.js';
+import { planReload, type ReloadPlan } from '../plane/reload.js';
 import { WorkerSupervisor, type SupervisorOptions } from './supervisor.js';
-import { replacementBase, settleReplacement } from './settle.js';
-import { discoveryKey } from './view-feed.js';
+import { replacementBase, settleReplacement } from '../plane/settle.js';
+import { discoveryKey } from '../plane/view-feed.js';
 
-export interface ClusterRouterOptions extends Omit<SupervisorOptions, 'config' | 'logger' | 'onRetired'> {
+export interface ClusterPlaneOptions extends Omit<SupervisorOptions, 'config' | 'logger' | 'onRetired'> {
   /** Every probe of every Discovery (RouterMetrics.observeProbe). */
   readonly onProbe?: (event: ProbeEvent) => void;
   /** Every view of the current generation's Discovery (RouterMetrics.observeView, state changes). */
@@ -37,7 +38,7 @@ interface Feed {
   unsubscribe: () => void;
 }
 
-export class ClusterRouter implements DataPlane {
+export class ClusterPlane implements DataPlane {
   readonly supervisor: WorkerSupervisor;
   private feeds: Feed[] = [];
   private cfg: Config;
@@ -46,7 +47,7 @@ export class ClusterRouter implements DataPlane {
   constructor(
     config: Config,
     private readonly logger: Logger,
-    private readonly opts: ClusterRouterOptions = {},
+    private readonly opts: ClusterPlaneOptions = {},
   ) {
     this.cfg = config;
     this.supervisor = new WorkerSupervisor({
@@ -188,8 +189,8 @@ export class ClusterRouter implements DataPlane {
   }
 
   /** Fresh worker reports, then the primary's registry plus the workers' process metrics. */
-  metricsText(metrics: RouterMetrics): Promise<string> {
-    return this.supervisor.metricsText(metrics.register);
+  metricsText(primary: Registry): Promise<string> {
+    return this.supervisor.metricsText(primary);
   }
 
   /** For tests and the stats page: the view the current generation routes with. */

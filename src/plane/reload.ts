@@ -1,4 +1,5 @@
-// SIGHUP: re-read and validate the config file, then apply it. An invalid file changes nothing:
+// The reload use case, behind SIGHUP and POST /admin/reload in both layouts: re-read and
+// validate the config file, then apply it. An invalid file changes nothing:
 // every issue is logged (with key path and line, like `pgrouter check`) and the router keeps
 // running on the config it has. What a valid file changes decides what is restarted (PURE plan).
 import { formatIssue } from '../config/check.js';
@@ -80,7 +81,7 @@ export function readForReload(file: string, env: NodeJS.ProcessEnv, current: Con
   return { ok: true, config: result.config, plan: planReload(current, result.config) };
 }
 
-/** What applies a validated config: ClusterRouter.reload (or the in-process Router's). */
+/** What applies a validated config: the Router (Router.reload hands it to its plane). */
 export interface Reloadable {
   readonly config: Config;
   reload(config: Config): Promise<{ ok: boolean; error?: string }>;
