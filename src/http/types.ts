@@ -71,7 +71,7 @@ export interface StatsSnapshot {
   readonly workers: Readonly<Record<string, number>>;
 }
 
-/** What the HTTP server needs from the router. Implemented in src/app.ts. */
+/** What the HTTP server needs from the router. Implemented by the Router (router/router.ts). */
 export interface RouterControl {
   view(): ClusterView;
   snapshot(): StatsSnapshot;

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findFreePort, LocalCluster, waitFor } from '../harness/cluster.js';
 import { sslRequest, startupPacket } from '../unit/proxy/helpers/packets.js';
-import type { Router } from '../../src/app.js';
+import type { Router } from '../../src/router/router.js';
 import { freeRouterPorts, pgClient, portOf, psql, rawClientClosed, routerConfig, startRouter, whereAmI, type RouterPorts } from './router-fixture.js';
 
 const run = promisify(execFile);

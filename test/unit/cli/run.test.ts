@@ -5,11 +5,11 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli.js';
-import { findFreePort } from '../harness/ports.js';
-import { waitFor } from '../harness/wait.js';
-import { FakePatroni } from './discovery/fake-patroni.js';
-import { FakeBackend } from './proxy/helpers/fake-backend.js';
+import { main } from '../../../src/cli/main.js';
+import { findFreePort } from '../../harness/ports.js';
+import { waitFor } from '../../harness/wait.js';
+import { FakePatroni } from '../discovery/fake-patroni.js';
+import { FakeBackend } from '../proxy/helpers/fake-backend.js';
 
 const SIGNALS = ['SIGHUP', 'SIGTERM', 'SIGINT'] as const;
 const TOKEN = 'cli-run-admin-token-0123';

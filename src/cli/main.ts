@@ -1,14 +1,14 @@
 // Command line: `pgrouter [run] --config FILE`, `pgrouter check --config FILE`, --version, --help.
 // main() returns the exit code instead of calling process.exit so it can be tested in-process.
 import { parseArgs } from 'node:util';
-import { loadConfigFile, formatIssues, summarizeConfig } from './config/load.js';
-import { createLogger } from './log.js';
-import { Router } from './app.js';
-import { reloadFromFile } from './plane/reload.js';
-import { DEFAULT_STATUS_URL, runStatus, statusUrl } from './cli-status.js';
-import { describeError } from './errors.js';
-import { packageVersion } from './metrics/build-info.js';
-import { HttpServer } from './http/server.js';
+import { loadConfigFile, formatIssues, summarizeConfig } from '../config/load.js';
+import { createLogger } from '../log.js';
+import { Router } from '../router/router.js';
+import { reloadFromFile } from '../plane/reload.js';
+import { DEFAULT_STATUS_URL, runStatus, statusUrl } from './status.js';
+import { describeError } from '../errors.js';
+import { packageVersion } from '../metrics/build-info.js';
+import { HttpServer } from '../http/server.js';
 
 const HELP = `Usage: pgrouter [run] --config FILE [--log-format json|pretty] [--log-level LEVEL]
        pgrouter check --config FILE

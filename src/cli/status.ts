@@ -1,11 +1,11 @@
 // `pgrouter status`: the router's view of the cluster in a terminal, like `patronictl list`
 // plus the router's own columns (sessions, and per listener whether the member gets new
 // sessions there). It reads GET /stats.json, so it shows exactly what the stats page shows.
-import type { Config } from './config/types.js';
-import { hostPort } from './config/units.js';
-import { describeError } from './errors.js';
-import { formatLagMb } from './http/format.js';
-import type { BackendState, StatsSnapshot } from './http/types.js';
+import type { Config } from '../config/types.js';
+import { hostPort } from '../config/units.js';
+import { describeError } from '../errors.js';
+import { formatLagMb } from '../http/format.js';
+import type { BackendState, StatsSnapshot } from '../http/types.js';
 
 export const DEFAULT_STATUS_URL = 'http://127.0.0.1:8404';
 

@@ -1,24 +1,24 @@
-// Router: runs a data plane (one process, or workers: src/plane.ts), feeds the Prometheus
+// Router: runs a data plane (one process, or workers: plane/data-plane.ts), feeds the Prometheus
 // exporter with every probe and view, keeps admin states, and implements RouterControl, what
 // the HTTP surface (stats page, health, admin API) needs. It starts no HTTP server itself.
 // The data path never sees discovery: it gets views, in-process or over IPC.
-import type { Config } from './config/types.js';
-import { hostPort } from './config/units.js';
-import type { ClusterView } from './view/cluster-view.js';
-import type { Discovery } from './discovery/discovery.js';
-import type { AdminState, RouterControl, StatsSnapshot } from './http/types.js';
-import type { SessionInfo } from './sessions/types.js';
-import type { Logger } from './log.js';
-import { packageVersion } from './metrics/build-info.js';
-import { RouterMetrics } from './metrics/router-metrics.js';
-import { NO_STATE_CHANGES, nextStateChanges, type StateChanges } from './metrics/state-changes.js';
-import { backendStates, buildStatsSnapshot } from './metrics/stats-snapshot.js';
-import type { DataPath } from './proxy/data-path.js';
-import { ADMIN_STATES, type AdminStates } from './routing/eligible.js';
-import { ClusterPlane } from './cluster/cluster-plane.js';
-import { resolveWorkerCount } from './cluster/supervisor.js';
-import { LocalPlane } from './plane/local-plane.js';
-import type { DataPlane } from './plane/data-plane.js';
+import type { Config } from '../config/types.js';
+import { hostPort } from '../config/units.js';
+import type { ClusterView } from '../view/cluster-view.js';
+import type { Discovery } from '../discovery/discovery.js';
+import type { AdminState, RouterControl, StatsSnapshot } from '../http/types.js';
+import type { SessionInfo } from '../sessions/types.js';
+import type { Logger } from '../log.js';
+import { packageVersion } from '../metrics/build-info.js';
+import { RouterMetrics } from '../metrics/router-metrics.js';
+import { NO_STATE_CHANGES, nextStateChanges, type StateChanges } from '../metrics/state-changes.js';
+import { backendStates, buildStatsSnapshot } from '../metrics/stats-snapshot.js';
+import type { DataPath } from '../proxy/data-path.js';
+import { ADMIN_STATES, type AdminStates } from '../routing/eligible.js';
+import { ClusterPlane } from '../cluster/cluster-plane.js';
+import { resolveWorkerCount } from '../cluster/supervisor.js';
+import { LocalPlane } from '../plane/local-plane.js';
+import type { DataPlane } from '../plane/data-plane.js';
 
 export interface RouterOptions {
   /** Export process_* and nodejs_* metrics too (default true). */

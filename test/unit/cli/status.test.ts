@@ -1,13 +1,13 @@
 import net from 'node:net';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { formatStatus, runStatus, statusUrl } from '../../src/cli-status.js';
-import { main } from '../../src/cli.js';
-import { loadConfigText } from '../../src/config/load.js';
-import type { Config } from '../../src/config/types.js';
-import { HttpServer } from '../../src/http/server.js';
-import { silentLogger } from '../../src/log.js';
-import { backend, FakeControl, listener, snapshot } from './http/fixtures.js';
+import { formatStatus, runStatus, statusUrl } from '../../../src/cli/status.js';
+import { main } from '../../../src/cli/main.js';
+import { loadConfigText } from '../../../src/config/load.js';
+import type { Config } from '../../../src/config/types.js';
+import { HttpServer } from '../../../src/http/server.js';
+import { silentLogger } from '../../../src/log.js';
+import { backend, FakeControl, listener, snapshot } from '../http/fixtures.js';
 
 function sink(): { stream: Writable; text: () => string } {
   let text = '';

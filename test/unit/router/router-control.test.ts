@@ -2,7 +2,7 @@
 // PostgreSQL backends: what the HTTP server (stats page, admin API, /metrics) will call.
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Router } from '../../../src/app.js';
+import { Router } from '../../../src/router/router.js';
 import type { Config, ListenerConfig } from '../../../src/config/types.js';
 import { waitFor } from '../../harness/wait.js';
 import { parsePrometheusText, samples, valueOf } from '../../helpers/prom-text.js';
