@@ -4,7 +4,6 @@ import { parseArgs } from 'node:util';
 import { loadConfigFile, formatIssues, summarizeConfig } from '../config/load.js';
 import { createLogger } from '../log.js';
 import { Router } from '../router/router.js';
-import { reloadFromFile } from '../plane/reload.js';
 import { DEFAULT_STATUS_URL, runStatus, statusUrl } from './status.js';
 import { describeError } from '../errors.js';
 import { packageVersion } from '../metrics/build-info.js';
@@ -95,7 +94,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
   const level = values['log-level'] ?? result.config.log.level;
   const logger = createLogger({ level, format });
   const router = new Router(result.config, logger, { workerLog: { level, format } });
-  const reload = () => reloadFromFile(router, file, process.env, logger);
+  const reload = () => router.reloadFile(file, process.env);
   const http = new HttpServer({ config: result.config, current: () => router.config, control: router, logger, reload });
   return runRouter(router, http, logger, () => void reload());
 }

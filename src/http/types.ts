@@ -3,6 +3,7 @@
 // JSON-serializable data. The traffic shapes inside them belong to the data path
 // (sessions/types.ts); the HTTP surface only shows them.
 import type { ClusterView, EtcdStatus } from '../view/cluster-view.js';
+import type { ConfigIssue } from '../config/types.js';
 import type { AdminState } from '../routing/eligible.js';
 import type { BackendTraffic, ListenerTraffic, SessionInfo } from '../sessions/types.js';
 
@@ -83,3 +84,13 @@ export interface RouterControl {
   killBackendSessions(member: string): Promise<number>;
   sessions(): Promise<readonly SessionInfo[]>;
 }
+
+/**
+ * POST /admin/reload's answer: the outcome of the reload use case (the same one SIGHUP runs),
+ * in the HTTP surface's terms. The Router hands the use case to the HTTP server as a function
+ * (HttpServerOptions.reload), so the surface never imports the planes that run it.
+ */
+export type ReloadReply =
+  | { readonly ok: true; readonly changes: string; readonly restartNeeded: readonly string[] }
+  | { readonly ok: false; readonly reason: 'invalid'; readonly issues: readonly ConfigIssue[] }
+  | { readonly ok: false; readonly reason: 'apply_failed'; readonly error: string };

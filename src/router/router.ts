@@ -6,7 +6,7 @@ import type { Config } from '../config/types.js';
 import { hostPort } from '../config/units.js';
 import type { ClusterView } from '../view/cluster-view.js';
 import type { Discovery } from '../discovery/discovery.js';
-import type { AdminState, RouterControl, StatsSnapshot } from '../http/types.js';
+import type { AdminState, ReloadReply, RouterControl, StatsSnapshot } from '../http/types.js';
 import type { SessionInfo } from '../sessions/types.js';
 import type { Logger } from '../log.js';
 import { packageVersion } from '../metrics/build-info.js';
@@ -19,6 +19,7 @@ import { ClusterPlane } from '../cluster/cluster-plane.js';
 import { resolveWorkerCount } from '../cluster/supervisor.js';
 import { LocalPlane } from '../plane/local-plane.js';
 import type { DataPlane } from '../plane/data-plane.js';
+import { describePlan, reloadFromFile } from '../plane/reload.js';
 
 export interface RouterOptions {
   /** Export process_* and nodejs_* metrics too (default true). */
@@ -81,7 +82,16 @@ export class Router implements RouterControl {
     return this.plane.dataPath;
   }
 
-  /** SIGHUP (cluster/reload.ts reads and validates the file). */
+  /**
+   * SIGHUP and POST /admin/reload: the reload use case (plane/reload.ts) on `file`, answered in
+   * the HTTP surface's terms. Never throws.
+   */
+  async reloadFile(file: string, env: NodeJS.ProcessEnv): Promise<ReloadReply> {
+    const outcome = await reloadFromFile(this, file, env, this.logger);
+    return outcome.ok ? { ok: true, changes: describePlan(outcome.plan), restartNeeded: outcome.plan.restartNeeded } : outcome;
+  }
+
+  /** Applies a validated config (plane/reload.ts reads and validates the file). */
   async reload(config: Config): Promise<{ ok: boolean; error?: string }> {
     const r = await this.plane.reload(config);
     if (r.ok) {
