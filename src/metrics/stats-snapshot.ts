@@ -82,7 +82,7 @@ export interface SnapshotInput {
 }
 
 function emptyListenerTraffic(): ListenerTraffic {
-  return { current: 0, total: 0, queued: 0, held: 0, bytes_in: 0, bytes_out: 0, refusals: {}, backends: {} };
+  return { current: 0, total: 0, queued: 0, held: 0, bytes_in: 0, bytes_out: 0, refusals: {}, closed: {}, backends: {} };
 }
 
 function listenerRow(input: SnapshotInput, l: ListenerConfig): ListenerRow {

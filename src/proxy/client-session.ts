@@ -18,7 +18,7 @@ import type { ListenerConfig, TimeoutsConfig } from '../config/types.js';
 import type { MemberView } from '../view/cluster-view.js';
 import type { Logger } from '../log.js';
 import type { KillReason } from '../routing/kill.js';
-import type { Counters } from '../sessions/counters.js';
+import { killedReason, type EndReason, type RefusalReason } from '../sessions/close-reason.js';
 import type { SessionRecord, SessionRegistry } from '../sessions/registry.js';
 import type { TrafficCounter } from '../sessions/traffic.js';
 import { connectBackend, type ConnectAttempt } from './backend-connect.js';
@@ -29,17 +29,16 @@ import { errorResponse, NO_ENCRYPTION, SQLSTATE, sslRequestPacket } from '../pro
 import { endThenDestroy, startRelay, type Relay, type RelayEnd, type RelayHooks } from './relay.js';
 import { feedServerStartup, firstServerMessage, initialServerStartup, type ServerStartupState } from '../protocol/server-startup-parser.js';
 
-export type CounterGroup = 'rejected' | 'closed' | 'cancels' | 'connect_errors';
-
 /** What a session needs from its listener; the listener implements it. */
 export interface SessionContext extends WaiterContext {
   readonly listener: ListenerConfig;
   readonly timeouts: TimeoutsConfig;
   readonly logger: Logger;
   readonly registry: SessionRegistry;
-  readonly counters: Counters<CounterGroup>;
   /** This listener's per-backend traffic (a few bumps per session, none per chunk). */
   readonly traffic: TrafficCounter;
+  /** Counts a CancelRequest by outcome (exact, broadcast, no_target, send_failed_<error>). */
+  countCancel(outcome: string): void;
   /** Members to broadcast a cancel with an unknown key to. */
   cancelTargets(): readonly MemberView[];
   /** Cluster mode: the owner of a cancel key another worker relays (null: unknown). */
@@ -72,7 +71,8 @@ export class ClientSession implements RelayHooks, WaiterEvents {
   private parser: ServerStartupState | null = null;
   /** Server bytes held back until its first message is known (phase server_hello). */
   private hello: Buffer = EMPTY;
-  private killReason: KillReason | null = null;
+  /** Why the relay is being ended by us (kill, shutdown, internal error); null: a side closed it. */
+  private endReason: EndReason | null = null;
 
   constructor(
     private readonly client: net.Socket,
@@ -94,21 +94,17 @@ export class ClientSession implements RelayHooks, WaiterEvents {
     this.armStartupTimer();
   }
 
-  /** Relaying bytes (established), as opposed to still in the handshake or waiting. */
-  get established(): boolean {
-    return this.phase === 'relay';
-  }
-
   /**
    * Router shutdown, or its listener removed by a reload: a client not yet relaying is refused
    * now (57P01, counted under `reason`); an established session runs on.
    */
-  shutdown(reason = 'shutdown', message = 'pgrouter is shutting down'): void {
+  shutdown(reason: 'shutdown' | 'listener_removed' = 'shutdown', message = 'pgrouter is shutting down'): void {
     if (this.phase === 'relay' || this.phase === 'done') return;
     this.refuse(reason, errorResponse(SQLSTATE.ADMIN_SHUTDOWN, message));
   }
 
   destroy(): void {
+    this.endReason ??= 'shutdown';
     this.relay?.destroy();
     this.refuse('shutdown');
     this.client.destroy();
@@ -187,9 +183,9 @@ export class ClientSession implements RelayHooks, WaiterEvents {
       targets: () => ctx.cancelTargets(),
       timeoutMs: ctx.timeouts.connect,
       keepaliveMs: ctx.timeouts.keepalive,
-      onSendFailure: (reason) => ctx.counters.inc('cancels', `send_failed_${reason}`),
+      onSendFailure: (reason) => ctx.countCancel(`send_failed_${reason}`),
     });
-    ctx.counters.inc('cancels', outcome);
+    ctx.countCancel(outcome);
     ctx.logger.debug({ event: 'cancel', client: this.clientAddress, pid, outcome }, 'cancel request');
     // "Message Flow: Canceling Requests": the server closes the connection without a reply.
     this.finish();
@@ -236,7 +232,6 @@ export class ClientSession implements RelayHooks, WaiterEvents {
       this.guard((result) => {
         this.attempt = null;
         if (result.ok) return this.connected(result.socket);
-        ctx.counters.inc('connect_errors', result.reason);
         ctx.traffic.connectError(m.name);
         ctx.logger.debug({ event: 'backend_connect_failed', backend: m.name, reason: result.reason, client: this.clientAddress }, 'backend connect failed');
         this.replaceBackend(m.name);
@@ -296,7 +291,6 @@ export class ClientSession implements RelayHooks, WaiterEvents {
     const first = firstServerMessage(this.hello);
     if (first.kind === 'incomplete') return;
     if (first.kind === 'error' && first.sqlstate === SQLSTATE.CANNOT_CONNECT_NOW) {
-      this.ctx.counters.inc('connect_errors', 'cannot_connect_now');
       if (this.record) this.ctx.traffic.connectError(this.record.backend);
       return this.replaceBackend(this.record?.backend ?? null);
     }
@@ -342,7 +336,7 @@ export class ClientSession implements RelayHooks, WaiterEvents {
       return this.guard(() => this.replaceBackend(null))();
     }
     if (this.phase === 'startup') return this.dropBackend();
-    this.killReason = reason;
+    this.endReason = killedReason(reason);
     this.relay?.destroy();
   };
 
@@ -390,10 +384,10 @@ export class ClientSession implements RelayHooks, WaiterEvents {
     if (this.parser) this.observeStartup(record, chunk);
   }
 
-  relayEnded(reason: RelayEnd): void {
-    const { ctx } = this;
-    ctx.counters.inc('closed', this.killReason ? `killed_${this.killReason}` : reason);
-    if (this.relayed) ctx.traffic.relayEnded(this.relayed, this.killReason);
+  relayEnded(end: RelayEnd): void {
+    // 'destroyed' is only ever our own doing, and then endReason says why.
+    const reason: EndReason = this.endReason ?? (end === 'destroyed' ? 'shutdown' : end);
+    if (this.relayed) this.ctx.traffic.relayEnded(this.relayed, reason);
     this.finish();
   }
 
@@ -419,11 +413,10 @@ export class ClientSession implements RelayHooks, WaiterEvents {
     this.ctx.logger.debug({ event: 'client_error', client: this.clientAddress, err: err.message }, 'client socket error');
   };
 
-  /** Closes a client that never reached the relay, counted under `rejected` by reason. */
-  private refuse(reason: string, message?: Buffer, detail?: string): void {
+  /** Closes a client that never reached the relay, counted under its listener's refusals. */
+  private refuse(reason: RefusalReason, message?: Buffer, detail?: string): void {
     if (this.phase === 'done' || this.phase === 'relay') return;
     const { ctx } = this;
-    ctx.counters.inc('rejected', reason);
     ctx.traffic.refused(reason);
     ctx.logger.debug({ event: 'client_rejected', listener: ctx.listener.name, client: this.clientAddress, reason, detail }, 'client closed');
     this.finish();
@@ -461,8 +454,8 @@ export class ClientSession implements RelayHooks, WaiterEvents {
         fn(...args);
       } catch (err) {
         this.ctx.logger.error({ event: 'session_internal_error', client: this.clientAddress, err }, 'session failed');
-        this.ctx.counters.inc(this.phase === 'relay' ? 'closed' : 'rejected', 'internal_error');
-        if (this.phase !== 'relay' && this.phase !== 'done') this.ctx.traffic.refused('internal_error');
+        if (this.phase === 'relay') this.endReason ??= 'internal_error';
+        else if (this.phase !== 'done') this.ctx.traffic.refused('internal_error');
         this.relay?.destroy();
         this.finish();
         this.backend?.destroy();

@@ -8,11 +8,9 @@ import type { ListenerTraffic, SessionInfo } from '../sessions/types.js';
 import type { Logger } from '../log.js';
 import type { AdminStates } from '../routing/eligible.js';
 import type { KillReason } from '../routing/kill.js';
-import { Counters } from '../sessions/counters.js';
-import { SessionRegistry, type CancelKeyObserver, type RegistryStats } from '../sessions/registry.js';
-import type { TrafficCounter } from '../sessions/traffic.js';
-import type { CounterGroup } from './client-session.js';
-import { Listener, type ListenerStats } from './listener.js';
+import { SessionRegistry, type CancelKeyObserver } from '../sessions/registry.js';
+import { bump, type TrafficCounter } from '../sessions/traffic.js';
+import { Listener } from './listener.js';
 import { planListenerChanges } from './listener-plan.js';
 
 /**
@@ -35,21 +33,6 @@ export interface DataPathOptions {
   readonly random?: () => number;
 }
 
-export interface DataPathStats {
-  readonly generation: number;
-  readonly primary: string | null;
-  readonly listeners: Record<string, ListenerStats>;
-  readonly sessions: RegistryStats;
-  /** Clients closed before their session was established, by reason. */
-  readonly rejected: Record<string, number>;
-  /** Established sessions that ended, by reason. */
-  readonly closed: Record<string, number>;
-  /** Cancel requests by outcome (exact, broadcast, no_target, send_failed_*). */
-  readonly cancels: Record<string, number>;
-  /** Failed backend connection attempts by error code. */
-  readonly connect_errors: Record<string, number>;
-}
-
 /** What DataPath.reconfigure did, by listener name (see planListenerChanges). */
 export interface ReconfigureResult {
   readonly added: string[];
@@ -62,7 +45,8 @@ export class DataPath {
   private config: Config;
   private readonly logger: Logger;
   private readonly registry: SessionRegistry;
-  private readonly counters = new Counters<CounterGroup>(['rejected', 'closed', 'cancels', 'connect_errors']);
+  /** CancelRequests by outcome: one process-wide count (a cancel names no session of its listener). */
+  private readonly cancelOutcomes = new Map<string, number>();
   /** The configured listeners, in config order; they accept. */
   private listeners: Listener[];
   /**
@@ -100,7 +84,7 @@ export class DataPath {
         timeouts,
         logger: this.logger.child({ listener: l.name }),
         registry: this.registry,
-        counters: this.counters,
+        countCancel: (outcome: string) => bump(this.cancelOutcomes, outcome),
         view: () => this.view,
         adminStates: () => this.admin,
         now: this.now,
@@ -273,7 +257,7 @@ export class DataPath {
 
   /** Cancel requests by outcome (exact, broadcast, no_target, send_failed_*). */
   cancels(): Record<string, number> {
-    return this.counters.snapshot().cancels;
+    return Object.fromEntries(this.cancelOutcomes);
   }
 
   /** Sessions with a backend (connecting or relaying), for the admin API. */
@@ -335,20 +319,6 @@ export class DataPath {
   current(): ClusterView {
     return this.view;
   }
-
-  stats(): DataPathStats {
-    const c = this.counters.snapshot();
-    return {
-      generation: this.view.generation,
-      primary: this.view.primary,
-      listeners: Object.fromEntries([...this.byName()].map(([name, group]) => [name, sumStats(group.map((l) => l.stats()))])),
-      sessions: this.registry.stats(),
-      rejected: c.rejected,
-      closed: c.closed,
-      cancels: c.cancels,
-      connect_errors: c.connect_errors,
-    };
-  }
 }
 
 /** Binds the listeners together; if one fails, closes them all again and throws its error. */
@@ -358,16 +328,4 @@ async function bindAll(targets: ReadonlyArray<{ readonly listener: Listener; rea
   if (!failed) return;
   await Promise.all(targets.map((t) => t.listener.stopAccepting()));
   throw failed.reason;
-}
-
-function sumStats(all: readonly ListenerStats[]): ListenerStats {
-  const sum = { clients: 0, established: 0, held: 0, active: 0, queued: 0 };
-  for (const s of all) {
-    sum.clients += s.clients;
-    sum.established += s.established;
-    sum.held += s.held;
-    sum.active += s.active;
-    sum.queued += s.queued;
-  }
-  return sum;
 }

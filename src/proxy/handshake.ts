@@ -7,6 +7,7 @@
 //     plaintext injected ahead of the TLS handshake would otherwise be taken as encrypted);
 //   - ssl: passthrough relays the SSLRequest to a backend unless one already answered 'N'.
 import { decodeStartup, MAX_STARTUP_PACKET } from '../protocol/startup-decoder.js';
+import type { RefusalReason } from '../sessions/close-reason.js';
 
 export interface HandshakeState {
   readonly ssl: 'passthrough' | 'disable';
@@ -16,7 +17,7 @@ export interface HandshakeState {
 
 export type HandshakeStep =
   | { readonly step: 'wait' }
-  | { readonly step: 'reject'; readonly reason: string; readonly detail?: string }
+  | { readonly step: 'reject'; readonly reason: RefusalReason; readonly detail?: string }
   /** Answer 'N' ourselves and keep reading the same connection. */
   | { readonly step: 'answer_no'; readonly request: 'ssl' | 'gssenc' }
   /** Relay the SSLRequest to a backend and relay its one-byte answer. */

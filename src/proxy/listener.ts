@@ -7,18 +7,18 @@ import { PgrError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { cancelTargets, eligibleBackends, type AdminStates } from '../routing/eligible.js';
 import { pick } from '../routing/pick.js';
-import type { Counters } from '../sessions/counters.js';
 import type { SessionRegistry } from '../sessions/registry.js';
 import { TrafficCounter } from '../sessions/traffic.js';
 import { Admission } from './admission.js';
 import type { Route, Wakeable } from './backend-waiter.js';
-import { ClientSession, type CounterGroup, type SessionContext } from './client-session.js';
+import { ClientSession, type SessionContext } from './client-session.js';
 
 export interface ListenerDeps {
   readonly timeouts: TimeoutsConfig;
   readonly logger: Logger;
   readonly registry: SessionRegistry;
-  readonly counters: Counters<CounterGroup>;
+  /** The data path's count of CancelRequests by outcome (process-wide, not per listener). */
+  countCancel(outcome: string): void;
   view(): ClusterView;
   /** Operator states by member name: drain and maint take no new sessions. */
   adminStates(): AdminStates;
@@ -27,14 +27,6 @@ export interface ListenerDeps {
   nextId(): string;
   /** Cluster mode: asks the primary for the owner of a cancel key no local session has. */
   remoteCancelOwner?(pid: number, key: Buffer): Promise<{ host: string; port: number } | null>;
-}
-
-export interface ListenerStats {
-  readonly clients: number;
-  readonly established: number;
-  readonly held: number;
-  readonly active: number;
-  readonly queued: number;
 }
 
 export interface ListenerOptions {
@@ -95,8 +87,8 @@ export class Listener implements SessionContext {
   get registry(): SessionRegistry {
     return this.deps.registry;
   }
-  get counters(): Counters<CounterGroup> {
-    return this.deps.counters;
+  countCancel(outcome: string): void {
+    this.deps.countCancel(outcome);
   }
 
   /** Binds. `path` (e.g. "listeners[2].bind") is named in the error so the operator finds the key. */
@@ -206,12 +198,6 @@ export class Listener implements SessionContext {
   /** This socket's own gauges (its counters may be shared, see ListenerOptions.traffic). */
   gauges(): { current: number; queued: number; held: number } {
     return { current: this.sessions.size, queued: this.admission.stats().queued, held: this.held.size };
-  }
-
-  stats(): ListenerStats {
-    let established = 0;
-    for (const s of this.sessions) if (s.established) established++;
-    return { clients: this.sessions.size, established, held: this.held.size, ...this.admission.stats() };
   }
 
   // ---- SessionContext ----------------------------------------------------------------------

@@ -5,7 +5,6 @@ import type { ClusterView } from '../view/cluster-view.js';
 import type { Logger } from '../log.js';
 import { cancelKeyId, type BackendKey } from '../protocol/cancel-key.js';
 import { sessionsToKill, type KillReason } from '../routing/kill.js';
-import { Counters } from './counters.js';
 
 export interface SessionRecord {
   readonly id: string;
@@ -57,14 +56,6 @@ interface Entry {
   readonly scope: KillScope | null;
 }
 
-export interface RegistryStats {
-  readonly active: number;
-  /** listener → backend → sessions. */
-  readonly sessions: Record<string, Record<string, number>>;
-  /** Sessions killed by a view change, by reason. */
-  readonly killed: Record<string, number>;
-}
-
 export class SessionRegistry {
   /** Listener configs by name, for sessions added without a scope; see setListeners. */
   private configs = new Map<string, ListenerConfig>();
@@ -73,7 +64,6 @@ export class SessionRegistry {
   /** listener → backend → count, kept incrementally for leastconn. */
   private readonly load = new Map<string, Map<string, number>>();
   private readonly byCancelKey = new Map<string, SessionRecord>();
-  private readonly counters = new Counters<'killed'>(['killed']);
   private total = 0;
   private readonly observer: CancelKeyObserver | null;
 
@@ -230,17 +220,7 @@ export class SessionRegistry {
         this.logger.error({ event: 'kill_failed', id: v.record.id, err }, 'failed to kill a session');
       }
     }
-    this.counters.inc('killed', reason, victims.length);
     return victims.length;
-  }
-
-  stats(): RegistryStats {
-    const sessions: Record<string, Record<string, number>> = {};
-    for (const [listener, byBackend] of this.load) {
-      sessions[listener] = {};
-      for (const [backend, n] of byBackend) if (n > 0) sessions[listener][backend] = n;
-    }
-    return { active: this.total, sessions, killed: this.counters.snapshot().killed };
   }
 
   /** A listener no longer configured is forgotten with its last session. */

@@ -26,8 +26,10 @@ export interface ListenerTraffic {
   readonly held: number;
   readonly bytes_in: number;
   readonly bytes_out: number;
-  /** Refused / closed-before-relay clients by reason (no_backend, queue_timeout, invalid_startup, ...). */
+  /** Clients closed before their session reached the relay, by RefusalReason (close-reason.ts). */
   readonly refusals: Readonly<Record<string, number>>;
+  /** Relayed sessions that ended, by EndReason (client_closed, server_timeout, killed_not_primary, ...). */
+  readonly closed: Readonly<Record<string, number>>;
   readonly backends: Readonly<Record<string, BackendTraffic>>;
 }
 

@@ -25,7 +25,7 @@ export function backend(name: string, over: Partial<BackendRow> = {}): BackendRo
 }
 
 export function listener(name: string, role: 'primary' | 'replica', backends: BackendRow[], over: Partial<ListenerRow> = {}): ListenerRow {
-  const t: ListenerTraffic = { current: 0, total: 0, queued: 0, held: 0, bytes_in: 0, bytes_out: 0, refusals: {}, backends: {} };
+  const t: ListenerTraffic = { current: 0, total: 0, queued: 0, held: 0, bytes_in: 0, bytes_out: 0, refusals: {}, closed: {}, backends: {} };
   return { name, bind: role === 'primary' ? ':5432' : ':5433', role, can_route: backends.some((b) => b.state === 'UP'), traffic: t, backends, ...over };
 }
 
