@@ -18,7 +18,9 @@ import type { ListenerConfig, TimeoutsConfig } from '../config/types.js';
 import type { MemberView } from '../view/cluster-view.js';
 import type { Logger } from '../log.js';
 import type { KillReason } from '../routing/kill.js';
-import { killedReason, type EndReason, type RefusalReason } from '../sessions/close-reason.js';
+import { endThenDestroy } from '../relay/end-then-destroy.js';
+import type { Relay, RelayEnd, RelayEngine, RelayObserver } from '../relay/relay.js';
+import { killedReason, type RefusalReason } from '../sessions/close-reason.js';
 import type { SessionRecord, SessionRegistry } from '../sessions/registry.js';
 import type { TrafficCounter } from '../sessions/traffic.js';
 import { connectBackend, type ConnectAttempt } from './backend-connect.js';
@@ -26,7 +28,6 @@ import { BackendWaiter, type Route, type WaiterContext, type WaiterEvents } from
 import { forwardCancel } from './cancel-forwarder.js';
 import { handshakeStep } from './handshake.js';
 import { errorResponse, NO_ENCRYPTION, SQLSTATE, sslRequestPacket } from '../protocol/messages.js';
-import { endThenDestroy, startRelay, type Relay, type RelayEnd, type RelayHooks } from './relay.js';
 import { feedServerStartup, firstServerMessage, initialServerStartup, type ServerStartupState } from '../protocol/server-startup-parser.js';
 
 /** What a session needs from its listener; the listener implements it. */
@@ -37,6 +38,8 @@ export interface SessionContext extends WaiterContext {
   readonly registry: SessionRegistry;
   /** This listener's per-backend traffic (a few bumps per session, none per chunk). */
   readonly traffic: TrafficCounter;
+  /** What moves the bytes once the startup phase is over. */
+  readonly relayEngine: RelayEngine;
   /** Counts a CancelRequest by outcome (exact, broadcast, no_target, send_failed_<error>). */
   countCancel(outcome: string): void;
   /** Members to broadcast a cancel with an unknown key to. */
@@ -52,7 +55,7 @@ const EMPTY = Buffer.alloc(0);
 
 type Phase = 'startup' | 'waiting' | 'connecting' | 'ssl_wait' | 'server_hello' | 'relay' | 'done';
 
-export class ClientSession implements RelayHooks, WaiterEvents {
+export class ClientSession implements RelayObserver, WaiterEvents {
   private readonly clientAddress: string;
   private phase: Phase = 'startup';
   private acc: Buffer = EMPTY;
@@ -71,8 +74,6 @@ export class ClientSession implements RelayHooks, WaiterEvents {
   private parser: ServerStartupState | null = null;
   /** Server bytes held back until its first message is known (phase server_hello). */
   private hello: Buffer = EMPTY;
-  /** Why the relay is being ended by us (kill, shutdown, internal error); null: a side closed it. */
-  private endReason: EndReason | null = null;
 
   constructor(
     private readonly client: net.Socket,
@@ -104,8 +105,7 @@ export class ClientSession implements RelayHooks, WaiterEvents {
   }
 
   destroy(): void {
-    this.endReason ??= 'shutdown';
-    this.relay?.destroy();
+    this.relay?.kill('shutdown');
     this.refuse('shutdown');
     this.client.destroy();
   }
@@ -336,8 +336,7 @@ export class ClientSession implements RelayHooks, WaiterEvents {
       return this.guard(() => this.replaceBackend(null))();
     }
     if (this.phase === 'startup') return this.dropBackend();
-    this.endReason = killedReason(reason);
-    this.relay?.destroy();
+    this.relay?.kill(killedReason(reason));
   };
 
   // ---- the relay --------------------------------------------------------------------------
@@ -368,14 +367,11 @@ export class ClientSession implements RelayHooks, WaiterEvents {
       client.write(hello);
     }
     this.relayed = record;
-    this.relay = startRelay(client, backend, { client: ctx.timeouts.client, server: ctx.timeouts.server }, this);
+    const timeouts = { client: ctx.timeouts.client, server: ctx.timeouts.server };
+    this.relay = ctx.relayEngine.start({ client, server: backend, timeouts, counts: record, observeServer: parse }, this);
   }
 
-  // RelayHooks: the relay calls these (methods: no closures per session).
-
-  relayClientData(chunk: Buffer): void {
-    if (this.relayed) this.relayed.bytesIn += chunk.length;
-  }
+  // RelayObserver: the relay calls these (methods: no closures per session).
 
   relayServerData(chunk: Buffer): void {
     const record = this.relayed;
@@ -385,9 +381,7 @@ export class ClientSession implements RelayHooks, WaiterEvents {
   }
 
   relayEnded(end: RelayEnd): void {
-    // 'destroyed' is only ever our own doing, and then endReason says why.
-    const reason: EndReason = this.endReason ?? (end === 'destroyed' ? 'shutdown' : end);
-    if (this.relayed) this.ctx.traffic.relayEnded(this.relayed, reason);
+    if (this.relayed) this.ctx.traffic.relayEnded(this.relayed, end.reason);
     this.finish();
   }
 
@@ -454,9 +448,8 @@ export class ClientSession implements RelayHooks, WaiterEvents {
         fn(...args);
       } catch (err) {
         this.ctx.logger.error({ event: 'session_internal_error', client: this.clientAddress, err }, 'session failed');
-        if (this.phase === 'relay') this.endReason ??= 'internal_error';
-        else if (this.phase !== 'done') this.ctx.traffic.refused('internal_error');
-        this.relay?.destroy();
+        if (this.phase !== 'relay' && this.phase !== 'done') this.ctx.traffic.refused('internal_error');
+        this.relay?.kill('internal_error');
         this.finish();
         this.backend?.destroy();
         this.client.destroy();

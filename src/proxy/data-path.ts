@@ -10,6 +10,8 @@ import type { AdminStates } from '../routing/eligible.js';
 import type { KillReason } from '../routing/kill.js';
 import { SessionRegistry, type CancelKeyObserver } from '../sessions/registry.js';
 import { bump, type TrafficCounter } from '../sessions/traffic.js';
+import { JS_RELAY } from '../relay/js-relay.js';
+import type { RelayEngine } from '../relay/relay.js';
 import { Listener } from './listener.js';
 import { planListenerChanges } from './listener-plan.js';
 
@@ -31,6 +33,8 @@ export interface DataPathOptions {
   readonly now?: () => number;
   /** Randomness for `balance: random`. */
   readonly random?: () => number;
+  /** What relays the bytes after the startup phase; default the JS engine. */
+  readonly relay?: RelayEngine;
 }
 
 /** What DataPath.reconfigure did, by listener name (see planListenerChanges). */
@@ -59,6 +63,7 @@ export class DataPath {
   private sessionSeq = 0;
   private readonly now: () => number;
   private readonly random: () => number;
+  private readonly relayEngine: RelayEngine;
   private readonly hooks: CancelKeyHooks | undefined;
   /** Reloads run one after another: each plans against the config the previous one left. */
   private reconfiguring: Promise<unknown> = Promise.resolve();
@@ -73,6 +78,7 @@ export class DataPath {
     this.registry = new SessionRegistry({ listeners: opts.config.listeners, logger: opts.logger, ...(hooks ? { cancelKeys: hooks } : {}) });
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
+    this.relayEngine = opts.relay ?? JS_RELAY;
     this.listeners = opts.config.listeners.map((l) => this.makeListener(l, opts.config.timeouts));
   }
 
@@ -84,6 +90,7 @@ export class DataPath {
         timeouts,
         logger: this.logger.child({ listener: l.name }),
         registry: this.registry,
+        relayEngine: this.relayEngine,
         countCancel: (outcome: string) => bump(this.cancelOutcomes, outcome),
         view: () => this.view,
         adminStates: () => this.admin,

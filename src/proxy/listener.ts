@@ -11,12 +11,14 @@ import type { SessionRegistry } from '../sessions/registry.js';
 import { TrafficCounter } from '../sessions/traffic.js';
 import { Admission } from './admission.js';
 import type { Route, Wakeable } from './backend-waiter.js';
+import type { RelayEngine } from '../relay/relay.js';
 import { ClientSession, type SessionContext } from './client-session.js';
 
 export interface ListenerDeps {
   readonly timeouts: TimeoutsConfig;
   readonly logger: Logger;
   readonly registry: SessionRegistry;
+  readonly relayEngine: RelayEngine;
   /** The data path's count of CancelRequests by outcome (process-wide, not per listener). */
   countCancel(outcome: string): void;
   view(): ClusterView;
@@ -86,6 +88,9 @@ export class Listener implements SessionContext {
   }
   get registry(): SessionRegistry {
     return this.deps.registry;
+  }
+  get relayEngine(): RelayEngine {
+    return this.deps.relayEngine;
   }
   countCancel(outcome: string): void {
     this.deps.countCancel(outcome);

@@ -1,6 +1,7 @@
-// Bidirectional byte relay between a client and its backend, with backpressure, half-close and
-// idle timeouts. No buffers of its own: a chunk goes straight from one socket to the other, and
-// a side whose peer cannot keep up is paused until the peer drains.
+// The JS relay engine: bidirectional byte relay between a client and its backend in the event
+// loop, with backpressure, half-close and idle timeouts (the contract is in relay.ts). No
+// buffers of its own: a chunk goes straight from one socket to the other, and a side whose peer
+// cannot keep up is paused until the peer drains.
 //
 // Memory and CPU per session matter here (thousands of mostly idle sessions per process), so a
 // relay allocates two closures (the per-chunk 'data' listeners); the rarer socket events go to
@@ -9,74 +10,47 @@
 // timer. A chunk only stamps the time; the timer, when it fires, looks at the stamp and re-arms
 // for the rest, instead of every chunk re-arming a timer per socket (socket.setTimeout).
 import type net from 'node:net';
+import type { EndReason } from '../sessions/close-reason.js';
+import { endThenDestroy } from './end-then-destroy.js';
+import type { ByteCounts, Relay, RelayEngine, RelayObserver, RelaySpec, RelayTimeouts } from './relay.js';
 
-export type RelayEnd =
-  | 'client_closed'
-  | 'server_closed'
-  | 'client_error'
-  | 'server_error'
-  | 'client_timeout'
-  | 'server_timeout'
-  | 'destroyed';
-
-/** What the relay tells its session. Methods, so a session can pass itself (no closures). */
-export interface RelayHooks {
-  /** Every chunk from the client, before it is written to the server. */
-  relayClientData(chunk: Buffer): void;
-  /** Every chunk from the server, before it is written to the client. */
-  relayServerData(chunk: Buffer): void;
-  /** Called once, when the first of the two sockets is closed: the session is over. */
-  relayEnded(reason: RelayEnd): void;
-}
-
-export interface RelayTimeouts {
-  /** Client idle timeout in ms; 0 = none. */
-  readonly client: number;
-  /** Server idle timeout in ms; 0 = none. */
-  readonly server: number;
-}
-
-/** How long the surviving side may take to flush its pending bytes after the other closed. */
-const CLOSE_LINGER_MS = 10_000;
-
-export interface Relay {
-  /** Destroys both sockets at once (a view change killed the session, or shutdown). */
-  destroy(): void;
-}
-
-/** Ends `socket` (flushing what is queued) and destroys it once flushed, or after a linger limit. */
-export function endThenDestroy(socket: net.Socket): void {
-  if (socket.destroyed) return;
-  if (socket.writableFinished) {
-    socket.destroy();
-    return;
-  }
-  const linger = setTimeout(() => socket.destroy(), CLOSE_LINGER_MS);
-  linger.unref();
-  socket.once('close', () => clearTimeout(linger));
-  socket.once('finish', () => socket.destroy());
-  if (!socket.writableEnded) socket.end();
-}
+export const JS_RELAY: RelayEngine = Object.freeze({
+  name: 'js',
+  start: (spec: RelaySpec, observer: RelayObserver): Relay => new SocketRelay(spec, observer),
+});
 
 const relays = new WeakMap<net.Socket, SocketRelay>();
 
-export function startRelay(client: net.Socket, server: net.Socket, timeouts: RelayTimeouts, hooks: RelayHooks): Relay {
-  return new SocketRelay(client, server, timeouts, hooks);
-}
-
 class SocketRelay implements Relay {
+  readonly client: net.Socket;
+  readonly server: net.Socket;
+  private readonly timeouts: RelayTimeouts;
+  private readonly counts: ByteCounts;
+  private readonly observeServer: boolean;
+  /** The counts when the relay began: RelayEnd reports only what this relay moved. */
+  private readonly startIn: number;
+  private readonly startOut: number;
   private ended = false;
-  private pendingReason: RelayEnd | null = null;
+  /** What a socket reported (error, timeout) before the close. */
+  private pendingReason: EndReason | null = null;
+  /** The first kill's reason: the router's decision beats whatever a socket reported. */
+  private killedWith: EndReason | null = null;
   /** Epoch ms of the last byte either way. Both sockets see every byte (read on one, written on the other). */
   private lastActivity = Date.now();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
-    readonly client: net.Socket,
-    readonly server: net.Socket,
-    private readonly timeouts: RelayTimeouts,
-    private readonly hooks: RelayHooks,
+    spec: RelaySpec,
+    private readonly observer: RelayObserver,
   ) {
+    const { client, server } = spec;
+    this.client = client;
+    this.server = server;
+    this.timeouts = spec.timeouts;
+    this.counts = spec.counts;
+    this.observeServer = spec.observeServer;
+    this.startIn = spec.counts.bytesIn;
+    this.startOut = spec.counts.bytesOut;
     client.on('data', (chunk: Buffer) => this.data(client, chunk));
     server.on('data', (chunk: Buffer) => this.data(server, chunk));
     for (const socket of [client, server]) {
@@ -93,8 +67,8 @@ class SocketRelay implements Relay {
     server.resume();
   }
 
-  destroy(): void {
-    this.pendingReason ??= 'destroyed';
+  kill(reason: EndReason): void {
+    if (!this.ended) this.killedWith ??= reason;
     this.client.destroy();
     this.server.destroy();
   }
@@ -107,8 +81,11 @@ class SocketRelay implements Relay {
     const to = this.peer(from);
     if (to.destroyed || to.writableEnded) return;
     this.lastActivity = Date.now();
-    if (from === this.client) this.hooks.relayClientData(chunk);
-    else this.hooks.relayServerData(chunk);
+    if (from === this.client) this.counts.bytesIn += chunk.length;
+    else {
+      this.counts.bytesOut += chunk.length;
+      if (this.observeServer) this.observer.relayServerData(chunk);
+    }
     if (!to.write(chunk)) from.pause();
   }
 
@@ -121,7 +98,8 @@ class SocketRelay implements Relay {
       this.ended = true;
       if (this.timer) clearTimeout(this.timer);
       this.timer = null;
-      this.hooks.relayEnded(this.pendingReason ?? (socket === this.client ? 'client_closed' : 'server_closed'));
+      const reason = this.killedWith ?? this.pendingReason ?? (socket === this.client ? 'client_closed' : 'server_closed');
+      this.observer.relayEnded({ reason, bytesIn: this.counts.bytesIn - this.startIn, bytesOut: this.counts.bytesOut - this.startOut });
     }
     endThenDestroy(this.peer(socket));
   }
@@ -132,7 +110,7 @@ class SocketRelay implements Relay {
     if (this.ended) return;
     const idle = Date.now() - this.lastActivity;
     const { client, server } = this.timeouts;
-    const expired: RelayEnd | null = client > 0 && idle >= client ? 'client_timeout' : server > 0 && idle >= server ? 'server_timeout' : null;
+    const expired: EndReason | null = client > 0 && idle >= client ? 'client_timeout' : server > 0 && idle >= server ? 'server_timeout' : null;
     if (expired === null) return this.arm(this.shortestTimeout() - idle);
     this.pendingReason ??= expired;
     this.client.destroy();
