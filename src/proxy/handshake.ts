@@ -49,3 +49,23 @@ export function handshakeStep(acc: Buffer, state: HandshakeState): HandshakeStep
       return { step: 'startup', packet: d.packet, tail: Buffer.from(acc.subarray(d.consumed)), user: d.params['user'] ?? '' };
   }
 }
+
+const EMPTY = Buffer.alloc(0);
+
+/** One client's side of the handshake: the bytes so far and what it already negotiated. */
+export class ClientHandshake {
+  private acc: Buffer = EMPTY;
+  private sslDone = false;
+  private gssDone = false;
+
+  /** Feeds client bytes and says what to do; an SSLRequest or GSSENCRequest handled is remembered. */
+  feed(chunk: Buffer, ssl: HandshakeState['ssl']): HandshakeStep {
+    this.acc = this.acc.length === 0 ? chunk : Buffer.concat([this.acc, chunk]);
+    const step = handshakeStep(this.acc, { ssl, sslDone: this.sslDone, gssDone: this.gssDone });
+    if (step.step === 'wait') return step;
+    this.acc = EMPTY;
+    if (step.step === 'ssl_passthrough' || (step.step === 'answer_no' && step.request === 'ssl')) this.sslDone = true;
+    if (step.step === 'answer_no' && step.request === 'gssenc') this.gssDone = true;
+    return step;
+  }
+}

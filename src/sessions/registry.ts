@@ -27,6 +27,19 @@ export interface SessionRecord {
   cancelKey: BackendKey | null;
 }
 
+/** A new session's record: nothing counted yet, no cancel key yet. */
+export function newSessionRecord(
+  id: string,
+  listener: string,
+  member: { readonly name: string; readonly host: string; readonly port: number },
+  viaFallback: boolean,
+  clientAddress: string,
+  startedAt: number,
+): SessionRecord {
+  const { name: backend, host: backendHost, port: backendPort } = member;
+  return { id, listener, backend, backendHost, backendPort, viaFallback, clientAddress, startedAt, bytesIn: 0, bytesOut: 0, cancelKey: null };
+}
+
 export type KillFn = (reason: KillReason) => void;
 
 /**
