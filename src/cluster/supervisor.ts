@@ -136,7 +136,10 @@ export class WorkerSupervisor {
     this.logger.info({ event: 'workers_started', workers: this.current.workers().length, generation: this.generation }, 'data-path workers ready');
   }
 
-  /** The config of the current generation. */
+  /**
+   * The config the current generation of workers was started with: fixed per generation (a
+   * reload starts a new one). The running config is the plane's (DataPlane.config).
+   */
   get config(): Config {
     return this.current.config;
   }

@@ -21,6 +21,12 @@ export interface PlaneHooks {
 }
 
 export interface DataPlane {
+  /**
+   * The running config, and its one owner: a reload replaces it here once applied. The Router,
+   * the HTTP routes and the metrics read it from the plane; the data path and discovery keep
+   * only what they run with (listeners, timeouts; cluster and checks).
+   */
+  readonly config: Config;
   /** The Discovery whose views the newest listeners route with (stats, /ready, metrics). */
   readonly discovery: Discovery;
   start(): Promise<void>;

@@ -31,6 +31,10 @@ export class LocalPlane implements DataPlane {
     this.dataPath = new DataPath({ config, logger: logger.child({ part: 'proxy' }), ...(hooks.now ? { now: hooks.now } : {}) });
   }
 
+  get config(): Config {
+    return this.cfg;
+  }
+
   get discovery(): Discovery {
     return this.current;
   }

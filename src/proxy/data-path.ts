@@ -24,8 +24,11 @@ export interface CancelKeyHooks extends CancelKeyObserver {
   lookup(pid: number, key: Buffer): Promise<{ host: string; port: number } | null>;
 }
 
+/** What the data path runs with: the listeners, the timeouts, and the cluster's scope and mode. */
+export type DataPathConfig = Pick<Config, 'cluster' | 'listeners' | 'timeouts'>;
+
 export interface DataPathOptions {
-  readonly config: Config;
+  readonly config: DataPathConfig;
   readonly logger: Logger;
   /** Cluster mode only; in one process the registry knows every key. */
   readonly cancelKeys?: CancelKeyHooks;
@@ -46,7 +49,8 @@ export interface ReconfigureResult {
 }
 
 export class DataPath {
-  private config: Config;
+  /** The timeouts of the last config applied (the listeners keep their own settings). */
+  private timeouts: TimeoutsConfig;
   private readonly logger: Logger;
   private readonly registry: SessionRegistry;
   /** CancelRequests by outcome: one process-wide count (a cancel names no session of its listener). */
@@ -70,7 +74,7 @@ export class DataPath {
   private closing = false;
 
   constructor(opts: DataPathOptions) {
-    this.config = opts.config;
+    this.timeouts = opts.config.timeouts;
     this.logger = opts.logger;
     this.view = emptyView(opts.config.cluster.scope, opts.config.cluster.etcd ? 'etcd' : 'static');
     const hooks = opts.cancelKeys;
@@ -129,7 +133,7 @@ export class DataPath {
    * The session registry (and with it the cancel keys) is the same before and after.
    * A bind that moves to another listener (a rename) keeps its socket: see ListenerPlan.inherit.
    */
-  reconfigure(next: Config): Promise<ReconfigureResult> {
+  reconfigure(next: DataPathConfig): Promise<ReconfigureResult> {
     const run = this.reconfiguring.then(() => this.applyConfig(next));
     // Only the order matters to the next reload; this one's caller gets its outcome from `run`.
     this.reconfiguring = run.then(
@@ -139,9 +143,9 @@ export class DataPath {
     return run;
   }
 
-  private async applyConfig(next: Config): Promise<ReconfigureResult> {
+  private async applyConfig(next: DataPathConfig): Promise<ReconfigureResult> {
     if (this.closing) throw new PgrError('PGR_ERR_CONFIG', 'cannot reconfigure: the data path is closing');
-    const plan = planListenerChanges(this.config.listeners, next.listeners);
+    const plan = planListenerChanges(this.listeners.map((l) => l.listener), next.listeners);
     const current = new Map(this.listeners.map((l) => [l.listener.name, l]));
     const kept = new Set(plan.kept);
     const fresh = new Map<string, Listener>();
@@ -177,7 +181,7 @@ export class DataPath {
       if (!l) throw new Error(`no listener built for ${cfg.name}`);
       return l;
     });
-    this.config = next;
+    this.timeouts = next.timeouts;
     this.registry.setListeners(next.listeners);
     for (const l of retiring) this.retire(l);
     for (const l of this.listeners) l.wake();
@@ -301,7 +305,7 @@ export class DataPath {
   /** Stops accepting, refuses waiting clients, lets sessions drain up to graceMs, then destroys them. */
   async close(opts: { graceMs?: number } = {}): Promise<void> {
     this.closing = true;
-    const graceMs = opts.graceMs ?? this.config.timeouts.shutdown_grace;
+    const graceMs = opts.graceMs ?? this.timeouts.shutdown_grace;
     const all = this.all();
     const stopped = Promise.all(all.map((l) => l.stopAccepting()));
     for (const l of all) l.shutdownPending();

@@ -33,7 +33,6 @@ export interface RouterOptions {
 export class Router implements RouterControl {
   readonly plane: DataPlane;
   readonly metrics: RouterMetrics;
-  private cfg: Config;
   private readonly now: () => number;
   private readonly version = packageVersion();
   private readonly startedAt: number;
@@ -45,7 +44,6 @@ export class Router implements RouterControl {
     private readonly logger: Logger,
     opts: RouterOptions = {},
   ) {
-    this.cfg = config;
     this.now = opts.now ?? Date.now;
     this.startedAt = this.now();
     this.metrics = new RouterMetrics({
@@ -68,8 +66,9 @@ export class Router implements RouterControl {
     });
   }
 
+  /** The running config: the plane owns it (DataPlane.config). */
   get config(): Config {
-    return this.cfg;
+    return this.plane.config;
   }
 
   get discovery(): Discovery {
@@ -95,7 +94,6 @@ export class Router implements RouterControl {
   async reload(config: Config): Promise<{ ok: boolean; error?: string }> {
     const r = await this.plane.reload(config);
     if (r.ok) {
-      this.cfg = config;
       // Added or removed listeners get (or lose) their backend series at once.
       this.refreshStates(this.discovery.current());
     }
