@@ -19,7 +19,8 @@ import type { DataPlane } from '../plane/data-plane.js';
 import type { AdminStates } from '../routing/eligible.js';
 import type { KillReason } from '../routing/kill.js';
 import { planReload, type ReloadPlan } from '../plane/reload.js';
-import { WorkerSupervisor, type SupervisorOptions } from './supervisor.js';
+import { WorkerSupervisor } from './supervisor.js';
+import type { SupervisorOptions } from './supervisor-options.js';
 import { replacementBase, settleReplacement } from '../plane/settle.js';
 import { discoveryKey } from '../plane/view-feed.js';
 

@@ -16,7 +16,7 @@ import { backendStates, buildStatsSnapshot } from '../metrics/stats-snapshot.js'
 import type { DataPath } from '../proxy/data-path.js';
 import { ADMIN_STATES, type AdminStates } from '../routing/eligible.js';
 import { ClusterPlane } from '../cluster/cluster-plane.js';
-import { resolveWorkerCount } from '../cluster/supervisor.js';
+import { resolveWorkerCount } from '../cluster/supervisor-options.js';
 import { LocalPlane } from '../plane/local-plane.js';
 import type { DataPlane } from '../plane/data-plane.js';
 import { describePlan, reloadFromFile } from '../plane/reload.js';

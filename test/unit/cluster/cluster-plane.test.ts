@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterPlane } from '../../../src/cluster/cluster-plane.js';
-import { defaultWorkerModule } from '../../../src/cluster/supervisor.js';
+import { defaultWorkerModule } from '../../../src/cluster/supervisor-options.js';
 import { loadConfigText } from '../../../src/config/load.js';
 import type { Config } from '../../../src/config/types.js';
 import { silentLogger } from '../../../src/log.js';
