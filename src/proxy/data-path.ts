@@ -1,6 +1,7 @@
-// The data path: all listeners, the session registry, and the current ClusterView. It gets a
-// Config and views, nothing else, so the same class runs in-process or inside cluster workers
-// (views then arrive over IPC). It never imports discovery or config loading.
+// The data path: all listeners, the session registry, and the current ClusterView. It gets its
+// listeners and timeouts (DataPathConfig) and views, nothing else, so the same class runs
+// in-process or inside cluster workers (views then arrive over IPC). It imports the view
+// contract (src/view), never discovery (the lint enforces it), nor config loading.
 import type { Config, ListenerConfig, TimeoutsConfig } from '../config/types.js';
 import { emptyView, type ClusterView } from '../view/cluster-view.js';
 import { PgrError } from '../errors.js';
@@ -8,7 +9,7 @@ import type { ListenerTraffic, SessionInfo } from '../sessions/types.js';
 import type { Logger } from '../log.js';
 import type { AdminStates } from '../routing/eligible.js';
 import type { KillReason } from '../routing/kill.js';
-import { SessionRegistry, type CancelKeyObserver } from '../sessions/registry.js';
+import { SessionRegistry, sessionInfo, type CancelKeyObserver } from '../sessions/registry.js';
 import { bump, type TrafficCounter } from '../sessions/traffic.js';
 import { JS_RELAY } from '../relay/js-relay.js';
 import type { RelayEngine } from '../relay/relay.js';
@@ -273,16 +274,7 @@ export class DataPath {
 
   /** Sessions with a backend (connecting or relaying), for the admin API. */
   sessions(): SessionInfo[] {
-    return this.registry.list().map((r) => ({
-      id: r.id,
-      listener: r.listener,
-      backend: r.backend,
-      backend_address: `${r.backendHost}:${r.backendPort}`,
-      client_address: r.clientAddress,
-      started_at: r.startedAt,
-      bytes_in: r.bytesIn,
-      bytes_out: r.bytesOut,
-    }));
+    return this.registry.list().map(sessionInfo);
   }
 
   /** Sessions with a backend, all listeners. */

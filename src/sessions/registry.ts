@@ -5,6 +5,7 @@ import type { ClusterView } from '../view/cluster-view.js';
 import type { Logger } from '../log.js';
 import { cancelKeyId, type BackendKey } from '../protocol/cancel-key.js';
 import { sessionsToKill, type KillReason } from '../routing/kill.js';
+import type { SessionInfo } from './types.js';
 
 export interface SessionRecord {
   readonly id: string;
@@ -38,6 +39,20 @@ export function newSessionRecord(
 ): SessionRecord {
   const { name: backend, host: backendHost, port: backendPort } = member;
   return { id, listener, backend, backendHost, backendPort, viaFallback, clientAddress, startedAt, bytesIn: 0, bytesOut: 0, cancelKey: null };
+}
+
+/** A record as the admin API's session list shows it. */
+export function sessionInfo(r: SessionRecord): SessionInfo {
+  return {
+    id: r.id,
+    listener: r.listener,
+    backend: r.backend,
+    backend_address: `${r.backendHost}:${r.backendPort}`,
+    client_address: r.clientAddress,
+    started_at: r.startedAt,
+    bytes_in: r.bytesIn,
+    bytes_out: r.bytesOut,
+  };
 }
 
 export type KillFn = (reason: KillReason) => void;
