@@ -1,6 +1,6 @@
 // What to do with the bytes a client sent before its session is established (PURE).
 //
-// The decoding is in startup-decoder.ts; this adds the per-connection rules around it:
+// The decoding is in protocol/startup-decoder.ts; this adds the per-connection rules around it:
 //   - SSLRequest and GSSENCRequest at most once each ("Message Flow: SSL Session Encryption",
 //     "GSSAPI Session Encryption"); after our 'N' the client continues on the same connection;
 //   - nothing may follow an SSLRequest/GSSENCRequest before it is answered (CVE-2021-23214:

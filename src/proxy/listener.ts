@@ -66,7 +66,7 @@ export class Listener implements SessionContext {
     this.remoteCancelOwner = deps.remoteCancelOwner?.bind(deps);
     this.traffic = opts.traffic ?? new TrafficCounter();
     this.admission = new Admission(listener.maxconn);
-    // allowHalfOpen: a client FIN is forwarded to the backend as a FIN (relay.ts).
+    // allowHalfOpen: a client FIN is forwarded to the backend as a FIN (relay/js-relay.ts).
     this.server = net.createServer({ allowHalfOpen: true });
     this.server.on('connection', this.accept);
     this.server.on('error', this.onServerError);
