@@ -77,7 +77,7 @@ async function freeze(ctx: FaultContext): Promise<FaultOutcome> {
   }
   const thawedAt = Date.now();
   log(`froze ${leader}'s Patroni (pid ${pid}) for ${thawedAt - frozenAt} ms`);
-  return { member: leader, detail: { pid, frozen_ms: thawedAt - frozenAt, key_changes: ctx.timeline.transitions(frozenAt, thawedAt + 30_000) } };
+  return { member: leader, detail: { pid, frozen_ms: thawedAt - frozenAt } };
 }
 
 async function etcdOutage(ctx: FaultContext): Promise<FaultOutcome> {

@@ -34,6 +34,8 @@ export interface FaultRecord extends FaultWindow {
   recoveredAt: number | null;
   member: string | null;
   detail: Record<string, unknown>;
+  /** Changes of the leader key from the fault's start until it recovered. */
+  keyChanges: KeyTransition[];
   error: string | null;
 }
 
@@ -127,7 +129,7 @@ export async function runPhase(stack: ChaosStack, timeline: KeyTimeline, opts: P
     await waitFor(() => workloads.every((w) => w.lastAckAt > since), { timeoutMs: 60_000, intervalMs: 100, what: 'first commits on every path' });
     await delay(opts.steadyMs);
     for (const name of opts.faults) {
-      const rec: FaultRecord = { name, startedAt: Date.now(), actionDoneAt: null, recoveredAt: null, member: null, detail: {}, error: null };
+      const rec: FaultRecord = { name, startedAt: Date.now(), actionDoneAt: null, recoveredAt: null, member: null, detail: {}, keyChanges: [], error: null };
       result.faults.push(rec);
       log(`${opts.mode}: fault ${name}`);
       try {
@@ -138,8 +140,12 @@ export async function runPhase(stack: ChaosStack, timeline: KeyTimeline, opts: P
         log(`${opts.mode}: ${rec.error}`);
       }
       // A cluster that does not recover ends the phase: later faults would measure the wreck.
-      await recover(stack, workloads, rec.actionDoneAt ?? Date.now());
-      rec.recoveredAt = Date.now();
+      try {
+        await recover(stack, workloads, rec.actionDoneAt ?? Date.now());
+        rec.recoveredAt = Date.now();
+      } finally {
+        rec.keyChanges = timeline.transitions(rec.startedAt, Date.now());
+      }
       log(`${opts.mode}: ${name} on ${rec.member ?? '?'}: recovered ${((rec.recoveredAt - rec.startedAt) / 1000).toFixed(1)} s after its start`);
       await delay(opts.steadyMs);
     }

@@ -47,7 +47,7 @@ function restOutageRow(ph: PhaseResult): string[][] {
   const f = ph.faults.find((x) => x.name === 'rest-outage');
   if (!f) return [];
   const d = f.detail as {
-    outages?: unknown[];
+    outages?: Array<{ ms: number }>;
     failed_checks?: { pgrouter: number; haproxy: number };
     pgrouter_killed_rw?: Record<string, number>;
     haproxy_marked_down?: number;
@@ -55,7 +55,7 @@ function restOutageRow(ph: PhaseResult): string[][] {
   const killed = Object.values(d.pgrouter_killed_rw ?? {}).reduce((a, b) => a + b, 0);
   return [
     [
-      `REST outage (${d.outages?.length ?? 0} × ${f.error ? '?' : 'about 0.5'} s, ECONNREFUSED): failed checks of the leader`,
+      `REST outage (${d.outages?.length ?? 0} × ${fmt(Math.max(...(d.outages ?? []).map((o) => o.ms)) / 1000, 2)} s at most, ECONNREFUSED): failed checks of the leader`,
       String(d.failed_checks?.pgrouter ?? '—'),
       String(d.failed_checks?.haproxy ?? '—'),
     ],
@@ -86,26 +86,25 @@ function phaseTables(ph: PhaseResult, pollMs: number): string {
   rows.push(...restOutageRow(ph));
   const accounting = markdownTable([MODE_LABEL[ph.mode], ...PATHS.map((p) => LABEL[p])], rows);
   const faults = markdownTable(
-    ['fault', 'member', 'start → recovered (s)', 'what happened'],
+    ['fault', 'member', 'start → recovered (s)', 'what happened (key changes: time from the phase start)'],
     ph.faults.map((f) => [
       f.name,
       f.member ?? '—',
       f.recoveredAt ? fmt((f.recoveredAt - f.startedAt) / 1000, 1) : 'not recovered',
-      f.error ?? faultDetail(f.detail, ph.startedAt),
+      [f.error, faultDetail(f.detail), `key: ${f.keyChanges.map((t) => keyLine(t, ph.startedAt)).join(', ') || 'unchanged'}`].filter(Boolean).join('; '),
     ]),
   );
   return `${accounting}\n\n${faults}`;
 }
 
-function faultDetail(d: Record<string, unknown>, origin: number): string {
+function faultDetail(d: Record<string, unknown>): string {
   const parts: string[] = [];
   if (typeof d.to === 'string') parts.push(`new leader ${d.to}`);
   if (typeof d.frozen_ms === 'number') parts.push(`Patroni frozen ${fmt(d.frozen_ms / 1000, 1)} s`);
-  if (Array.isArray(d.key_changes)) parts.push(`key: ${(d.key_changes as KeyTransition[]).map((t) => keyLine(t, origin)).join(', ') || 'unchanged'}`);
   if (typeof d.down_ms === 'number') parts.push(`etcd down ${fmt(d.down_ms / 1000, 1)} s`);
   if (typeof d.terminated === 'number') parts.push(`${d.terminated} sessions terminated`);
   if (Array.isArray(d.outages)) parts.push(`${d.outages.length} outages staged`);
-  return parts.join('; ') || '—';
+  return parts.join('; ');
 }
 
 function lossEvidence(ph: PhaseResult): string {
