@@ -22,12 +22,16 @@ export interface FinalBooks {
 
 export type LossCause = 'non_holder' | 'failover' | 'handed_back' | 'unexplained';
 
-export interface Loss {
-  id: string;
-  member: string;
-  ackAt: number;
+/** Losses of one cause, acknowledged by one member while the key stayed as it was. */
+export interface LossGroup {
   cause: LossCause;
-  /** Key changes from 30 s before the ack to 60 s after: the evidence for the cause. */
+  member: string;
+  count: number;
+  /** A few of the lost ids. */
+  sample: string[];
+  firstAckAt: number;
+  lastAckAt: number;
+  /** Key changes from 30 s before the first ack to 60 s after the last: the evidence. */
   keyHistory: KeyTransition[];
 }
 
@@ -36,8 +40,8 @@ export interface PathAccount {
   /** Acknowledged, then absent from the final leader. */
   missing: number;
   missingByCause: Record<LossCause, number>;
-  /** The first few losses of each cause, with their evidence. */
-  losses: Loss[];
+  /** The losses, grouped by cause, member and the key's state when they were acknowledged. */
+  losses: LossGroup[];
   /** Acknowledged by a member that no poll of the key around the COMMIT saw as the holder. */
   nonHolderAcks: number;
   nonHolderByMember: Record<string, number>;
@@ -57,7 +61,7 @@ export interface PathAccount {
 }
 
 export const WARM_UP = 'warm-up';
-const LOSSES_KEPT = 10;
+
 
 /** The fault whose window holds `at` (windows are ordered by start). */
 export function faultAt(faults: readonly FaultWindow[], at: number): string {
@@ -118,6 +122,7 @@ export function accountPath(input: {
   };
   const changes = keyTransitions(obs);
   const ackedIds = new Set<string>();
+  const groups = new Map<string, LossGroup>();
   for (const ack of acks) {
     ackedIds.add(ack.id);
     const holders = possibleHolders(obs, ack.sentAt, ack.ackAt);
@@ -132,10 +137,18 @@ export function accountPath(input: {
     const cause = lossCause(ack, changes, nonHolder);
     acc.missing++;
     causes[cause]++;
-    // The first few of each cause carry their evidence; the counts cover them all.
-    if (causes[cause] > LOSSES_KEPT) continue;
-    const keyHistory = changes.filter((t) => t.firstSeenAfter >= ack.ackAt - 30_000 && t.lastSeenBefore <= ack.ackAt + 60_000);
-    acc.losses.push({ id: ack.id, member: ack.member, ackAt: ack.ackAt, cause, keyHistory });
+    // Acks made while the key stayed in one state share their story: one group each.
+    const epoch = changes.filter((t) => t.firstSeenAfter <= ack.ackAt).length;
+    const key = `${cause}|${ack.member}|${epoch}`;
+    const group = groups.get(key) ?? { cause, member: ack.member, count: 0, sample: [], firstAckAt: ack.ackAt, lastAckAt: ack.ackAt, keyHistory: [] };
+    group.count++;
+    if (group.sample.length < 5) group.sample.push(ack.id);
+    group.lastAckAt = ack.ackAt;
+    groups.set(key, group);
+  }
+  for (const g of groups.values()) {
+    g.keyHistory = changes.filter((t) => t.firstSeenAfter >= g.firstAckAt - 30_000 && t.lastSeenBefore <= g.lastAckAt + 60_000);
+    acc.losses.push(g);
   }
   for (const id of books.ledgerIds) if (!ackedIds.has(id)) acc.inDoubtKept++;
   for (const err of errors) {

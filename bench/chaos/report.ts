@@ -32,6 +32,13 @@ const CAUSES: Array<[LossCause, string]> = [
   ['unexplained', '… unexplained (the acknowledging member kept the key)'],
 ];
 
+const CAUSE_SHORT: Record<LossCause, string> = {
+  non_holder: 'acknowledged by a non-holder: the router’s',
+  failover: 'the key moved on: the cluster’s',
+  handed_back: 'Patroni handed the key back: Patroni’s',
+  unexplained: 'unexplained',
+};
+
 const n = (x: number): string => x.toLocaleString('en-US');
 const ofPath = (ph: PhaseResult, p: ChaosPath): PathAccount | undefined => ph.paths[p];
 const cell = (ph: PhaseResult, p: ChaosPath, f: (a: PathAccount) => string): string => {
@@ -110,12 +117,12 @@ function faultDetail(d: Record<string, unknown>): string {
 function lossEvidence(ph: PhaseResult): string {
   const lines: string[] = [];
   for (const p of PATHS) {
-    for (const loss of ofPath(ph, p)?.losses ?? []) {
-      if (loss.cause !== 'handed_back' && loss.cause !== 'unexplained') continue;
-      lines.push(`- ${LABEL[p]}: ${loss.id} acknowledged by ${loss.member} at +${fmt((loss.ackAt - ph.startedAt) / 1000, 2)} s (${loss.cause}); key: ${loss.keyHistory.map((t) => keyLine(t, ph.startedAt)).join(', ')}`);
+    for (const g of ofPath(ph, p)?.losses ?? []) {
+      const when = `+${fmt((g.firstAckAt - ph.startedAt) / 1000, 2)} s to +${fmt((g.lastAckAt - ph.startedAt) / 1000, 2)} s`;
+      lines.push(`- ${LABEL[p]}: ${n(g.count)} acknowledged by ${g.member} from ${when}, lost (${CAUSE_SHORT[g.cause]}); key: ${g.keyHistory.map((t) => keyLine(t, ph.startedAt)).join(', ')}`);
     }
   }
-  return lines.length ? `\nKey history behind the losses not caused by a router (times from the phase start):\n\n${lines.join('\n')}\n` : '';
+  return lines.length ? `\nThe losses and the key history behind them (times from the phase start):\n\n${lines.join('\n')}\n` : '';
 }
 
 function summary(input: ChaosReportInput): string {

@@ -36,14 +36,15 @@ describe('accountPath', () => {
   const noErrors: ClientError[] = [];
   const faults = [{ name: 'freeze', startedAt: 100 }];
 
-  it('counts a write acknowledged after its member lost the key as a non-holder write, and its loss as the router’s', () => {
+  it('counts writes acknowledged after their member lost the key as non-holder writes, and their loss as the router’s, in one group', () => {
     const obs = polls(3000, (t) => (t < 1000 ? 'node1' : t < 1500 ? null : 'node2'));
-    const acks = [ack('a', 'node1', 500), ack('b', 'node1', 1200), ack('c', 'node2', 2000)];
+    const acks = [ack('a', 'node1', 500), ack('b', 'node1', 1200), ack('b2', 'node1', 1300), ack('c', 'node2', 2000)];
     const acc = accountPath({ acks, errors: noErrors, faults, endedAt: 3000, obs, books: books(['a', 'c']) });
-    expect(acc.nonHolderAcks).toBe(1);
-    expect(acc.nonHolderByMember).toEqual({ node1: 1 });
-    expect(acc.missing).toBe(1);
-    expect(acc.missingByCause.non_holder).toBe(1);
+    expect(acc.nonHolderAcks).toBe(2);
+    expect(acc.nonHolderByMember).toEqual({ node1: 2 });
+    expect(acc.missing).toBe(2);
+    expect(acc.missingByCause.non_holder).toBe(2);
+    expect(acc.losses).toMatchObject([{ cause: 'non_holder', member: 'node1', count: 2, sample: ['b', 'b2'] }]);
   });
 
   it('blames Patroni for a loss when the key went back to the member it had been taken from', () => {
@@ -51,6 +52,7 @@ describe('accountPath', () => {
     const acc = accountPath({ acks: [ack('x', 'node2', 2000)], errors: noErrors, faults, endedAt: 5000, obs, books: books([]) });
     expect(acc.nonHolderAcks).toBe(0);
     expect(acc.missingByCause.handed_back).toBe(1);
+    expect(acc.losses).toMatchObject([{ cause: 'handed_back', member: 'node2', count: 1, sample: ['x'] }]);
     expect(acc.losses[0]?.keyHistory.map((t) => t.to)).toEqual([null, 'node2', 'node1']);
   });
 
