@@ -62,7 +62,6 @@ export interface PathAccount {
 
 export const WARM_UP = 'warm-up';
 
-
 /** The fault whose window holds `at` (windows are ordered by start). */
 export function faultAt(faults: readonly FaultWindow[], at: number): string {
   let name = WARM_UP;
@@ -76,15 +75,17 @@ function bump(rec: Record<string, number>, key: string, by = 1): void {
 
 /**
  * Why an acknowledged transaction is gone. Acknowledged by a non-holder: the router's doing.
- * Else the key later moved on without it: back to the member it was taken from (Patroni 3.0.2
- * without a watchdog can hand the key back to a thawed old leader, which then rewinds the
- * promoted member), or to another member (a failover; with asynchronous replication the
- * cluster's own loss).
+ * Else the key later moved on to another member that lacked it. When that member overwrote the
+ * key with no release or expiry in between (no poll saw it empty), and it is the member the key
+ * had been taken from, Patroni handed the key back (3.0.2 without a watchdog does this to a
+ * thawed old leader, which then rewinds the promoted member): Patroni's doing. Otherwise it
+ * was a failover (a crash, an expired lease): with asynchronous replication, the cluster's.
  */
 export function lossCause(ack: Ack, changes: readonly KeyTransition[], nonHolder: boolean): LossCause {
   if (nonHolder) return 'non_holder';
   const next = changes.find((t) => t.firstSeenAfter > ack.sentAt && t.to !== null && t.to !== ack.member);
   if (!next) return 'unexplained';
+  if (next.from !== ack.member) return 'failover';
   const tenureStart = [...changes].reverse().find((t) => t.firstSeenAfter <= ack.ackAt && t.to === ack.member);
   const takenFrom = tenureStart
     ? [...changes].reverse().find((t) => t.firstSeenAfter <= tenureStart.firstSeenAfter && t.from !== null && t.from !== ack.member)?.from

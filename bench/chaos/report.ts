@@ -133,10 +133,16 @@ function summary(input: ChaosReportInput): string {
   const rows = [
     ['faults run, cluster recovered after each', `${recovered} of ${faults}`, `${recovered} of ${faults}`],
     ['router restarts (pid changed or gone)', ...PATHS.map((p) => String(input.restarts.filter((r) => r.path === p && r.restarted).length))],
-    ['acknowledged transactions lost, synchronous_mode', ...PATHS.map((p) => total(p, (a) => a.missing, 'sync'))],
-    ['acknowledged transactions lost, asynchronous (router’s / cluster’s / Patroni’s)', ...PATHS.map((p) =>
-      [total(p, (a) => a.missingByCause.non_holder, 'async'), total(p, (a) => a.missingByCause.failover + a.missingByCause.unexplained, 'async'), total(p, (a) => a.missingByCause.handed_back, 'async')].join(' / '),
-    )],
+    ...(['sync', 'async'] as const).filter((mode) => input.phases.some((ph) => ph.mode === mode)).map((mode) => [
+      `acknowledged transactions lost, ${MODE_LABEL[mode]}: router’s / cluster’s / Patroni’s`,
+      ...PATHS.map((p) =>
+        [
+          total(p, (a) => a.missingByCause.non_holder, mode),
+          total(p, (a) => a.missingByCause.failover + a.missingByCause.unexplained, mode),
+          total(p, (a) => a.missingByCause.handed_back, mode),
+        ].join(' / '),
+      ),
+    ]),
     ['writes acknowledged by a member not holding the leader key', ...PATHS.map((p) => total(p, (a) => a.nonHolderAcks))],
     ['books balance in every phase', ...PATHS.map((p) => (input.phases.every((ph) => ofPath(ph, p)?.booksBalance && ofPath(ph, p)?.ledgerMatches) ? 'yes' : '**no**'))],
     ['client errors, all faults', ...PATHS.map((p) => total(p, (a) => Object.values(a.errorsByFault).reduce((x, y) => x + y, 0)))],

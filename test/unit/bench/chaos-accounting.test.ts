@@ -56,6 +56,12 @@ describe('accountPath', () => {
     expect(acc.losses[0]?.keyHistory.map((t) => t.to)).toEqual([null, 'node2', 'node1']);
   });
 
+  it('blames the failover, not Patroni, when the key went back to the former holder only after expiring', () => {
+    const obs = polls(5000, (t) => (t < 1000 ? 'node1' : t < 1500 ? null : t < 3000 ? 'node2' : t < 3500 ? null : 'node1'));
+    const acc = accountPath({ acks: [ack('x', 'node2', 2000)], errors: noErrors, faults, endedAt: 5000, obs, books: books([]) });
+    expect(acc.missingByCause.failover).toBe(1);
+  });
+
   it('blames the failover for a loss when the key moved on to a third member', () => {
     const obs = polls(5000, (t) => (t < 1000 ? 'node1' : t < 3000 ? 'node2' : 'node3'));
     const acc = accountPath({ acks: [ack('x', 'node2', 2000)], errors: noErrors, faults, endedAt: 5000, obs, books: books([]) });
