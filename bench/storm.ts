@@ -12,7 +12,8 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { PgrError, describeError } from '../src/errors.js';
+import { describeError } from '../src/errors.js';
+import { HarnessError } from '../test/harness/errors.js';
 import { isPidAlive } from '../test/harness/process.js';
 import { within } from '../test/harness/wait.js';
 import { fmt, log, machineInfo, markdownTable, resultBase } from './lib/common.js';
@@ -70,10 +71,10 @@ async function storm(port: number, s: StormSettings, onReady: () => void): Promi
         if (msg.ready) onReady();
         if (msg.done) stats = msg.stats;
       });
-      child.once('exit', (code) => (code === 0 ? resolve() : reject(new PgrError('PGR_ERR_HARNESS', `storm process exited with ${code}`))));
+      child.once('exit', (code) => (code === 0 ? resolve() : reject(new HarnessError(`storm process exited with ${code}`))));
     });
     await within(done, (s.stormS + 60) * 1000, () => 'the storm process to finish');
-    if (!stats) throw new PgrError('PGR_ERR_HARNESS', 'the storm process printed no summary');
+    if (!stats) throw new HarnessError('the storm process printed no summary');
     return stats;
   } finally {
     killChild();
@@ -85,7 +86,7 @@ async function runTarget(stack: Stack, target: Target, s: StormSettings): Promis
   const pid = target === 'pgrouter' ? stack.pgrouter?.pid : stack.haproxy.pid;
   const port = target === 'pgrouter' ? stack.pgrouter?.ports.rw : stack.haproxy.ports.primary;
   const http = stack.pgrouter?.ports.http;
-  if (pid === undefined || port === undefined || http === undefined) throw new PgrError('PGR_ERR_HARNESS', `${target} is not running`);
+  if (pid === undefined || port === undefined || http === undefined) throw new HarnessError(`${target} is not running`);
   await stack.waitWritable(target);
   const before = rssKiB(pid);
   log(`${target}: baseline ${s.baselineS} s`);
@@ -102,7 +103,7 @@ async function runTarget(stack: Stack, target: Target, s: StormSettings): Promis
     log(`${target}: storm ${s.stormS} s, ${s.rate} garbage connections/s, ${s.slowloris} slowloris`);
     // The legitimate client starts once the slowloris connections are open, and stops with the storm.
     result.garbage = await storm(port, s, () => (legit = legitSessions(port, started + s.stormS * 1000)));
-    if (!legit) throw new PgrError('PGR_ERR_HARNESS', 'the storm never reported ready');
+    if (!legit) throw new HarnessError('the storm never reported ready');
     result.storm = await legit;
   } catch (err) {
     result.error = describeError(err);

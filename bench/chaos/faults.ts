@@ -2,7 +2,8 @@
 // returns once its action is over (the node restarted, etcd back, the leader thawed); the
 // runner then waits for the cluster and both paths to recover before the next one.
 import { setTimeout as delay } from 'node:timers/promises';
-import { PgrError, describeError } from '../../src/errors.js';
+import { describeError } from '../../src/errors.js';
+import { HarnessError } from '../../test/harness/errors.js';
 import type { LocalCluster } from '../../test/harness/cluster.js';
 import { log } from '../lib/common.js';
 import type { ChaosStack } from './chaos-stack.js';
@@ -38,7 +39,7 @@ export interface FaultOutcome {
 async function preferredReplica(c: LocalCluster): Promise<string> {
   const members = await c.members();
   const pick = members.find((m) => m.role === 'sync_standby') ?? members.find((m) => m.role === 'replica' && m.state === 'running');
-  if (!pick) throw new PgrError('PGR_ERR_HARNESS', `no running replica (members: ${members.map((m) => `${m.name} ${m.role} ${m.state}`).join(', ')})`);
+  if (!pick) throw new HarnessError(`no running replica (members: ${members.map((m) => `${m.name} ${m.role} ${m.state}`).join(', ')})`);
   return pick.name;
 }
 
@@ -118,7 +119,7 @@ async function restOutage(ctx: FaultContext): Promise<FaultOutcome> {
   let seen = { pgrouter: 0, haproxy: 0 };
   while (outages.length < ctx.settings.restOutagesMax && (seen.pgrouter === 0 || seen.haproxy === 0)) {
     const outage = await gate.outageOnNextRequest(ctx.settings.restOutageMs, 10_000);
-    if (!outage) throw new PgrError('PGR_ERR_HARNESS', `no request reached ${leader}'s REST gate in 10 s`);
+    if (!outage) throw new HarnessError(`no request reached ${leader}'s REST gate in 10 s`);
     outages.push(outage);
     await delay(4000);
     const pgr = await pgrouterCounters(pgrouter.ports.http);
@@ -155,6 +156,6 @@ export async function runFault(name: FaultName, ctx: FaultContext): Promise<Faul
   try {
     return await RUNNERS[name](ctx);
   } catch (err) {
-    throw new PgrError('PGR_ERR_HARNESS', `fault ${name}: ${describeError(err)}`, { cause: err });
+    throw new HarnessError(`fault ${name}: ${describeError(err)}`, { cause: err });
   }
 }

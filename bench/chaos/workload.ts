@@ -5,7 +5,8 @@
 // served it (inet_server_port()) and the client-side times around the COMMIT.
 import pg from 'pg';
 import { setTimeout as delay } from 'node:timers/promises';
-import { PgrError, describeError } from '../../src/errors.js';
+import { describeError } from '../../src/errors.js';
+import { HarnessError } from '../../test/harness/errors.js';
 
 export interface Ack {
   id: string;
@@ -161,7 +162,7 @@ export class Workload {
     const sentAt = Date.now();
     const commit = await client.query('COMMIT');
     // A COMMIT of an aborted transaction answers ROLLBACK: not an acknowledgement.
-    if (commit.command !== 'COMMIT') throw new PgrError('PGR_ERR_HARNESS', `COMMIT answered ${commit.command}`);
+    if (commit.command !== 'COMMIT') throw new HarnessError(`COMMIT answered ${commit.command}`);
     return { port, sentAt };
   }
 

@@ -179,7 +179,7 @@ export class LocalCluster {
   /** The gate in front of a node's REST API; its port is the node's advertised api_url port. */
   restGate(name: string): RestGate {
     const gate = this.gates.get(name);
-    if (!gate) throw new PgrError('PGR_ERR_HARNESS', `no REST gate for ${name} (start the cluster with restGate: true)`);
+    if (!gate) throw new HarnessError(`no REST gate for ${name} (start the cluster with restGate: true)`);
     return gate;
   }
 

@@ -128,7 +128,7 @@ export class PatroniNode {
 
   /** A signal to the Patroni process only (SIGSTOP freezes its HA loop and REST API); returns its pid. */
   signalPatroni(signal: NodeJS.Signals): number {
-    if (!this.proc?.running) throw new PgrError('PGR_ERR_HARNESS', `${this.name}: patroni is not running`);
+    if (!this.proc?.running) throw new HarnessError(`${this.name}: patroni is not running`);
     killQuietly(this.proc.pid, signal);
     return this.proc.pid;
   }

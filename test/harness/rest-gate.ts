@@ -9,7 +9,7 @@
 // otherwise never notice), then listens again on the same port.
 import net from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import { PgrError } from '../../src/errors.js';
+import { HarnessError } from './errors.js';
 
 export class RestGate {
   private server: net.Server | undefined;
@@ -32,7 +32,7 @@ export class RestGate {
     if (this.server) return;
     const server = net.createServer((client) => this.relay(client));
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) => reject(new PgrError('PGR_ERR_HARNESS', `rest gate cannot listen on ${this.port}`, { cause: err })));
+      server.once('error', (err) => reject(new HarnessError(`rest gate cannot listen on ${this.port}`, { cause: err })));
       server.listen({ host: this.host, port: this.port, exclusive: true }, resolve);
     });
     // A listening socket error after start (none expected on loopback) must not crash the runner.
