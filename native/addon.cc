@@ -159,7 +159,7 @@ class RelayWrap : public Napi::ObjectWrap<RelayWrap> {
                         InstanceMethod<&RelayWrap::Stats>("stats"), InstanceMethod<&RelayWrap::Inspect>("inspect")});
   }
 
-  // new NativeRelay({ strategy: 'splice' | 'copy', bufferSize, capacity, table: Float64Array, onEnd })
+  // new NativeRelay({ strategy: 'copy' | 'splice' | 'auto', bufferSize, capacity, table: Float64Array, onEnd })
   explicit RelayWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RelayWrap>(info) {
     Napi::Env env = info.Env();
     Napi::Object o = info[0].As<Napi::Object>();
@@ -171,7 +171,8 @@ class RelayWrap : public Napi::ObjectWrap<RelayWrap> {
     }
     Napi::Float64Array t = table.As<Napi::Float64Array>();
     EngineOptions options;
-    options.splice = o.Get("strategy").ToString().Utf8Value() != "copy";
+    std::string strategy = o.Get("strategy").ToString().Utf8Value();
+    options.strategy = strategy == "copy" ? Strategy::kCopy : strategy == "splice" ? Strategy::kSplice : Strategy::kAuto;
     options.bufferSize = o.Get("bufferSize").ToNumber().Uint32Value();
     options.capacity = o.Get("capacity").ToNumber().Uint32Value();
     if (options.bufferSize < 1024 || options.capacity == 0 || t.ElementLength() < size_t{options.capacity} * 3) {
@@ -283,6 +284,7 @@ class RelayWrap : public Napi::ObjectWrap<RelayWrap> {
     o.Set("pipesInUse", Napi::Number::New(env, static_cast<double>(s.pipesInUse)));
     o.Set("wakeups", Napi::Number::New(env, static_cast<double>(s.wakeups)));
     o.Set("pipeCapacity", Napi::Number::New(env, s.pipeCapacity));
+    o.Set("timers", Napi::Number::New(env, static_cast<double>(s.timers)));
     return o;
   }
 

@@ -10,9 +10,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <functional>
 
 namespace pgr {
 
@@ -50,7 +52,7 @@ Engine::Engine(const EngineOptions& options, Reporter reporter, void* context)
     : options_(options),
       reporter_(reporter),
       context_(context),
-      mover_(options.splice, options.bufferSize, options.table),
+      mover_(options.strategy, options.bufferSize, options.table),
       // calloc: the pages of unused slots are never touched, so they cost no RSS.
       bySlot_(static_cast<Session**>(calloc(options.capacity, sizeof(Session*)))) {}
 
@@ -121,7 +123,8 @@ EngineStats Engine::Stats() {
   s.buffersInUse = mover_.buffers.inUse.load(std::memory_order_relaxed);
   s.pipesInUse = mover_.pipes.inUse.load(std::memory_order_relaxed);
   s.wakeups = wakeups_.load(std::memory_order_relaxed);
-  s.pipeCapacity = mover_.splice() ? mover_.pipes.capacity() : 0;
+  s.timers = timerCount_.load(std::memory_order_relaxed);
+  s.pipeCapacity = mover_.usesPipes() ? mover_.pipes.capacity() : 0;
   return s;
 }
 
@@ -185,6 +188,7 @@ void Engine::Run() {
     ExpireTimers();
     RunQueue();
     FreeEnded();
+    timerCount_.store(timers_.size(), std::memory_order_relaxed);
   }
 }
 
@@ -240,7 +244,7 @@ void Engine::Register(Session* s) {
   uint32_t v = s->end[kServer].idleMs;
   if (c > 0 || v > 0) {
     uint32_t first = c == 0 ? v : v == 0 ? c : (c < v ? c : v);
-    timers_.push({now_ + first, s->id});
+    PushTimer(now_ + first, s->id);
   }
 }
 
@@ -283,17 +287,43 @@ void Engine::RunQueue() {
 int Engine::NextTimeout() const {
   if (queueHead_ != nullptr) return 0;
   if (timers_.empty()) return -1;
-  int64_t wait = timers_.top().deadline - NowMs();
+  int64_t wait = timers_.front().deadline - NowMs();
   if (wait <= 0) return 0;
   return wait > 60000 ? 60000 : static_cast<int>(wait) + 1;
 }
 
+void Engine::PushTimer(int64_t deadline, double id) {
+  timers_.push_back({deadline, id});
+  std::push_heap(timers_.begin(), timers_.end(), std::greater<Timer>());
+}
+
+void Engine::DropStaleTimers() {
+  // Ended sessions leave their entry behind (a 30-minute timeout would keep it 30 minutes):
+  // once they are most of the heap, rebuild it from the live ones. Amortised O(1) per end;
+  // at most max(1023, live sessions) stale entries.
+  if (sessions_.load(std::memory_order_relaxed) == 0) {
+    timers_.clear();
+    staleTimers_ = 0;
+    return;
+  }
+  if (staleTimers_ < 1024 || staleTimers_ * 2 < timers_.size()) return;
+  timers_.erase(std::remove_if(timers_.begin(), timers_.end(), [this](const Timer& t) { return Lookup(t.id) == nullptr; }),
+                timers_.end());
+  std::make_heap(timers_.begin(), timers_.end(), std::greater<Timer>());
+  staleTimers_ = 0;
+}
+
 void Engine::ExpireTimers() {
-  while (!timers_.empty() && timers_.top().deadline <= now_) {
-    Timer t = timers_.top();
-    timers_.pop();
+  DropStaleTimers();
+  while (!timers_.empty() && timers_.front().deadline <= now_) {
+    std::pop_heap(timers_.begin(), timers_.end(), std::greater<Timer>());
+    Timer t = timers_.back();
+    timers_.pop_back();
     Session* s = Lookup(t.id);
-    if (s == nullptr) continue;
+    if (s == nullptr) {
+      if (staleTimers_ > 0) staleTimers_--;
+      continue;
+    }
     // Lazy timers: activity only stamps lastActive; the deadline is recomputed here.
     int64_t next = INT64_MAX;
     int expired = -1;
@@ -308,8 +338,9 @@ void Engine::ExpireTimers() {
     }
     if (expired >= 0) {
       End(s, expired == kClient ? Reason::kClientIdle : Reason::kServerIdle, 0);
+      staleTimers_--;  // End() counted its entry, which is already popped
     } else {
-      timers_.push({next, t.id});
+      PushTimer(next, t.id);
     }
   }
 }
@@ -318,6 +349,7 @@ void Engine::End(Session* s, Reason reason, int err) {
   if (s->ended) return;
   s->ended = true;
   sessions_.fetch_sub(1, std::memory_order_relaxed);
+  if (s->end[kClient].idleMs > 0 || s->end[kServer].idleMs > 0) staleTimers_++;
   {
     std::lock_guard<std::mutex> lock(slotsLock_);
     if (bySlot_[s->slot] == s) bySlot_[s->slot] = nullptr;

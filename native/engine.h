@@ -7,7 +7,6 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
-#include <queue>
 #include <thread>
 #include <vector>
 
@@ -27,7 +26,7 @@ struct EndReport {
 };
 
 struct EngineOptions {
-  bool splice = true;
+  Strategy strategy = Strategy::kAuto;
   uint32_t bufferSize = 16384;
   uint32_t capacity = 65536;  // session slots
   double* table = nullptr;    // capacity * 3 doubles, shared with JS
@@ -46,6 +45,7 @@ struct EngineStats {
   int64_t buffersInUse;
   int64_t pipesInUse;
   uint64_t wakeups;  // epoll_wait returns
+  uint64_t timers;   // idle-timer heap entries, stale ones included
   uint32_t pipeCapacity;  // splice: the most one flow holds (0 with the copy strategy)
 };
 
@@ -93,6 +93,8 @@ class Engine {
   void Enqueue(Session* s);
   void RunQueue();
   void ExpireTimers();
+  void PushTimer(int64_t deadline, double id);
+  void DropStaleTimers();
   int NextTimeout() const;
   void End(Session* s, Reason reason, int err);
   void EndAll(uint16_t reason);
@@ -115,7 +117,10 @@ class Engine {
   // Relay thread only, except `bySlot_` reads in Inspect (under slotsLock_).
   mutable std::mutex slotsLock_;
   Session** bySlot_;
-  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
+  // A min-heap (std::greater) with one entry per live session that has a timeout, plus the
+  // entries of ended sessions until DropStaleTimers() sweeps them (staleTimers_ counts them).
+  std::vector<Timer> timers_;
+  size_t staleTimers_ = 0;
   Session* queueHead_ = nullptr;
   Session* queueTail_ = nullptr;
   std::vector<Session*> ended_;
@@ -124,6 +129,7 @@ class Engine {
 
   std::atomic<int64_t> sessions_{0};
   std::atomic<uint64_t> wakeups_{0};
+  std::atomic<uint64_t> timerCount_{0};
 };
 
 }  // namespace pgr

@@ -28,8 +28,8 @@ Outcome Fail(int side, int err) {
 
 }  // namespace
 
-Mover::Mover(bool splice, uint32_t bufferSize, double* table)
-    : buffers(bufferSize), splice_(splice), scratch_(static_cast<char*>(malloc(bufferSize))), table_(table) {}
+Mover::Mover(Strategy strategy, uint32_t bufferSize, double* table)
+    : buffers(bufferSize), strategy_(strategy), scratch_(static_cast<char*>(malloc(bufferSize))), table_(table) {}
 
 Mover::~Mover() { free(scratch_); }
 
@@ -69,7 +69,15 @@ Outcome Mover::Advance(Session& s, int dir, int64_t now) {
 }
 
 Outcome Mover::Read(Session& s, int dir, int64_t now) {
-  return splice_ ? ReadSplice(s, dir, now) : ReadCopy(s, dir, now);
+  switch (strategy_) {
+    case Strategy::kCopy:
+      return ReadCopy(s, dir, now);
+    case Strategy::kSplice:
+      return ReadSplice(s, dir, now);
+    case Strategy::kAuto:
+      break;
+  }
+  return s.flow[dir].streaming ? ReadSplice(s, dir, now) : ReadCopy(s, dir, now);
 }
 
 Outcome Mover::ReadCopy(Session& s, int dir, int64_t now) {
@@ -95,7 +103,11 @@ Outcome Mover::ReadCopy(Session& s, int dir, int64_t now) {
   src.lastActive = now;
   // epoll(7): on a stream socket a short read means the socket is drained; the next byte
   // brings a new edge. After a FIN (rdhup) read on until the EOF itself.
-  if (static_cast<uint32_t>(n) < size && !src.rdhup) src.readable = false;
+  if (static_cast<uint32_t>(n) < size) {
+    if (!src.rdhup) src.readable = false;
+  } else if (strategy_ == Strategy::kAuto) {
+    f.streaming = true;  // a full buffer: more is coming, splice it
+  }
   ssize_t w = 0;
   if (dst.writable) {
     w = send(dst.fd, scratch_, static_cast<size_t>(n), MSG_NOSIGNAL);
@@ -136,6 +148,7 @@ Outcome Mover::ReadSplice(Session& s, int dir, int64_t now) {
     }
     if (WouldBlock(readErr)) {
       src.readable = false;
+      f.streaming = false;  // the burst is over: back to copy (auto)
       return {};
     }
     if (readErr == EINTR) return {};

@@ -3,6 +3,9 @@
 //           cannot take is kept in a pooled buffer (at most one buffer per flow).
 //   splice: splice() socket → pipe → socket, the bytes never enter user space; a remainder
 //           stays in the flow's pipe (at most one pipe's worth per flow).
+//   auto:   copy, until a read fills the whole buffer (a flow is streaming): splice from there
+//           until the source is drained. Small request/response traffic costs the two
+//           syscalls of copy, bulk transfers the zero-copy of splice.
 // Either way, while a flow holds a remainder its source is not read: that is the backpressure.
 #pragma once
 
@@ -21,14 +24,16 @@ struct Outcome {
   int err = 0;         // its errno
 };
 
+enum class Strategy : uint8_t { kCopy, kSplice, kAuto };
+
 class Mover {
  public:
-  Mover(bool splice, uint32_t bufferSize, double* table);
+  Mover(Strategy strategy, uint32_t bufferSize, double* table);
   ~Mover();
   Mover(const Mover&) = delete;
   Mover& operator=(const Mover&) = delete;
 
-  bool splice() const { return splice_; }
+  bool usesPipes() const { return strategy_ != Strategy::kCopy; }
   // Moves what flow `dir` can move now; `now` stamps the sides' activity.
   Outcome Advance(Session& s, int dir, int64_t now);
   // Drops a flow's buffer or pipe (its session ended).
@@ -45,7 +50,7 @@ class Mover {
   Outcome Flush(Session& s, int dir, int64_t now);
   void Wrote(Session& s, int dir, uint64_t n, int64_t now);
 
-  bool splice_;
+  Strategy strategy_;
   char* scratch_;
   double* table_;  // 3 doubles per slot: id, bytes client→server, bytes server→client
 };

@@ -45,6 +45,7 @@ struct Flow {
   int pipeRead = -1;
   int pipeWrite = -1;
   uint32_t inPipe = 0;
+  bool streaming = false;  // auto strategy: this flow is in a burst, splice it
   bool eof = false;   // the source sent its FIN (read returned 0)
   bool shut = false;  // the FIN was passed on: shutdown(SHUT_WR) on the destination
 

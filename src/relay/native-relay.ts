@@ -14,8 +14,11 @@ import { fileURLToPath } from 'node:url';
 import { NativeRelayError, type NativeRelayErrorCode } from './native-error.js';
 import { handoverFds, releaseSockets } from './native-handover.js';
 
-/** splice(): socket → pipe → socket in the kernel; copy: recv()/send() through a small buffer. */
-export type NativeStrategy = 'splice' | 'copy';
+/**
+ * copy: recv()/send() through a small buffer; splice: socket → pipe → socket in the kernel;
+ * auto: copy, switching a direction to splice while it streams (a read filled the buffer).
+ */
+export type NativeStrategy = 'copy' | 'splice' | 'auto';
 
 export type NativeEndReason =
   | 'client_closed' // the client's FIN came first, then both directions finished
@@ -58,7 +61,9 @@ export interface NativeRelayStats {
   readonly pipesInUse: number;
   /** epoll_wait returns so far. */
   readonly wakeups: number;
-  /** splice: a pipe's capacity, the most one direction holds (0 with copy: bufferSize then). */
+  /** Idle-timer entries (one per session with a timeout, until swept after its end). */
+  readonly timers: number;
+  /** splice, auto: a pipe's capacity, the most one direction holds (0 with copy: bufferSize then). */
   readonly pipeCapacity: number;
 }
 
@@ -108,7 +113,8 @@ interface Addon {
 const ADDON_FILE = path.join('build', 'Release', 'pgrouter_relay.node');
 const DEFAULT_CAPACITY = 65_536;
 const DEFAULT_BUFFER = 16_384;
-export const DEFAULT_STRATEGY: NativeStrategy = 'splice';
+/** bench/relay-micro.ts: auto costs what copy costs per round trip and what splice costs per GiB. */
+export const DEFAULT_STRATEGY: NativeStrategy = 'auto';
 
 let addon: Addon | null | undefined;
 let failure: NativeRelayError | null = null;

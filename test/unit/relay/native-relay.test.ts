@@ -30,7 +30,7 @@ it('reports a missing addon as PGR_ERR_RELAY_UNAVAILABLE instead of throwing at 
   }
 });
 
-describe.runIf(available()).each<NativeStrategy>(['splice', 'copy'])('the native relay (%s)', (strategy) => {
+describe.runIf(available()).each<NativeStrategy>(['copy', 'splice', 'auto'])('the native relay (%s)', (strategy) => {
   let pairs: Pairs;
   let relay: NativeRelay;
   let ends: NativeRelayEnd[];
