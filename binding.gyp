@@ -6,7 +6,10 @@
         ["OS=='linux'", {
           "sources": [
             "native/addon.cc",
+            "native/core.cc",
             "native/engine.cc",
+            "native/engine-commands.cc",
+            "native/engine-timers.cc",
             "native/mover.cc",
             "native/pools.cc"
           ]

@@ -11,124 +11,12 @@
 #include <cstring>
 #include <memory>
 #include <string>
-#include <unordered_map>
-#include <vector>
 
+#include "core.h"
 #include "engine.h"
 
 namespace pgr {
 namespace {
-
-const char* const kReasonNames[] = {"client_closed", "server_closed", "client_idle", "server_idle",
-                                    "client_error",  "server_error",  "killed"};
-
-// What the JS object and the thread-safe function share; the last of the two frees it.
-struct Core {
-  napi_env env = nullptr;
-  napi_threadsafe_function tsfn = nullptr;
-  std::unique_ptr<Engine> engine;
-  Napi::Reference<Napi::ArrayBuffer> tableRef;  // keeps the table alive while the thread writes
-  double* table = nullptr;
-  uint32_t capacity = 0;
-  // Slots, main thread only: taken by adopt(), given back when the end report reaches JS (so a
-  // slot JS may still read is never reused early).
-  std::unique_ptr<uint32_t[]> generation;
-  std::vector<uint32_t> freeSlots;
-  uint32_t nextFresh = 0;
-  int64_t live = 0;
-  bool refed = false;
-  bool closed = false;
-  bool released = false;  // the thread-safe function is released: no more ref/unref
-  std::vector<std::string> reasons{""};
-  std::unordered_map<std::string, uint16_t> reasonIndex;
-
-  ~Core() {
-    engine.reset();  // joins the thread before the table can go
-    if (env != nullptr) napi_remove_env_cleanup_hook(env, OnEnvCleanup, this);
-  }
-
-  static void OnEnvCleanup(void* arg) {
-    // The environment is going away (process exit, worker end): stop writing to its memory.
-    Core* core = static_cast<Core*>(arg);
-    core->closed = true;
-    if (core->engine) core->engine->Stop(0);
-  }
-
-  uint16_t Intern(const std::string& reason) {
-    auto it = reasonIndex.find(reason);
-    if (it != reasonIndex.end()) return it->second;
-    if (reasons.size() >= 65535) return 0;
-    uint16_t index = static_cast<uint16_t>(reasons.size());
-    reasons.push_back(reason);
-    reasonIndex.emplace(reason, index);
-    return index;
-  }
-
-  bool TakeSlot(uint32_t* slot) {
-    if (!freeSlots.empty()) {
-      *slot = freeSlots.back();
-      freeSlots.pop_back();
-      return true;
-    }
-    if (nextFresh >= capacity) return false;
-    *slot = nextFresh++;
-    return true;
-  }
-
-  // Ids never repeat and are never 0 (0 marks a free slot in the table): (generation + 1) *
-  // capacity + slot, below 2^53 for any realistic count of sessions.
-  double IdOf(uint32_t slot) const { return (static_cast<double>(generation[slot]) + 1) * capacity + slot; }
-
-  void GiveSlot(uint32_t slot) {
-    table[slot * 3] = 0;
-    generation[slot]++;
-    freeSlots.push_back(slot);
-  }
-
-  void Ref(bool on) {
-    if (on == refed || tsfn == nullptr || released) return;
-    // Only while sessions are relayed does the relay keep Node's event loop alive.
-    if (on) {
-      napi_ref_threadsafe_function(env, tsfn);
-    } else {
-      napi_unref_threadsafe_function(env, tsfn);
-    }
-    refed = on;
-  }
-};
-
-using CoreHandle = std::shared_ptr<Core>;
-
-// Relay thread: hand the report to the JS thread (or drop it when the function is closing).
-void Report(void* context, EndReport* report) {
-  Core* core = static_cast<Core*>(context);
-  if (napi_call_threadsafe_function(core->tsfn, report, napi_tsfn_nonblocking) != napi_ok) delete report;
-}
-
-// JS thread: one session ended.
-void CallJs(napi_env env, napi_value callback, void* context, void* data) {
-  std::unique_ptr<EndReport> report(static_cast<EndReport*>(data));
-  if (env == nullptr || callback == nullptr) return;  // the function is being torn down
-  Core& core = **static_cast<CoreHandle*>(context);
-  core.GiveSlot(report->slot);
-  if (--core.live == 0) core.Ref(false);
-  Napi::Env e(env);
-  Napi::Object end = Napi::Object::New(e);
-  end.Set("id", Napi::Number::New(e, report->id));
-  end.Set("reason", Napi::String::New(e, kReasonNames[static_cast<int>(report->reason)]));
-  end.Set("bytesIn", Napi::Number::New(e, static_cast<double>(report->bytesIn)));
-  end.Set("bytesOut", Napi::Number::New(e, static_cast<double>(report->bytesOut)));
-  end.Set("errno", Napi::Number::New(e, report->err));
-  if (report->killReason != 0 && report->killReason < core.reasons.size()) {
-    end.Set("killReason", Napi::String::New(e, core.reasons[report->killReason]));
-  }
-  napi_value argv[] = {end};
-  napi_value global;
-  napi_get_global(env, &global);
-  napi_call_function(env, global, callback, 1, argv, nullptr);
-}
-
-void FinalizeTsfn(napi_env, void* data, void*) { delete static_cast<CoreHandle*>(data); }
 
 Napi::Value Throw(Napi::Env env, const char* code, const std::string& message, int err) {
   Napi::Error error = Napi::Error::New(env, err != 0 ? message + ": " + strerror(err) : message);
@@ -166,7 +54,7 @@ class RelayWrap : public Napi::ObjectWrap<RelayWrap> {
     Napi::Value table = o.Get("table");
     Napi::Value onEnd = o.Get("onEnd");
     if (!table.IsTypedArray() || table.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array || !onEnd.IsFunction()) {
-      Throw(env, "PGR_ERR_RELAY_OPTIONS", "table (Float64Array) and onEnd (function) are required", 0);
+      Throw(env, "PGR_ERR_RELAY_START", "table (Float64Array) and onEnd (function) are required", 0);
       return;
     }
     Napi::Float64Array t = table.As<Napi::Float64Array>();
@@ -176,7 +64,7 @@ class RelayWrap : public Napi::ObjectWrap<RelayWrap> {
     options.bufferSize = o.Get("bufferSize").ToNumber().Uint32Value();
     options.capacity = o.Get("capacity").ToNumber().Uint32Value();
     if (options.bufferSize < 1024 || options.capacity == 0 || t.ElementLength() < size_t{options.capacity} * 3) {
-      Throw(env, "PGR_ERR_RELAY_OPTIONS", "bufferSize >= 1024, capacity > 0 and table.length >= 3 * capacity", 0);
+      Throw(env, "PGR_ERR_RELAY_START", "bufferSize >= 1024, capacity > 0 and table.length >= 3 * capacity", 0);
       return;
     }
     auto core = std::make_shared<Core>();

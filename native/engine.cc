@@ -1,20 +1,18 @@
+// The relay thread's loop (engine.h): epoll events set each endpoint's readiness and service
+// the session; then queued commands, due timers and the run queue; ended sessions are freed
+// last, once no event of the batch can point at them.
 #include "engine.h"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
-#include <functional>
 
 namespace pgr {
 
@@ -23,25 +21,11 @@ namespace {
 constexpr int kMaxEvents = 256;
 constexpr uint64_t kWakeTag = 0;  // epoll data of the eventfd; sessions are non-null pointers
 
-int64_t NowMs() {
-  timespec ts;
-  // Coarse: a few ms of resolution is plenty for idle timeouts, and it is the cheapest clock.
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
-
 int SocketError(int fd) {
   int err = 0;
   socklen_t len = sizeof(err);
   if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) return errno;
   return err;
-}
-
-int IntOption(int fd, int level, int name) {
-  int value = -1;
-  socklen_t len = sizeof(value);
-  if (getsockopt(fd, level, name, &value, &len) < 0) return -1;
-  return value;
 }
 
 Reason ErrorReason(int side) { return side == kClient ? Reason::kClientError : Reason::kServerError; }
@@ -83,25 +67,6 @@ int Engine::Start() {
   return 0;
 }
 
-void Engine::Post(const Command& c) {
-  bool wake;
-  {
-    std::lock_guard<std::mutex> lock(commandsLock_);
-    // The thread empties the queue in one go: only the first command of a batch must wake it.
-    wake = commands_.empty();
-    commands_.push_back(c);
-  }
-  if (wake) {
-    uint64_t one = 1;
-    ssize_t ignored = write(wake_, &one, sizeof(one));
-    (void)ignored;  // EAGAIN: the counter is already non-zero, the thread wakes anyway
-  }
-}
-
-void Engine::Add(Session* s) { Post({Op::kAdd, 0, s->id, s}); }
-void Engine::Kill(double id, uint16_t reason) { Post({Op::kKill, reason, id, nullptr}); }
-void Engine::KillAll(uint16_t reason) { Post({Op::kKillAll, reason, 0, nullptr}); }
-
 void Engine::Stop(uint16_t reason) {
   if (running_) {
     running_ = false;
@@ -114,31 +79,6 @@ void Engine::Stop(uint16_t reason) {
   if (epoll_ >= 0) close(epoll_);
   if (wake_ >= 0) close(wake_);
   epoll_ = wake_ = -1;
-}
-
-EngineStats Engine::Stats() {
-  EngineStats s;
-  s.sessions = sessions_.load(std::memory_order_relaxed);
-  s.pendingBytes = mover_.pendingBytes.load(std::memory_order_relaxed);
-  s.buffersInUse = mover_.buffers.inUse.load(std::memory_order_relaxed);
-  s.pipesInUse = mover_.pipes.inUse.load(std::memory_order_relaxed);
-  s.wakeups = wakeups_.load(std::memory_order_relaxed);
-  s.timers = timerCount_.load(std::memory_order_relaxed);
-  s.pipeCapacity = mover_.usesPipes() ? mover_.pipes.capacity() : 0;
-  return s;
-}
-
-bool Engine::Inspect(double id, SocketInfo out[2]) {
-  std::lock_guard<std::mutex> lock(slotsLock_);
-  // The thread clears the slot under this lock before it closes the fds: they stay open here.
-  Session* s = id >= 0 ? bySlot_[static_cast<uint32_t>(std::fmod(id, options_.capacity))] : nullptr;
-  if (s == nullptr || s->id != id) return false;
-  for (int side = 0; side < 2; ++side) {
-    int fd = s->end[side].fd;
-    out[side] = {fd, IntOption(fd, SOL_SOCKET, SO_KEEPALIVE), IntOption(fd, IPPROTO_TCP, TCP_KEEPIDLE),
-                 IntOption(fd, IPPROTO_TCP, TCP_NODELAY)};
-  }
-  return true;
 }
 
 Session* Engine::Lookup(double id) const {
@@ -190,36 +130,6 @@ void Engine::Run() {
     FreeEnded();
     timerCount_.store(timers_.size(), std::memory_order_relaxed);
   }
-}
-
-void Engine::RunCommands() {
-  {
-    std::lock_guard<std::mutex> lock(commandsLock_);
-    draining_.swap(commands_);
-  }
-  for (const Command& c : draining_) {
-    switch (c.op) {
-      case Op::kAdd:
-        Register(c.session);
-        break;
-      case Op::kKill: {
-        Session* s = Lookup(c.id);
-        if (s != nullptr) {
-          s->killReason = c.reason;
-          End(s, Reason::kKilled, 0);
-        }
-        break;
-      }
-      case Op::kKillAll:
-        EndAll(c.reason);
-        break;
-      case Op::kStop:
-        EndAll(c.reason);
-        stopping_ = true;
-        break;
-    }
-  }
-  draining_.clear();
 }
 
 void Engine::Register(Session* s) {
@@ -281,67 +191,6 @@ void Engine::RunQueue() {
     s->queued = false;
     if (!s->ended) Service(s);
     s = next;
-  }
-}
-
-int Engine::NextTimeout() const {
-  if (queueHead_ != nullptr) return 0;
-  if (timers_.empty()) return -1;
-  int64_t wait = timers_.front().deadline - NowMs();
-  if (wait <= 0) return 0;
-  return wait > 60000 ? 60000 : static_cast<int>(wait) + 1;
-}
-
-void Engine::PushTimer(int64_t deadline, double id) {
-  timers_.push_back({deadline, id});
-  std::push_heap(timers_.begin(), timers_.end(), std::greater<Timer>());
-}
-
-void Engine::DropStaleTimers() {
-  // Ended sessions leave their entry behind (a 30-minute timeout would keep it 30 minutes):
-  // once they are most of the heap, rebuild it from the live ones. Amortised O(1) per end;
-  // at most max(1023, live sessions) stale entries.
-  if (sessions_.load(std::memory_order_relaxed) == 0) {
-    timers_.clear();
-    staleTimers_ = 0;
-    return;
-  }
-  if (staleTimers_ < 1024 || staleTimers_ * 2 < timers_.size()) return;
-  timers_.erase(std::remove_if(timers_.begin(), timers_.end(), [this](const Timer& t) { return Lookup(t.id) == nullptr; }),
-                timers_.end());
-  std::make_heap(timers_.begin(), timers_.end(), std::greater<Timer>());
-  staleTimers_ = 0;
-}
-
-void Engine::ExpireTimers() {
-  DropStaleTimers();
-  while (!timers_.empty() && timers_.front().deadline <= now_) {
-    std::pop_heap(timers_.begin(), timers_.end(), std::greater<Timer>());
-    Timer t = timers_.back();
-    timers_.pop_back();
-    Session* s = Lookup(t.id);
-    if (s == nullptr) {
-      if (staleTimers_ > 0) staleTimers_--;
-      continue;
-    }
-    // Lazy timers: activity only stamps lastActive; the deadline is recomputed here.
-    int64_t next = INT64_MAX;
-    int expired = -1;
-    for (int side = 0; side < 2; ++side) {
-      const Endpoint& e = s->end[side];
-      if (e.idleMs == 0) continue;
-      int64_t deadline = e.lastActive + e.idleMs;
-      if (deadline <= now_ && (expired < 0 || deadline < s->end[expired].lastActive + s->end[expired].idleMs)) {
-        expired = side;
-      }
-      if (deadline < next) next = deadline;
-    }
-    if (expired >= 0) {
-      End(s, expired == kClient ? Reason::kClientIdle : Reason::kServerIdle, 0);
-      staleTimers_--;  // End() counted its entry, which is already popped
-    } else {
-      PushTimer(next, t.id);
-    }
   }
 }
 

@@ -92,6 +92,7 @@ class Engine {
   void Service(Session* s);
   void Enqueue(Session* s);
   void RunQueue();
+  static int64_t NowMs();
   void ExpireTimers();
   void PushTimer(int64_t deadline, double id);
   void DropStaleTimers();

@@ -5,14 +5,13 @@
 // shared table the thread writes, so stats read them without a JS event per chunk.
 //
 // The JavaScript relay stays for TLS-terminated sessions and wherever available() is false.
-import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import type net from 'node:net';
 import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadAddon, loadError, type Addon, type AddonRelay, type RawEnd, type RawSocketDetails } from './native-addon.js';
 import { NativeRelayError, type NativeRelayErrorCode } from './native-error.js';
 import { handoverFds, releaseSockets } from './native-handover.js';
+
+export { available, loadError } from './native-addon.js';
 
 /**
  * copy: recv()/send() through a small buffer; splice: socket → pipe → socket in the kernel;
@@ -75,99 +74,15 @@ export interface NativeSocketDetails {
   readonly noDelay: boolean;
 }
 
-interface RawSocketDetails {
-  fd: number;
-  keepalive: number;
-  keepIdle: number;
-  noDelay: number;
-}
-
-interface RawEnd {
-  id: number;
-  reason: NativeEndReason;
-  bytesIn: number;
-  bytesOut: number;
-  errno: number;
-  killReason?: string;
-}
-
-interface AddonRelay {
-  adopt(clientFd: number, serverFd: number, clientIdleMs: number, serverIdleMs: number): number;
-  kill(id: number, reason: string): boolean;
-  killAll(reason: string): number;
-  close(reason: string): void;
-  stats(): NativeRelayStats;
-  inspect(id: number): [RawSocketDetails, RawSocketDetails] | null;
-}
-
-interface Addon {
-  NativeRelay: new (options: {
-    strategy: NativeStrategy;
-    bufferSize: number;
-    capacity: number;
-    table: Float64Array;
-    onEnd: (end: RawEnd) => void;
-  }) => AddonRelay;
-}
-
-const ADDON_FILE = path.join('build', 'Release', 'pgrouter_relay.node');
 const DEFAULT_CAPACITY = 65_536;
 const DEFAULT_BUFFER = 16_384;
 /** bench/relay-micro.ts: auto costs what copy costs per round trip and what splice costs per GiB. */
 export const DEFAULT_STRATEGY: NativeStrategy = 'auto';
 
-let addon: Addon | null | undefined;
-let failure: NativeRelayError | null = null;
-
-/** build/Release/… of the checkout or package this module runs from (src/ or dist/src/). */
-function addonPath(): string | null {
-  const override = process.env.PGROUTER_RELAY_ADDON;
-  if (override) return override;
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let depth = 0; depth < 5; depth++) {
-    const candidate = path.join(dir, ADDON_FILE);
-    if (fs.existsSync(candidate)) return candidate;
-    if (fs.existsSync(path.join(dir, 'package.json'))) return null;
-    dir = path.dirname(dir);
-  }
-  return null;
-}
-
-function load(): Addon | null {
-  if (addon !== undefined) return addon;
-  addon = null;
-  if (process.platform !== 'linux') {
-    failure = new NativeRelayError('PGR_ERR_RELAY_UNAVAILABLE', `the native relay needs Linux (epoll, splice), not ${process.platform}`);
-    return null;
-  }
-  const file = addonPath();
-  if (file === null) {
-    failure = new NativeRelayError('PGR_ERR_RELAY_UNAVAILABLE', `the native relay is not built (${ADDON_FILE}): run \`npm run build:native\``);
-    return null;
-  }
-  try {
-    addon = createRequire(import.meta.url)(file) as Addon;
-  } catch (err) {
-    failure = new NativeRelayError('PGR_ERR_RELAY_UNAVAILABLE', `cannot load the native relay ${file}: ${String(err)}`, { cause: err });
-  }
-  return addon;
-}
-
-/** Whether the addon loads on this host (loaded once, on first use). */
-export function available(): boolean {
-  return load() !== null;
-}
-
-/** Why the addon does not load (null when it does). */
-export function loadError(): NativeRelayError | null {
-  load();
-  return failure;
-}
-
 /** Starts a relay thread. Throws PGR_ERR_RELAY_UNAVAILABLE when the addon does not load. */
 export function createNativeRelay(options: NativeRelayOptions): NativeRelay {
-  const loaded = load();
-  if (!loaded) throw failure ?? new NativeRelayError('PGR_ERR_RELAY_UNAVAILABLE', 'the native relay is not available');
+  const loaded = loadAddon();
+  if (!loaded) throw loadError() ?? new NativeRelayError('PGR_ERR_RELAY_UNAVAILABLE', 'the native relay is not available');
   return new NativeRelay(loaded, options);
 }
 

@@ -18,6 +18,7 @@ it('loads the addon on Linux (npm ci builds it)', () => {
 
 it('reports a missing addon as PGR_ERR_RELAY_UNAVAILABLE instead of throwing at import', async () => {
   vi.resetModules();
+  const previous = process.env.PGROUTER_RELAY_ADDON;
   process.env.PGROUTER_RELAY_ADDON = '/nonexistent/pgrouter_relay.node';
   try {
     const fresh = await import('../../../src/relay/native-relay.js');
@@ -25,7 +26,8 @@ it('reports a missing addon as PGR_ERR_RELAY_UNAVAILABLE instead of throwing at 
     expect(fresh.loadError()?.code).toBe('PGR_ERR_RELAY_UNAVAILABLE');
     expect(() => fresh.createNativeRelay({ onEnd: () => undefined })).toThrow(expect.objectContaining({ code: 'PGR_ERR_RELAY_UNAVAILABLE' }));
   } finally {
-    delete process.env.PGROUTER_RELAY_ADDON;
+    if (previous === undefined) delete process.env.PGROUTER_RELAY_ADDON;
+    else process.env.PGROUTER_RELAY_ADDON = previous;
     vi.resetModules();
   }
 });
@@ -186,5 +188,31 @@ describe.runIf(available()).each<NativeStrategy>(['copy', 'splice', 'auto'])('th
     expect(front.destroyed || back.destroyed).toBe(false);
     expect(relay.sessions).toBe(0);
     tlsFront.destroy();
+  });
+});
+
+describe.runIf(available())('the native relay slots', () => {
+  it('refuses a session beyond its capacity with PGR_ERR_RELAY_FULL, and never reuses an id', async () => {
+    const baseline = openFds();
+    const pairs = await Pairs.start();
+    const ends: NativeRelayEnd[] = [];
+    const relay = createNativeRelay({ capacity: 1, onEnd: (end) => ends.push(end) });
+    try {
+      const first = await pairs.open();
+      const id = relay.adopt(first.front, first.back, NO_TIMEOUTS);
+      const second = await pairs.open();
+      expect(() => relay.adopt(second.front, second.back, NO_TIMEOUTS)).toThrow(expect.objectContaining({ code: 'PGR_ERR_RELAY_FULL' }));
+      expect(second.front.destroyed || second.back.destroyed).toBe(false);
+      relay.kill(id, 'make room');
+      await waitFor(() => ends.length === 1, { timeoutMs: 5000, intervalMs: 5, what: 'the kill to be reported' });
+      const next = relay.adopt(second.front, second.back, NO_TIMEOUTS);
+      expect(next).not.toBe(id);
+      expect(relay.counters(id)).toBeUndefined();
+      expect(relay.counters(next)).toEqual({ bytesIn: 0, bytesOut: 0 });
+    } finally {
+      relay.close();
+      await pairs.close();
+    }
+    await fdsBackTo(baseline, 'after the test');
   });
 });
