@@ -1,12 +1,13 @@
-// The native relay engine (issue 12), both copy strategies: bytes, counters, half-close, idle
+// The native relay engine (issue 12), every copy strategy: bytes, counters, half-close, idle
 // timeouts, keepalive, resets and the handover contract. Load, kills, backpressure and the
 // handover under traffic are in native-relay-load.test.ts.
 import { once } from 'node:events';
 import tls from 'node:tls';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { waitFor } from '../../harness/wait.js';
-import { available, createNativeRelay, loadError, type NativeRelay, type NativeRelayEnd, type NativeStrategy } from '../../../src/relay/native-relay.js';
+import { available, createNativeRelay, loadError, type NativeRelayEnd, type NativeStrategy } from '../../../src/relay/native-relay.js';
 import { collect, fdsBackTo, openFds, Pairs, type Pair } from './pairs.js';
+import { useRelayFixture } from './relay-fixture.js';
 
 const NO_TIMEOUTS = { client: 0, server: 0 };
 
@@ -33,32 +34,14 @@ it('reports a missing addon as PGR_ERR_RELAY_UNAVAILABLE instead of throwing at 
 });
 
 describe.runIf(available()).each<NativeStrategy>(['copy', 'splice', 'auto'])('the native relay (%s)', (strategy) => {
-  let pairs: Pairs;
-  let relay: NativeRelay;
-  let ends: NativeRelayEnd[];
-  let baseline: number;
-
-  beforeEach(async () => {
-    baseline = openFds();
-    pairs = await Pairs.start();
-    // Each relay its own list: a closed relay's late reports must not land in the next test's.
-    const mine: NativeRelayEnd[] = [];
-    ends = mine;
-    relay = createNativeRelay({ strategy, onEnd: (end) => mine.push(end) });
-  });
-
-  afterEach(async () => {
-    relay.close('test_end');
-    await pairs.close();
-    await fdsBackTo(baseline, 'after the test');
-  });
+  const f = useRelayFixture({ strategy });
 
   async function adopted(timeouts = NO_TIMEOUTS): Promise<Pair & { id: number }> {
-    const pair = await pairs.open();
-    return { ...pair, id: relay.adopt(pair.front, pair.back, timeouts) };
+    const pair = await f.pairs.open();
+    return { ...pair, id: f.relay.adopt(pair.front, pair.back, timeouts) };
   }
 
-  const endOf = (id: number): Promise<NativeRelayEnd> => waitFor(() => ends.find((e) => e.id === id), { timeoutMs: 10_000, intervalMs: 10, what: `the end of session ${id}` });
+  const endOf = (id: number): Promise<NativeRelayEnd> => waitFor(() => f.ends.find((e) => e.id === id), { timeoutMs: 10_000, intervalMs: 10, what: `the end of session ${id}` });
 
   it('relays a request/response ping-pong and counts the bytes without an event per chunk', async () => {
     const { client, server, id } = await adopted();
@@ -70,15 +53,15 @@ describe.runIf(available()).each<NativeStrategy>(['copy', 'splice', 'auto'])('th
       await waitFor(() => received.data().toString() === want, { timeoutMs: 5000, intervalMs: 2, what: `answer ${i}` });
     }
     const sent = Array.from({ length: 50 }, (_, k) => `query ${k + 1}`).join('').length;
-    expect(relay.counters(id)).toEqual({ bytesIn: sent, bytesOut: sent + 100 });
-    expect(relay.bytesIn(id)).toBe(sent);
-    expect(relay.sessions).toBe(1);
+    expect(f.relay.counters(id)).toEqual({ bytesIn: sent, bytesOut: sent + 100 });
+    expect(f.relay.bytesIn(id)).toBe(sent);
+    expect(f.relay.sessions).toBe(1);
     client.end();
     server.end();
     const end = await endOf(id);
     expect(end).toMatchObject({ reason: 'client_closed', bytesIn: sent, bytesOut: sent + 100 });
-    expect(relay.counters(id)).toBeUndefined();
-    expect(relay.sessions).toBe(0);
+    expect(f.relay.counters(id)).toBeUndefined();
+    expect(f.relay.sessions).toBe(0);
   });
 
   it('forwards a client FIN to the server and keeps relaying what the server still sends', async () => {
@@ -132,13 +115,13 @@ describe.runIf(available()).each<NativeStrategy>(['copy', 'splice', 'auto'])('th
       rounds++;
     }
     expect(rounds).toBeGreaterThan(0);
-    expect(ends).toEqual([]);
-    expect(relay.bytesIn(id)).toBe(rounds);
+    expect(f.ends).toEqual([]);
+    expect(f.relay.bytesIn(id)).toBe(rounds);
   });
 
   it('keeps the TCP keepalive and TCP_NODELAY the router set on both sockets', async () => {
     const { id } = await adopted();
-    const sockets = await waitFor(() => relay.inspect(id) ?? undefined, { timeoutMs: 5000, intervalMs: 5, what: 'the relay thread to hold the session' });
+    const sockets = await waitFor(() => f.relay.inspect(id) ?? undefined, { timeoutMs: 5000, intervalMs: 5, what: 'the relay thread to hold the session' });
     for (const s of sockets) expect(s).toMatchObject({ keepalive: true, keepIdle: 60 });
     expect(sockets[0].noDelay).toBe(true);
     expect(sockets[1].noDelay).toBe(true);
@@ -156,10 +139,10 @@ describe.runIf(available()).each<NativeStrategy>(['copy', 'splice', 'auto'])('th
     const a = await adopted();
     const b = await adopted();
     const closed = Promise.all([once(a.client, 'end'), once(a.server, 'end')]);
-    expect(relay.kill(a.id, 'view_change')).toBe(true);
+    expect(f.relay.kill(a.id, 'view_change')).toBe(true);
     expect(await endOf(a.id)).toMatchObject({ reason: 'killed', killReason: 'view_change' });
     await closed;
-    expect(relay.kill(a.id, 'again')).toBe(false);
+    expect(f.relay.kill(a.id, 'again')).toBe(false);
     b.server.on('data', (d: Buffer) => b.server.write(d));
     b.client.write('still here');
     const [echo] = (await once(b.client, 'data')) as [Buffer];
@@ -167,26 +150,26 @@ describe.runIf(available()).each<NativeStrategy>(['copy', 'splice', 'auto'])('th
   });
 
   it('refuses a handover that would lose bytes, and leaves both sockets as they were', async () => {
-    const { client, front, back } = await pairs.open();
+    const { client, front, back } = await f.pairs.open();
     client.write('unread');
     await waitFor(() => front.readableLength > 0, { timeoutMs: 5000, intervalMs: 5, what: 'Node to buffer the bytes' });
-    expect(() => relay.adopt(front, back, NO_TIMEOUTS)).toThrow(expect.objectContaining({ code: 'PGR_ERR_RELAY_HANDOVER', message: expect.stringContaining('read but not consumed') }));
+    expect(() => f.relay.adopt(front, back, NO_TIMEOUTS)).toThrow(expect.objectContaining({ code: 'PGR_ERR_RELAY_HANDOVER', message: expect.stringContaining('read but not consumed') }));
     expect(String(front.read())).toBe('unread');
 
     back.cork();
     back.write('queued');
-    expect(() => relay.adopt(front, back, NO_TIMEOUTS)).toThrow(expect.objectContaining({ message: expect.stringContaining('not flushed') }));
+    expect(() => f.relay.adopt(front, back, NO_TIMEOUTS)).toThrow(expect.objectContaining({ message: expect.stringContaining('not flushed') }));
     back.uncork();
 
     const listener = (): void => undefined;
     front.on('data', listener);
-    expect(() => relay.adopt(front, back, NO_TIMEOUTS)).toThrow(expect.objectContaining({ message: expect.stringContaining("'data' listener") }));
+    expect(() => f.relay.adopt(front, back, NO_TIMEOUTS)).toThrow(expect.objectContaining({ message: expect.stringContaining("'data' listener") }));
     front.off('data', listener);
 
     const tlsFront = new tls.TLSSocket(front);
-    expect(() => relay.adopt(tlsFront, back, NO_TIMEOUTS)).toThrow(expect.objectContaining({ message: expect.stringContaining('TLS') }));
+    expect(() => f.relay.adopt(tlsFront, back, NO_TIMEOUTS)).toThrow(expect.objectContaining({ message: expect.stringContaining('TLS') }));
     expect(front.destroyed || back.destroyed).toBe(false);
-    expect(relay.sessions).toBe(0);
+    expect(f.relay.sessions).toBe(0);
     tlsFront.destroy();
   });
 });
