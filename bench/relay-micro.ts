@@ -4,14 +4,16 @@
 //
 // This process is the relay; the clients and the backend run in a child (lib/relay-load.ts),
 // so process.cpuUsage() (all threads, the relay thread included) is the relay's alone:
-//   ping-pong: C clients, each sends a request and waits for the response; CPU µs per round trip;
+//   ping-pong: C clients, each sends a request and waits for the response, flat out or at a
+//              fixed total rate (--rate, like pgbench -R); CPU µs per round trip;
 //   bulk:      one client sends B MiB as fast as it can; MB/s and CPU ms per GiB;
 //   idle:      N pairs opened and left idle, through a fresh relay process per engine after N
 //              pairs came and went; RSS and fds per pair (after a GC).
 // Engines alternate within each round (reversed every other round).
 //
 //   npm run build && node dist/bench/relay-micro.js [--rounds 2] [--seconds 4] [--clients 16]
-//     [--request 100] [--response 400] [--bulk-mib 1024] [--pairs 2000] [--engines js,splice,copy]
+//     [--request 100] [--response 400] [--rate 0] [--bulk-mib 1024] [--pairs 2000]
+//     [--engines js,splice,copy,auto]
 import { once } from 'node:events';
 import fs from 'node:fs';
 import type net from 'node:net';
@@ -30,6 +32,7 @@ const { values: args } = parseArgs({
     clients: { type: 'string', default: '16' },
     request: { type: 'string', default: '100' },
     response: { type: 'string', default: '400' },
+    rate: { type: 'string', default: '0' },
     'bulk-mib': { type: 'string', default: '1024' },
     pairs: { type: 'string', default: '2000' },
     engines: { type: 'string', default: ENGINES.join(',') },
@@ -74,8 +77,8 @@ async function withEngine<T>(name: EngineName, backendPort: number, fn: (port: n
 
 async function pingpong(load: Peer, name: EngineName, backendPort: number): Promise<Figures> {
   return withEngine(name, backendPort, async (port, engine) => {
-    const { clients, seconds, request, response } = args;
-    load.send({ op: 'pingpong', front: port, clients: Number(clients), seconds: Number(seconds), request: Number(request), response: Number(response) });
+    const { clients, seconds, request, response, rate } = args;
+    load.send({ op: 'pingpong', front: port, clients: Number(clients), seconds: Number(seconds), request: Number(request), response: Number(response), rate: Number(rate) });
     await load.next('measure');
     const cpu0 = cpuMicros();
     const wake0 = engine.native?.stats().wakeups ?? 0;

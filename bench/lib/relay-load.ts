@@ -2,8 +2,9 @@
 // relay's alone: test clients that connect to the relay's front port, and the backend they
 // reach through it. Driven over IPC by the parent, one operation at a time:
 //   listen                     → the backend's port
-//   pingpong front clients seconds request response
+//   pingpong front clients seconds request response rate
 //                              → 'measure' when warm, then 'done' with the round trips
+//                                (rate: round trips per second over all clients; 0 = flat out)
 //   bulk front bytes           → 'measure' once connected, 'done' when the backend got it all
 //   hold front pairs           → 'held' once every pair answered an echo; 'release' closes them
 //   churn front pairs          → opens and closes that many pairs, 100 at a time → 'churned'
@@ -19,6 +20,7 @@ interface Op {
   seconds?: number;
   request?: number;
   response?: number;
+  rate?: number;
   bytes?: number;
   pairs?: number;
 }
@@ -71,7 +73,7 @@ async function closeAll(sockets: net.Socket[]): Promise<void> {
   );
 }
 
-async function pingpong(o: Required<Pick<Op, 'front' | 'clients' | 'seconds' | 'request' | 'response'>>): Promise<void> {
+async function pingpong(o: Required<Pick<Op, 'front' | 'clients' | 'seconds' | 'request' | 'response' | 'rate'>>): Promise<void> {
   mode = 'pingpong';
   requestSize = o.request;
   responseSize = o.response;
@@ -80,19 +82,25 @@ async function pingpong(o: Required<Pick<Op, 'front' | 'clients' | 'seconds' | '
   let counting = false;
   let roundTrips = 0;
   let stop = false;
+  // At a fixed rate each client sends on its own schedule (a pgbench -R stand-in).
+  const interval = o.rate > 0 ? (1000 * o.clients) / o.rate : 0;
   const loops = sockets.map(
-    (socket) =>
+    (socket, i) =>
       new Promise<void>((resolve) => {
         let got = 0;
+        let due = performance.now() + (interval * i) / o.clients;
+        const send = (): void => void socket.write(request);
         socket.on('data', (chunk: Buffer) => {
           got += chunk.length;
           if (got < o.response) return;
           got -= o.response;
           if (counting) roundTrips++;
           if (stop) return resolve();
-          socket.write(request);
+          if (interval === 0) return send();
+          due += interval;
+          setTimeout(send, Math.max(0, due - performance.now()));
         });
-        socket.write(request);
+        setTimeout(send, Math.max(0, due - performance.now()));
       }),
   );
   await new Promise((resolve) => setTimeout(resolve, 500)); // warm-up
