@@ -11,7 +11,18 @@ export type PgrErrorCode =
   /** etcd: a range read failed, a watch broke or was not created in time (discovery/etcd-source.ts). */
   | 'PGR_ERR_ETCD'
   /** A listening socket could not be bound (listeners, http.bind, admin.bind). */
-  | 'PGR_ERR_BIND';
+  | 'PGR_ERR_BIND'
+  // ---- the native relay (issue 12; src/relay/native-*.ts) ----
+  /** The addon is not built or cannot load on this host; `relay: native` fails the start with it. */
+  | 'PGR_ERR_RELAY_UNAVAILABLE'
+  /** A handover precondition does not hold (native-handover.ts); the sockets are left as they were. */
+  | 'PGR_ERR_RELAY_HANDOVER'
+  /** Every session slot of the native relay is taken; the session stays with the JS relay. */
+  | 'PGR_ERR_RELAY_FULL'
+  /** The native relay was closed. */
+  | 'PGR_ERR_RELAY_CLOSED'
+  /** Bad options, or the relay thread could not start. */
+  | 'PGR_ERR_RELAY_START';
 
 export class PgrError extends Error {
   readonly code: PgrErrorCode;

@@ -188,7 +188,8 @@ export class WorkerSupervisor {
   async reload(config: Config, view: ClusterView): Promise<{ ok: true; generation: number } | { ok: false; error: string }> {
     if (this.closed) return { ok: false, error: 'supervisor is closed' };
     if (this.starting) return { ok: false, error: 'another reload is in progress' };
-    const next = this.cohort(config, view, this.nextGeneration());
+    // The relay engine is chosen once, like the worker count: a reload's workers keep the first one.
+    const next = this.cohort({ ...config, relay: this.current.config.relay }, view, this.nextGeneration());
     this.starting = next;
     try {
       await next.start();

@@ -82,6 +82,8 @@ export const DEFAULTS = {
   },
   /** One process: cluster mode is opted into (src/cluster). */
   workers: 1,
+  /** The native relay where it loads, the JS relay elsewhere (issue 12). */
+  relay: 'auto',
 } as const;
 
 /** Overrides cluster.etcd.password when set and not empty (containers, systemd credentials). */

@@ -50,6 +50,7 @@ export function normalizeConfig(raw: Loose<RawConfig> | undefined, ctx: SecretCo
     ...{ cluster, checks, listeners: listeners.map((l) => l.config), timeouts },
     ...{ http: http.config, admin: admin.config, log },
     workers: r.workers ?? DEFAULTS.workers,
+    relay: r.relay ?? DEFAULTS.relay,
   };
   return { config, issues };
 }

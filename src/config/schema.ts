@@ -136,6 +136,8 @@ export const RawConfigSchema = Strict({
       format: Opt(Enum(['json', 'pretty'] as const)),
     }),
   ),
+  /** The byte relay after the startup phase (issue 12): auto = native when the addon loads, else js. */
+  relay: Opt(Enum(['auto', 'native', 'js'] as const)),
 });
 
 export type RawConfig = Static<typeof RawConfigSchema>;

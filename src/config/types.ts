@@ -162,6 +162,14 @@ export interface Config {
    * node:cluster workers behind one primary (discovery, HTTP); 'auto' = os.availableParallelism().
    */
   readonly workers: number | 'auto';
+  /**
+   * What moves a session's bytes once its startup phase is over (issue 12), fixed per process:
+   *  - auto (default): the native relay thread when the addon loads here, else the JS relay;
+   *  - native: the native relay, and the start fails without it;
+   *  - js: the JS relay (Node streams) for every session.
+   * TLS-terminated sessions always stay in the JS relay.
+   */
+  readonly relay: 'auto' | 'native' | 'js';
 }
 
 /** One problem found in a config file, reported like `haproxy -c`. */

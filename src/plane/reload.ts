@@ -21,7 +21,7 @@ export interface ReloadPlan {
   readonly surface: readonly ('http' | 'admin' | 'log')[];
   /**
    * Changed settings a running router keeps until a restart: the HTTP and admin sockets, turning
-   * the admin API on or off, logging, and the number of workers. (http.ready, http.stats_refresh and a new admin token
+   * the admin API on or off, logging, the number of workers and the relay engine. (http.ready, http.stats_refresh and a new admin token
    * apply at once: the routes read them per request.)
    */
   readonly restartNeeded: readonly string[];
@@ -48,6 +48,8 @@ export function planReload(old: Config, next: Config): ReloadPlan {
     ...(same(old.log, next.log) ? [] : ['log']),
     // The process layout (in-process data path or N workers) is chosen at start.
     ...(same(old.workers, next.workers) ? [] : ['workers']),
+    // The relay engine moves running sessions' bytes: it is chosen once per process.
+    ...(old.relay === next.relay ? [] : ['relay']),
   ];
   return { listenersAdded, listenersRemoved, listenersChanged, discovery: discoveryKey(old) !== discoveryKey(next), dataPath, surface, restartNeeded };
 }

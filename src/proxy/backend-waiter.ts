@@ -85,6 +85,16 @@ export class BackendWaiter implements Wakeable {
     this.tryRoute();
   }
 
+  /**
+   * The session is past its startup phase and keeps the slot until its relay ends
+   * (RelayedSession): close() will not release it. Returns whether there was one.
+   */
+  passSlot(): boolean {
+    const had = this.hasSlot;
+    this.hasSlot = false;
+    return had;
+  }
+
   /** Releases the slot, the queue place, the hold and the timers. Idempotent. */
   close(): void {
     if (this.state === 'closed') return;

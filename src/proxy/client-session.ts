@@ -1,6 +1,8 @@
-// One client connection, from accept to close: the startup handshake, getting a backend
-// (backend-waiter.ts: maxconn queue, hold), the backend's startup (backend-startup.ts), then the
-// relay (src/relay). A CancelRequest is handed to cancel-request.ts: it is not a session.
+// One client connection, from accept to the end of its startup phase: the startup handshake,
+// getting a backend (backend-waiter.ts: maxconn queue, hold), the backend's startup
+// (backend-startup.ts). Then a RelayedSession (relayed-session.ts) takes over with the relay
+// (src/relay) and this object is done. A CancelRequest is handed to cancel-request.ts: it is
+// not a session.
 //
 //   startup ──SSLRequest (disable) / GSSENCRequest──► answer 'N', back to startup
 //      │ ──CancelRequest──► handleCancelRequest, done
@@ -22,26 +24,30 @@ import type net from 'node:net';
 import type { ListenerConfig } from '../config/types.js';
 import { NO_ENCRYPTION, errorResponse, SQLSTATE } from '../protocol/messages.js';
 import { endThenDestroy } from '../relay/end-then-destroy.js';
-import type { Relay, RelayEnd, RelayEngine, RelayObserver } from '../relay/relay.js';
-import type { KillReason } from '../routing/kill.js';
-import { killedReason, type RefusalReason } from '../sessions/close-reason.js';
+import type { RefusalReason } from '../sessions/close-reason.js';
 import { newSessionRecord, type SessionRecord } from '../sessions/registry.js';
-import type { TrafficCounter } from '../sessions/traffic.js';
 import { BackendStartup, type BackendStartupEvents } from './backend-startup.js';
 import { BackendWaiter, type Route, type WaiterContext, type WaiterEvents } from './backend-waiter.js';
-import { CancelKeyWatch } from './cancel-key-watch.js';
 import { handleCancelRequest, type CancelContext } from './cancel-request.js';
 import { ClientHandshake } from './handshake.js';
+import { RelayedSession, type RelayContext } from './relayed-session.js';
 
 /** What a session needs from its listener; the listener implements it. */
-export interface SessionContext extends WaiterContext, CancelContext {
+export interface SessionContext extends WaiterContext, CancelContext, RelayContext {
   readonly listener: ListenerConfig;
-  /** This listener's per-backend traffic (a few bumps per session, none per chunk). */
-  readonly traffic: TrafficCounter;
-  /** What moves the bytes once the startup phase is over. */
-  readonly relayEngine: RelayEngine;
+  /** The startup phase is over: `session` relays from now on (called before closed()). */
+  relayStarted(session: RelayedSession): void;
   /** The session released everything (called once). */
   closed(session: ClientSession): void;
+}
+
+/**
+ * Keeps a relayed socket's errors handled while the relay changes hands (the native engine's
+ * handover): the relay learns of them through 'close' and counts them (client_error,
+ * server_error), and the session's own loggers would keep this object alive.
+ */
+function relayPhaseError(): void {
+  // Nothing to do here: see above.
 }
 
 /** Shared by every session's empty accumulators: never written to, it only stands for "nothing yet". */
@@ -49,7 +55,7 @@ const EMPTY = Buffer.alloc(0);
 
 type Phase = 'startup' | 'waiting' | 'connecting' | 'ssl_wait' | 'server_hello' | 'relay' | 'done';
 
-export class ClientSession implements WaiterEvents, BackendStartupEvents, RelayObserver {
+export class ClientSession implements WaiterEvents, BackendStartupEvents {
   private readonly clientAddress: string;
   private phase: Phase = 'startup';
   private readonly handshake = new ClientHandshake();
@@ -59,11 +65,6 @@ export class ClientSession implements WaiterEvents, BackendStartupEvents, RelayO
   private readonly waiter: BackendWaiter;
   private backend: BackendStartup | null = null;
   private record: SessionRecord | null = null;
-  private relay: Relay | null = null;
-  /** The record being relayed; kept after a kill takes `record` out of the registry, for the final counts. */
-  private relayed: SessionRecord | null = null;
-  /** Until the server's startup phase is over: learns the cancel key from it. */
-  private watch: CancelKeyWatch | null = null;
 
   constructor(
     private readonly client: net.Socket,
@@ -85,14 +86,13 @@ export class ClientSession implements WaiterEvents, BackendStartupEvents, RelayO
     this.armStartupTimer();
   }
 
-  /** Shutdown, or its listener removed: a client not yet relaying gets 57P01; a relayed one runs on. */
+  /** Shutdown, or its listener removed: a client not yet relaying gets 57P01. */
   shutdown(reason: 'shutdown' | 'listener_removed' = 'shutdown', message = 'pgrouter is shutting down'): void {
     if (this.phase === 'relay' || this.phase === 'done') return;
     this.refuse(reason, errorResponse(SQLSTATE.ADMIN_SHUTDOWN, message));
   }
 
   destroy(): void {
-    this.relay?.kill('shutdown');
     this.refuse('shutdown');
     this.client.destroy();
   }
@@ -229,19 +229,22 @@ export class ClientSession implements WaiterEvents, BackendStartupEvents, RelayO
     this.ctx.logger.debug({ event: 'backend_error', client: this.clientAddress, err: err.message }, 'backend socket error');
   };
 
-  private readonly onKill = (reason: KillReason): void => {
+  /** The registry's kill switch until the relay phase takes over (RelayedSession has its own). */
+  private readonly onKill = (): void => {
     // The registry has already forgotten the record.
     this.record = null;
     if (this.phase === 'connecting' || this.phase === 'ssl_wait' || this.phase === 'server_hello') {
       return this.guard(() => this.replaceBackend(null))();
     }
     if (this.phase === 'startup') return this.dropBackend();
-    this.relay?.kill(killedReason(reason));
   };
 
   // ---- the relay --------------------------------------------------------------------------
 
-  /** `hello`: server bytes already read (the start of its answer), relayed first. */
+  /**
+   * The startup phase is over: a RelayedSession relays from now on, and this object lets go of
+   * everything (timers, waiter, listeners). `hello`: server bytes already read.
+   */
   private beginRelay(parse: boolean, hello: Buffer = EMPTY): void {
     const { client, ctx } = this;
     const server = this.backend?.release() ?? null;
@@ -251,34 +254,23 @@ export class ClientSession implements WaiterEvents, BackendStartupEvents, RelayO
     this.phase = 'relay';
     // Pause before dropping our 'data' listener, or bytes would flow to nobody.
     client.pause();
-    // The handshake's listeners go (the relay has its own); the error logger stays.
+    // The handshake's listeners go (the relay has its own).
     client.removeListener('data', this.onClientData);
     client.removeListener('end', this.onClientGone);
     client.removeListener('close', this.onClientGone);
+    client.removeListener('error', this.onClientError);
+    server.removeListener('error', this.onBackendError);
+    client.on('error', relayPhaseError);
+    server.on('error', relayPhaseError);
     const pending = this.pending;
     this.pending = null;
     if (pending?.kind === 'startup') record.bytesIn += pending.packet.length + pending.tail.length;
-    this.relayed = record;
-    this.watch = parse ? new CancelKeyWatch(record, ctx.registry, ctx.logger) : null;
-    ctx.traffic.relayStarted(record);
-    if (hello.length > 0) {
-      record.bytesOut += hello.length;
-      this.relayServerData(hello);
-      client.write(hello);
-    }
-    const timeouts = { client: ctx.timeouts.client, server: ctx.timeouts.server };
-    this.relay = ctx.relayEngine.start({ client, server, timeouts, counts: record, observeServer: parse }, this);
-  }
-
-  // RelayObserver: the relay calls these (methods: no closures per session).
-
-  relayServerData(chunk: Buffer): void {
-    if (this.watch?.feed(chunk) === false) this.watch = null;
-  }
-
-  relayEnded(end: RelayEnd): void {
-    if (this.relayed) this.ctx.traffic.relayEnded(this.relayed, end.reason);
+    const relayed = new RelayedSession(record, ctx, parse, this.waiter.passSlot());
+    // The listener counts the relayed session before it forgets this one (idle() never sees 0 between).
+    ctx.relayStarted(relayed);
+    this.record = null;
     this.finish();
+    relayed.start(client, server, hello, { client: ctx.timeouts.client, server: ctx.timeouts.server });
   }
 
   // ---- endings ----------------------------------------------------------------------------
@@ -304,7 +296,7 @@ export class ClientSession implements WaiterEvents, BackendStartupEvents, RelayO
     endThenDestroy(this.client);
   }
 
-  /** Releases the timer, the waiter (slot, queue, hold) and the registry entry. Idempotent. */
+  /** Releases the timer, the waiter (slot, queue, hold) and the registry entry (unless relayed). Idempotent. */
   private finish(): void {
     if (this.phase === 'done') return;
     this.phase = 'done';
@@ -332,7 +324,6 @@ export class ClientSession implements WaiterEvents, BackendStartupEvents, RelayO
       } catch (err) {
         this.ctx.logger.error({ event: 'session_internal_error', client: this.clientAddress, err }, 'session failed');
         if (this.phase !== 'relay' && this.phase !== 'done') this.ctx.traffic.refused('internal_error');
-        this.relay?.kill('internal_error');
         this.finish();
         this.backend?.drop();
         this.client.destroy();

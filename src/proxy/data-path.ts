@@ -5,14 +5,14 @@
 import type { Config, ListenerConfig, TimeoutsConfig } from '../config/types.js';
 import { emptyView, type ClusterView } from '../view/cluster-view.js';
 import { PgrError } from '../errors.js';
-import type { ListenerTraffic, SessionInfo } from '../sessions/types.js';
+import type { ListenerTraffic, RelayReport, SessionInfo } from '../sessions/types.js';
 import type { Logger } from '../log.js';
 import type { AdminStates } from '../routing/eligible.js';
 import type { KillReason } from '../routing/kill.js';
 import { SessionRegistry, sessionInfo, type CancelKeyObserver } from '../sessions/registry.js';
 import { bump, type TrafficCounter } from '../sessions/traffic.js';
-import { JS_RELAY } from '../relay/js-relay.js';
 import type { RelayEngine } from '../relay/relay.js';
+import { checkRelayChoice, chooseRelayEngine, type RelayChoice } from '../relay/select-engine.js';
 import { Listener } from './listener.js';
 import { planListenerChanges } from './listener-plan.js';
 
@@ -25,8 +25,8 @@ export interface CancelKeyHooks extends CancelKeyObserver {
   lookup(pid: number, key: Buffer): Promise<{ host: string; port: number } | null>;
 }
 
-/** What the data path runs with: the listeners, the timeouts, and the cluster's scope and mode. */
-export type DataPathConfig = Pick<Config, 'cluster' | 'listeners' | 'timeouts'>;
+/** What the data path runs with: listeners, timeouts, the cluster's scope and mode, the relay (fixed at start). */
+export type DataPathConfig = Pick<Config, 'cluster' | 'listeners' | 'timeouts' | 'relay'>;
 
 export interface DataPathOptions {
   readonly config: DataPathConfig;
@@ -37,7 +37,7 @@ export interface DataPathOptions {
   readonly now?: () => number;
   /** Randomness for `balance: random`. */
   readonly random?: () => number;
-  /** What relays the bytes after the startup phase; default the JS engine. */
+  /** What relays the bytes after the startup phase; default the one config.relay picks. */
   readonly relay?: RelayEngine;
 }
 
@@ -69,6 +69,8 @@ export class DataPath {
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly relayEngine: RelayEngine;
+  /** How config.relay was resolved: logged, or thrown for an unavailable `native`, at start(). */
+  private readonly relayChoice: RelayChoice;
   private readonly hooks: CancelKeyHooks | undefined;
   /** Reloads run one after another: each plans against the config the previous one left. */
   private reconfiguring: Promise<unknown> = Promise.resolve();
@@ -83,7 +85,8 @@ export class DataPath {
     this.registry = new SessionRegistry({ listeners: opts.config.listeners, logger: opts.logger, ...(hooks ? { cancelKeys: hooks } : {}) });
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
-    this.relayEngine = opts.relay ?? JS_RELAY;
+    this.relayChoice = chooseRelayEngine(opts.config.relay, opts.logger, opts.relay);
+    this.relayEngine = this.relayChoice.engine;
     this.listeners = opts.config.listeners.map((l) => this.makeListener(l, opts.config.timeouts));
   }
 
@@ -113,8 +116,12 @@ export class DataPath {
     return [...this.listeners, ...this.retired];
   }
 
-  /** Binds every listener; if one fails, the others are closed again and the error is thrown. */
+  /**
+   * Binds every listener; if one fails, the others are closed again and the error is thrown.
+   * `relay: native` without a native relay fails here, before anything is bound.
+   */
   async start(): Promise<void> {
+    checkRelayChoice(this.relayChoice, this.logger);
     await bindAll(this.listeners.map((listener, i) => ({ listener, path: `listeners[${i}].bind` })));
   }
 
@@ -277,6 +284,11 @@ export class DataPath {
     return this.registry.list().map(sessionInfo);
   }
 
+  /** The relay engine in use and what it did (stats, pgrouter_relay_engine). */
+  relay(): RelayReport {
+    return this.relayEngine.report();
+  }
+
   /** Sessions with a backend, all listeners. */
   sessionCount(): number {
     return this.registry.count();
@@ -311,6 +323,8 @@ export class DataPath {
     const left = this.registry.count();
     if (left > 0) this.logger.info({ event: 'shutdown_destroy', sessions: left }, 'grace period over, closing sessions');
     for (const l of all) l.destroyAll();
+    // Relays end asynchronously (the native relay's thread reports): the ledger counts them first.
+    await Promise.all(all.map((l) => l.idle()));
     await stopped;
   }
 

@@ -13,6 +13,7 @@ import { Admission } from './admission.js';
 import type { Route, Wakeable } from './backend-waiter.js';
 import type { RelayEngine } from '../relay/relay.js';
 import { ClientSession, type SessionContext } from './client-session.js';
+import type { RelayedSession } from './relayed-session.js';
 
 export interface ListenerDeps {
   readonly timeouts: TimeoutsConfig;
@@ -47,7 +48,10 @@ export class Listener implements SessionContext {
   private stopped: Promise<void> | null = null;
   private config: ListenerConfig;
   private currentTimeouts: TimeoutsConfig;
+  /** Clients in their startup phase (handshake, queued, held, connecting). */
   private readonly sessions = new Set<ClientSession>();
+  /** Sessions past it, relayed by either engine; the ClientSession is gone by then. */
+  private readonly relayed = new Set<RelayedSession>();
   /** Clients waiting for a backend; woken on every new view. */
   private readonly held = new Set<Wakeable>();
   private rrCounter = 0;
@@ -190,19 +194,21 @@ export class Listener implements SessionContext {
     for (const s of [...this.sessions]) s.shutdown();
   }
 
+  /** Shutdown after the grace period: every client and session closes now (relays end with `shutdown`). */
   destroyAll(): void {
     for (const s of [...this.sessions]) s.destroy();
+    for (const r of [...this.relayed]) r.destroy('shutdown');
   }
 
-  /** Resolves when no session is left. */
+  /** Resolves when no session is left (relayed ones included, whichever engine moves their bytes). */
   idle(): Promise<void> {
-    if (this.sessions.size === 0) return Promise.resolve();
+    if (this.sessions.size === 0 && this.relayed.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.closedWaiters.push(resolve));
   }
 
   /** This socket's own gauges (its counters may be shared, see ListenerOptions.traffic). */
   gauges(): { current: number; queued: number; held: number } {
-    return { current: this.sessions.size, queued: this.admission.stats().queued, held: this.held.size };
+    return { current: this.sessions.size + this.relayed.size, queued: this.admission.stats().queued, held: this.held.size };
   }
 
   // ---- SessionContext ----------------------------------------------------------------------
@@ -235,9 +241,22 @@ export class Listener implements SessionContext {
     this.held.delete(w);
   }
 
+  relayStarted(session: RelayedSession): void {
+    this.relayed.add(session);
+  }
+
+  relayClosed(session: RelayedSession): void {
+    this.relayed.delete(session);
+    this.wakeIdleWaiters();
+  }
+
   closed(session: ClientSession): void {
     this.sessions.delete(session);
-    if (this.sessions.size === 0 && this.closedWaiters.length > 0) {
+    this.wakeIdleWaiters();
+  }
+
+  private wakeIdleWaiters(): void {
+    if (this.sessions.size === 0 && this.relayed.size === 0 && this.closedWaiters.length > 0) {
       const waiters = this.closedWaiters;
       this.closedWaiters = [];
       for (const w of waiters) w();

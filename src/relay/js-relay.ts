@@ -7,26 +7,33 @@
 // relay allocates two closures (the per-chunk 'data' listeners); the rarer socket events go to
 // module-level listeners that find their relay in a WeakMap (no property is added to Node's
 // sockets: a new shape would slow their hot paths), and the two idle timeouts share one lazy
-// timer. A chunk only stamps the time; the timer, when it fires, looks at the stamp and re-arms
+// timer. A chunk only stamps the time; the timer, when it fires, looks at the stamps and re-arms
 // for the rest, instead of every chunk re-arming a timer per socket (socket.setTimeout).
+//
+// Idle time per side, as the native relay counts it (relay.ts): a side is active when a chunk
+// is read from it, or written to it: at once when the write does not queue, else at its
+// 'drain' (Node handed the queued bytes to the kernel).
 import type net from 'node:net';
 import type { EndReason } from '../sessions/close-reason.js';
 import { endThenDestroy } from './end-then-destroy.js';
 import type { ByteCounts, Relay, RelayEngine, RelayObserver, RelaySpec, RelayTimeouts } from './relay.js';
 
+const JS_REPORT = Object.freeze({ engine: 'js' as const, native_sessions: 0, js_fallbacks: Object.freeze({}) });
+
 export const JS_RELAY: RelayEngine = Object.freeze({
-  name: 'js',
-  start: (spec: RelaySpec, observer: RelayObserver): Relay => new SocketRelay(spec, observer),
+  name: 'js' as const,
+  start: (spec: RelaySpec, observer: RelayObserver): Relay => new JsRelay(spec, observer),
+  report: () => JS_REPORT,
 });
 
-const relays = new WeakMap<net.Socket, SocketRelay>();
+const relays = new WeakMap<net.Socket, JsRelay>();
 
-class SocketRelay implements Relay {
+export class JsRelay implements Relay {
   readonly client: net.Socket;
   readonly server: net.Socket;
   private readonly timeouts: RelayTimeouts;
   private readonly counts: ByteCounts;
-  private readonly observeServer: boolean;
+  private observeServer: boolean;
   /** The counts when the relay began: RelayEnd reports only what this relay moved. */
   private readonly startIn: number;
   private readonly startOut: number;
@@ -35,9 +42,12 @@ class SocketRelay implements Relay {
   private pendingReason: EndReason | null = null;
   /** The first kill's reason: the router's decision beats whatever a socket reported. */
   private killedWith: EndReason | null = null;
-  /** Epoch ms of the last byte either way. Both sockets see every byte (read on one, written on the other). */
-  private lastActivity = Date.now();
+  /** Epoch ms each side was last active (a chunk read from it or written to it). */
+  private clientActive: number;
+  private serverActive: number;
   private timer: NodeJS.Timeout | null = null;
+  private readonly onClientData: (chunk: Buffer) => void;
+  private readonly onServerData: (chunk: Buffer) => void;
 
   constructor(
     spec: RelaySpec,
@@ -51,8 +61,11 @@ class SocketRelay implements Relay {
     this.observeServer = spec.observeServer;
     this.startIn = spec.counts.bytesIn;
     this.startOut = spec.counts.bytesOut;
-    client.on('data', (chunk: Buffer) => this.data(client, chunk));
-    server.on('data', (chunk: Buffer) => this.data(server, chunk));
+    this.clientActive = this.serverActive = Date.now();
+    this.onClientData = (chunk: Buffer) => this.data(client, chunk);
+    this.onServerData = (chunk: Buffer) => this.data(server, chunk);
+    client.on('data', this.onClientData);
+    server.on('data', this.onServerData);
     for (const socket of [client, server]) {
       relays.set(socket, this);
       socket.on('drain', onDrain);
@@ -62,6 +75,8 @@ class SocketRelay implements Relay {
       socket.on('error', onError);
       socket.on('close', onClose);
     }
+    // A FIN that arrived before this relay listened (a handover that fell back to JS).
+    for (const socket of [client, server]) if (socket.readableEnded) onEnd.call(socket);
     this.arm(this.shortestTimeout());
     client.resume();
     server.resume();
@@ -73,6 +88,28 @@ class SocketRelay implements Relay {
     this.server.destroy();
   }
 
+  /**
+   * Lets go of both sockets without closing them (the native relay takes the session over):
+   * every listener and the timer go, and relayEnded will never be called. False if the relay
+   * has already ended (the session is over).
+   */
+  detach(): boolean {
+    if (this.ended) return false;
+    this.ended = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.client.removeListener('data', this.onClientData);
+    this.server.removeListener('data', this.onServerData);
+    for (const socket of [this.client, this.server]) {
+      relays.delete(socket);
+      socket.removeListener('drain', onDrain);
+      socket.removeListener('end', onEnd);
+      socket.removeListener('error', onError);
+      socket.removeListener('close', onClose);
+    }
+    return true;
+  }
+
   peer(socket: net.Socket): net.Socket {
     return socket === this.client ? this.server : this.client;
   }
@@ -80,13 +117,23 @@ class SocketRelay implements Relay {
   data(from: net.Socket, chunk: Buffer): void {
     const to = this.peer(from);
     if (to.destroyed || to.writableEnded) return;
-    this.lastActivity = Date.now();
-    if (from === this.client) this.counts.bytesIn += chunk.length;
-    else {
+    const now = Date.now();
+    if (from === this.client) {
+      this.clientActive = now;
+      this.counts.bytesIn += chunk.length;
+    } else {
+      this.serverActive = now;
       this.counts.bytesOut += chunk.length;
-      if (this.observeServer) this.observer.relayServerData(chunk);
+      if (this.observeServer && !this.observer.relayServerData(chunk)) this.observeServer = false;
     }
-    if (!to.write(chunk)) from.pause();
+    if (to.write(chunk)) this.stamp(to, now);
+    else from.pause();
+  }
+
+  /** `socket` was written to (its queued bytes went out). */
+  stamp(socket: net.Socket, now = Date.now()): void {
+    if (socket === this.client) this.clientActive = now;
+    else this.serverActive = now;
   }
 
   error(socket: net.Socket): void {
@@ -104,15 +151,18 @@ class SocketRelay implements Relay {
     endThenDestroy(this.peer(socket));
   }
 
-  /** The lazy idle timer fired: close if a timeout has passed, else wait for the rest. */
+  /** The lazy idle timer fired: close if a side's timeout has passed, else wait for the rest. */
   tick(): void {
     this.timer = null;
     if (this.ended) return;
-    const idle = Date.now() - this.lastActivity;
+    const now = Date.now();
     const { client, server } = this.timeouts;
-    const expired: EndReason | null = client > 0 && idle >= client ? 'client_timeout' : server > 0 && idle >= server ? 'server_timeout' : null;
-    if (expired === null) return this.arm(this.shortestTimeout() - idle);
-    this.pendingReason ??= expired;
+    // Deadlines per side (Infinity: no timeout); the earlier one that passed ends the session.
+    const clientDue = client > 0 ? this.clientActive + client : Infinity;
+    const serverDue = server > 0 ? this.serverActive + server : Infinity;
+    const due = Math.min(clientDue, serverDue);
+    if (due > now) return this.arm(due - now);
+    this.pendingReason ??= clientDue <= serverDue ? 'client_timeout' : 'server_timeout';
     this.client.destroy();
     this.server.destroy();
   }
@@ -132,8 +182,11 @@ class SocketRelay implements Relay {
 
 // Listeners shared by every relayed socket: `this` is the socket.
 function onDrain(this: net.Socket): void {
-  const from = relays.get(this)?.peer(this);
-  if (from && !from.destroyed) from.resume();
+  const relay = relays.get(this);
+  if (!relay) return;
+  relay.stamp(this);
+  const from = relay.peer(this);
+  if (!from.destroyed) from.resume();
 }
 
 function onEnd(this: net.Socket): void {
@@ -149,6 +202,6 @@ function onClose(this: net.Socket): void {
   relays.get(this)?.closed(this);
 }
 
-function onTimer(relay: SocketRelay): void {
+function onTimer(relay: JsRelay): void {
   relay.tick();
 }

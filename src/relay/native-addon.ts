@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NativeRelayError } from './native-error.js';
+import { PgrError } from '../errors.js';
 import type { NativeEndReason, NativeRelayStats, NativeStrategy } from './native-relay.js';
 
 export interface RawSocketDetails {
@@ -45,7 +45,7 @@ export interface Addon {
 
 const ADDON_FILE = path.join('build', 'Release', 'pgrouter_relay.node');
 let addon: Addon | null | undefined;
-let failure: NativeRelayError | null = null;
+let failure: PgrError | null = null;
 
 /** build/Release/… of the checkout or package this module runs from (src/ or dist/src/). */
 function addonPath(): string | null {
@@ -66,18 +66,18 @@ export function loadAddon(): Addon | null {
   if (addon !== undefined) return addon;
   addon = null;
   if (process.platform !== 'linux') {
-    failure = new NativeRelayError('PGR_ERR_RELAY_UNAVAILABLE', `the native relay needs Linux (epoll, splice), not ${process.platform}`);
+    failure = new PgrError('PGR_ERR_RELAY_UNAVAILABLE', `the native relay needs Linux (epoll, splice), not ${process.platform}`);
     return null;
   }
   const file = addonPath();
   if (file === null) {
-    failure = new NativeRelayError('PGR_ERR_RELAY_UNAVAILABLE', `the native relay is not built (${ADDON_FILE}): run \`npm run build:native\``);
+    failure = new PgrError('PGR_ERR_RELAY_UNAVAILABLE', `the native relay is not built (${ADDON_FILE}): run \`npm run build:native\``);
     return null;
   }
   try {
     addon = createRequire(import.meta.url)(file) as Addon;
   } catch (err) {
-    failure = new NativeRelayError('PGR_ERR_RELAY_UNAVAILABLE', `cannot load the native relay ${file}: ${String(err)}`, { cause: err });
+    failure = new PgrError('PGR_ERR_RELAY_UNAVAILABLE', `cannot load the native relay ${file}: ${String(err)}`, { cause: err });
   }
   return addon;
 }
@@ -88,7 +88,7 @@ export function available(): boolean {
 }
 
 /** Why the addon does not load (null when it does). */
-export function loadError(): NativeRelayError | null {
+export function loadError(): PgrError | null {
   loadAddon();
   return failure;
 }

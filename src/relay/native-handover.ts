@@ -11,7 +11,7 @@
 // closes only libuv's fd) Node does not return to its event loop, so libuv cannot read in
 // between. settleForHandover() brings a session that is still relaying in JS to that state.
 import type net from 'node:net';
-import { NativeRelayError } from './native-error.js';
+import { PgrError } from '../errors.js';
 
 /** Node's stream handle (TCPWrap); internal, but stable on Linux since Node 0.x. */
 interface StreamHandle {
@@ -43,7 +43,7 @@ export function handoverObstacle(socket: net.Socket): string | null {
 export function handoverFds(client: net.Socket, server: net.Socket): [number, number] {
   for (const [side, socket] of [['client', client], ['server', server]] as const) {
     const obstacle = handoverObstacle(socket);
-    if (obstacle !== null) throw new NativeRelayError('PGR_ERR_RELAY_HANDOVER', `cannot hand the ${side} socket over: ${obstacle}`);
+    if (obstacle !== null) throw new PgrError('PGR_ERR_RELAY_HANDOVER', `cannot hand the ${side} socket over: ${obstacle}`);
   }
   return [handleOf(client)?.fd ?? -1, handleOf(server)?.fd ?? -1];
 }
@@ -101,7 +101,7 @@ function flushed(socket: net.Socket): Promise<void> {
       socket.off('drain', onDrain);
       socket.off('close', onClose);
       socket.off('error', done);
-      if (err) reject(new NativeRelayError('PGR_ERR_RELAY_HANDOVER', 'a socket failed before the handover', { cause: err }));
+      if (err) reject(new PgrError('PGR_ERR_RELAY_HANDOVER', 'a socket failed before the handover', { cause: err }));
       else resolve();
     };
     const onDrain = (): void => {

@@ -8,7 +8,7 @@
 import type net from 'node:net';
 import os from 'node:os';
 import { loadAddon, loadError, type Addon, type AddonRelay, type RawEnd, type RawSocketDetails } from './native-addon.js';
-import { NativeRelayError, type NativeRelayErrorCode } from './native-error.js';
+import { PgrError, type PgrErrorCode } from '../errors.js';
 import { handoverFds, releaseSockets } from './native-handover.js';
 
 export { available, loadError } from './native-addon.js';
@@ -82,7 +82,7 @@ export const DEFAULT_STRATEGY: NativeStrategy = 'auto';
 /** Starts a relay thread. Throws PGR_ERR_RELAY_UNAVAILABLE when the addon does not load. */
 export function createNativeRelay(options: NativeRelayOptions): NativeRelay {
   const loaded = loadAddon();
-  if (!loaded) throw loadError() ?? new NativeRelayError('PGR_ERR_RELAY_UNAVAILABLE', 'the native relay is not available');
+  if (!loaded) throw loadError() ?? new PgrError('PGR_ERR_RELAY_UNAVAILABLE', 'the native relay is not available');
   return new NativeRelay(loaded, options);
 }
 
@@ -93,11 +93,13 @@ function errnoName(errno: number): string {
   return errnoNames.get(errno) ?? `errno ${errno}`;
 }
 
-/** A native error (thrown by the addon with a code) as a NativeRelayError. */
-function wrap(err: unknown): NativeRelayError {
+const ADDON_CODES: ReadonlySet<string> = new Set<PgrErrorCode>(['PGR_ERR_RELAY_HANDOVER', 'PGR_ERR_RELAY_FULL', 'PGR_ERR_RELAY_CLOSED', 'PGR_ERR_RELAY_START']);
+
+/** A native error (thrown by the addon with a code) as a PgrError. */
+function wrap(err: unknown): PgrError {
   const code = (err as { code?: unknown }).code;
-  const known = typeof code === 'string' && code.startsWith('PGR_ERR_RELAY_') ? (code as NativeRelayErrorCode) : 'PGR_ERR_RELAY_START';
-  return new NativeRelayError(known, err instanceof Error ? err.message : String(err), { cause: err });
+  const known = typeof code === 'string' && ADDON_CODES.has(code) ? (code as PgrErrorCode) : 'PGR_ERR_RELAY_START';
+  return new PgrError(known, err instanceof Error ? err.message : String(err), { cause: err });
 }
 
 export class NativeRelay {

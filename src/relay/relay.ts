@@ -1,30 +1,39 @@
 // The relay part: what moves a session's bytes once its startup phase is over. A relay is "two
 // sockets → byte counts + close reason": the session hands over its client and server sockets,
 // and gets back, once, why it ended and how many bytes went each way. Nothing else crosses this
-// interface, so a second engine fits next to the JS one (js-relay.ts): a native addon with an
-// epoll thread that takes the two file descriptors and splices between them.
+// interface. Two engines implement it:
+//   - js (js-relay.ts): the bytes go through Node's streams, in the event loop;
+//   - native (native-engine.ts, handover-relay.ts): a relay thread of the addon (native/) takes
+//     the sockets' file descriptors once the session's startup phase is over, and moves the
+//     bytes below Node's stream layer; JS keeps a record. TLS-terminated sessions, and a session
+//     the addon cannot take, stay in the JS relay.
 //
 // What an engine must honour:
 //   - bytes are added to `counts` as they pass (the stats page and /metrics read them live); an
-//     engine that moves them elsewhere adds them at the latest when it ends, and reports its own
-//     totals in RelayEnd;
+//     engine that counts them elsewhere shows its live counts through `counts.relayBytes`, adds
+//     them to `counts` when it ends, and reports its own totals in RelayEnd;
 //   - backpressure and half-close: a FIN from one side is passed on as a FIN to the other
 //     ("Message Flow: Termination"), and a side whose peer cannot keep up is not read;
-//   - the idle timeouts (0 = none), ending with client_timeout / server_timeout;
+//   - the idle timeouts (0 = none), one per side, ending with client_timeout / server_timeout.
+//     A side is active when a byte is read from it or written to it (HAProxy's `timeout
+//     client` / `timeout server`): a relayed byte wakes both sides, and only a side stuck on a
+//     peer that does not read or write goes idle alone;
 //   - kill(reason) destroys both sockets at once and ends with that reason (the first kill's, and
 //     over whatever a socket reported just before: the router's decision is why it ended);
 //   - relayEnded is called exactly once.
 // `observeServer` is the one JS-only duty: while the session still parses the server's startup
-// stream (BackendKeyData), every server chunk is shown to it first. An engine that cannot do
-// that is only given sessions with observeServer false (TLS passthrough, or once the startup
-// parse has ended).
+// stream (BackendKeyData), every server chunk is shown to it first, until it answers false. The
+// native engine therefore starts such a session in JS and hands it over after that answer.
 import type net from 'node:net';
 import type { EndReason } from '../sessions/close-reason.js';
+import type { LiveBytes, RelayReport } from '../sessions/types.js';
 
 /** A session's byte counts (SessionRecord satisfies it): client → server in, server → client out. */
 export interface ByteCounts {
   bytesIn: number;
   bytesOut: number;
+  /** Set by an engine that counts elsewhere while it relays (the native one); null otherwise. */
+  relayBytes: LiveBytes | null;
 }
 
 export interface RelayTimeouts {
@@ -41,7 +50,7 @@ export interface RelaySpec {
   readonly timeouts: RelayTimeouts;
   /** Updated as bytes pass. */
   readonly counts: ByteCounts;
-  /** Show every server chunk to RelayObserver.relayServerData before relaying it. */
+  /** Show every server chunk to RelayObserver.relayServerData before relaying it, until it answers false. */
   readonly observeServer: boolean;
 }
 
@@ -54,8 +63,11 @@ export interface RelayEnd {
 
 /** What the relay tells its session. Methods, so a session can pass itself (no closures). */
 export interface RelayObserver {
-  /** A server chunk, before it is written to the client (only with RelaySpec.observeServer). */
-  relayServerData(chunk: Buffer): void;
+  /**
+   * A server chunk, before it is written to the client (only with RelaySpec.observeServer).
+   * false: no more chunks needed (the startup phase is over); the engine stops showing them.
+   */
+  relayServerData(chunk: Buffer): boolean;
   /** Called once, when the relay is over. */
   relayEnded(end: RelayEnd): void;
 }
@@ -66,6 +78,8 @@ export interface Relay {
 }
 
 export interface RelayEngine {
-  readonly name: string;
+  readonly name: 'js' | 'native';
   start(spec: RelaySpec, observer: RelayObserver): Relay;
+  /** What the engine did so far (stats, /stats.json, the pgrouter_relay_engine metric). */
+  report(): RelayReport;
 }

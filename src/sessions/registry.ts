@@ -5,7 +5,7 @@ import type { ClusterView } from '../view/cluster-view.js';
 import type { Logger } from '../log.js';
 import { cancelKeyId, type BackendKey } from '../protocol/cancel-key.js';
 import { sessionsToKill, type KillReason } from '../routing/kill.js';
-import type { SessionInfo } from './types.js';
+import type { LiveBytes, SessionInfo } from './types.js';
 
 export interface SessionRecord {
   readonly id: string;
@@ -24,6 +24,11 @@ export interface SessionRecord {
   bytesIn: number;
   /** Server → client bytes. */
   bytesOut: number;
+  /**
+   * Bytes the native relay moved so far, read live from its counters; null unless it relays
+   * the session. They are added to bytesIn/bytesOut when its relay ends (liveBytesIn/Out).
+   */
+  relayBytes: LiveBytes | null;
   /** Learned from BackendKeyData; null for TLS passthrough sessions and until startup ends. */
   cancelKey: BackendKey | null;
 }
@@ -38,7 +43,17 @@ export function newSessionRecord(
   startedAt: number,
 ): SessionRecord {
   const { name: backend, host: backendHost, port: backendPort } = member;
-  return { id, listener, backend, backendHost, backendPort, viaFallback, clientAddress, startedAt, bytesIn: 0, bytesOut: 0, cancelKey: null };
+  return { id, listener, backend, backendHost, backendPort, viaFallback, clientAddress, startedAt, bytesIn: 0, bytesOut: 0, relayBytes: null, cancelKey: null };
+}
+
+/** Client → server bytes so far, the native relay's live count included. */
+export function liveBytesIn(r: { readonly bytesIn: number; readonly relayBytes?: LiveBytes | null }): number {
+  return r.bytesIn + (r.relayBytes?.bytesIn ?? 0);
+}
+
+/** Server → client bytes so far, the native relay's live count included. */
+export function liveBytesOut(r: { readonly bytesOut: number; readonly relayBytes?: LiveBytes | null }): number {
+  return r.bytesOut + (r.relayBytes?.bytesOut ?? 0);
 }
 
 /** A record as the admin API's session list shows it. */
@@ -50,8 +65,8 @@ export function sessionInfo(r: SessionRecord): SessionInfo {
     backend_address: `${r.backendHost}:${r.backendPort}`,
     client_address: r.clientAddress,
     started_at: r.startedAt,
-    bytes_in: r.bytesIn,
-    bytes_out: r.bytesOut,
+    bytes_in: liveBytesIn(r),
+    bytes_out: liveBytesOut(r),
   };
 }
 
@@ -127,6 +142,17 @@ export class SessionRegistry {
     this.total++;
     this.bump(record.listener, record.backend, 1);
     if (record.cancelKey) this.indexCancelKey(record, record.cancelKey);
+  }
+
+  /**
+   * Who kills the session from now on: its startup phase is over and the relay phase owns it
+   * (proxy/relayed-session.ts), so the registry no longer holds on to the startup machinery.
+   */
+  setKill(record: SessionRecord, kill: KillFn): void {
+    const sessions = this.byListener.get(record.listener);
+    const entry = sessions?.get(record.id);
+    if (!sessions || entry?.record !== record) return;
+    sessions.set(record.id, { record, kill, scope: entry.scope });
   }
 
   /** Idempotent; a record re-added under its id since is left alone. */

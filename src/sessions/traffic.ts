@@ -4,17 +4,21 @@
 // agree, and every closed client is counted once, by its CloseReason (close-reason.ts).
 //
 // Bytes: the relay already adds each chunk's length to its SessionRecord (one number add, no
-// allocation). Here a session's bytes are folded into the backend totals when its relay ends,
-// and the sessions still relaying are summed when someone asks: the hot path stays untouched
-// and the totals only ever grow (a session is in `live` until its bytes are folded in).
+// allocation); the native relay's thread counts in a table JS reads (SessionRecord.relayBytes).
+// Here a session's bytes are folded into the backend totals when its relay ends, and the
+// sessions still relaying are summed when someone asks: the hot path stays untouched and the
+// totals only ever grow (a session is in `live` until its bytes are folded in, and the native
+// relay's counts are added to the record before it leaves `live`).
 import { killReasonOf, type EndReason, type RefusalReason } from './close-reason.js';
-import type { BackendTraffic, ListenerTraffic } from './types.js';
+import type { BackendTraffic, ListenerTraffic, LiveBytes } from './types.js';
 
 /** What the counters need from a relaying session; SessionRecord satisfies it. */
 export interface LiveSession {
   readonly backend: string;
   readonly bytesIn: number;
   readonly bytesOut: number;
+  /** The native relay's live counts, not yet in bytesIn/bytesOut. */
+  readonly relayBytes?: LiveBytes | null;
 }
 
 interface BackendCounts {
@@ -79,8 +83,8 @@ export class TrafficCounter {
     const liveBytes = new Map<string, { in: number; out: number }>();
     for (const s of this.live) {
       const acc = liveBytes.get(s.backend) ?? { in: 0, out: 0 };
-      acc.in += s.bytesIn;
-      acc.out += s.bytesOut;
+      acc.in += s.bytesIn + (s.relayBytes?.bytesIn ?? 0);
+      acc.out += s.bytesOut + (s.relayBytes?.bytesOut ?? 0);
       liveBytes.set(s.backend, acc);
     }
     const backends: Record<string, BackendTraffic> = {};

@@ -44,3 +44,28 @@ export interface SessionInfo {
   readonly bytes_in: number;
   readonly bytes_out: number;
 }
+
+// ---- the byte relay (issue 12) ------------------------------------------------------------
+
+/**
+ * Bytes a relay moved and counts elsewhere than in the session's record: the native relay's
+ * thread writes them into a table shared with JS. Read when someone asks (stats, metrics, the
+ * session list), never per chunk; folded into the record's own counts when the relay ends.
+ */
+export interface LiveBytes {
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+}
+
+/** The byte relay of one data-path process (one per worker in cluster mode). */
+export interface RelayReport {
+  /**
+   * native: plaintext and TLS-pass-through sessions are handed to the native relay thread once
+   * their startup phase is over (TLS-terminated ones stay in JS); js: every session stays in JS.
+   */
+  readonly engine: 'native' | 'js';
+  /** Sessions the native relay moves now. */
+  readonly native_sessions: number;
+  /** Sessions kept in JS although the engine is native, by reason (tls, full, handover). */
+  readonly js_fallbacks: Readonly<Record<string, number>>;
+}

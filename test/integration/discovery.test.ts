@@ -46,6 +46,7 @@ function routerConfig(c: LocalCluster): Config {
     admin: { bind: { host: '127.0.0.1', port: 0 }, token: null, quitquitquit: false },
     log: { level: 'info', format: 'json' },
     workers: 1,
+    relay: 'auto',
   };
 }
 

@@ -25,6 +25,7 @@ function config(members: { name: string; api: string }[]): Config {
     admin: { bind: { host: '127.0.0.1', port: 0 }, token: null, quitquitquit: false },
     log: { level: 'info', format: 'json' },
     workers: 1,
+    relay: 'auto',
   };
 }
 

@@ -36,7 +36,8 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-export function testConfig(opts: { listeners?: ListenerConfig[]; timeouts?: Partial<TimeoutsConfig> } = {}): Config {
+/** `relay`: default auto (the native relay where the addon is built, as `npm ci` does). */
+export function testConfig(opts: { listeners?: ListenerConfig[]; timeouts?: Partial<TimeoutsConfig>; relay?: Config['relay'] } = {}): Config {
   return deepFreeze({
     cluster: { scope: 'test', namespace: '/service/', etcd: null, members: [], on_etcd_loss: 'follow_probes' },
     checks: { interval: 1_000, timeout: 1_000, fall: 1, rise: 1, fast_interval: 100, tls: null },
@@ -46,5 +47,6 @@ export function testConfig(opts: { listeners?: ListenerConfig[]; timeouts?: Part
     admin: { bind: { host: '127.0.0.1', port: 0 }, token: null, quitquitquit: false },
     log: { level: 'info', format: 'json' },
     workers: 1,
+    relay: opts.relay ?? 'auto',
   });
 }

@@ -1,0 +1,96 @@
+// The native relay thread of this process, shared by everything that hands sessions to it: one
+// thread and one epoll set per process (per worker in cluster mode), started on first use. Its
+// end reports arrive through one callback (the addon's thread-safe function) and are dispatched
+// here to the session they belong to, by id, with the reason in the data path's words.
+import type net from 'node:net';
+import { END_REASONS, type EndReason } from '../sessions/close-reason.js';
+import { createNativeRelay, type NativeRelay, type NativeRelayEnd } from './native-relay.js';
+import type { RelayTimeouts } from './relay.js';
+
+/** A session the thread relays, as the dispatch knows it. */
+export interface NativeEntry {
+  /** Its end, exactly once: reason mapped to an EndReason, bytes the thread moved. */
+  nativeEnded(reason: EndReason, bytesIn: number, bytesOut: number, end: NativeRelayEnd): void;
+}
+
+const KNOWN_ENDS: ReadonlySet<string> = new Set<string>(END_REASONS);
+
+/**
+ * The thread's end reason as an EndReason: an idle side is that side's timeout, a kill carries
+ * the EndReason it was given (killed_not_primary, shutdown, ...). A kill reason that is none
+ * (the relay closed at exit) counts as shutdown.
+ */
+export function endReasonOf(end: NativeRelayEnd): EndReason {
+  switch (end.reason) {
+    case 'client_idle':
+      return 'client_timeout';
+    case 'server_idle':
+      return 'server_timeout';
+    case 'killed':
+      return end.killReason !== undefined && KNOWN_ENDS.has(end.killReason) ? (end.killReason as EndReason) : 'shutdown';
+    default:
+      return end.reason;
+  }
+}
+
+export class NativeSessions {
+  private readonly relay: NativeRelay;
+  private readonly entries = new Map<number, NativeEntry>();
+
+  constructor() {
+    this.relay = createNativeRelay({ onEnd: (end) => this.ended(end) });
+  }
+
+  /**
+   * Takes a settled session over (native-handover.ts: nothing buffered either way, no 'data'
+   * listener) and destroys both net.Sockets. Throws PGR_ERR_RELAY_HANDOVER, _FULL or _CLOSED
+   * with the sockets untouched.
+   */
+  adopt(client: net.Socket, server: net.Socket, timeouts: RelayTimeouts, entry: NativeEntry): number {
+    const id = this.relay.adopt(client, server, timeouts);
+    this.entries.set(id, entry);
+    return id;
+  }
+
+  /** Client → server bytes the thread moved so far (0 once its end was reported). */
+  bytesIn(id: number): number {
+    return this.relay.bytesIn(id) ?? 0;
+  }
+
+  bytesOut(id: number): number {
+    return this.relay.bytesOut(id) ?? 0;
+  }
+
+  /** Closes both sockets at once; the end report follows. False if the session already ended. */
+  kill(id: number, reason: EndReason): boolean {
+    return this.relay.kill(id, reason);
+  }
+
+  /** Sessions handed over whose end has not reached JS yet. */
+  get sessions(): number {
+    return this.entries.size;
+  }
+
+  /** The thread's own view (diagnostics, tests): sessions, buffers and pipes in use, wakeups. */
+  stats(): ReturnType<NativeRelay['stats']> {
+    return this.relay.stats();
+  }
+
+  private ended(end: NativeRelayEnd): void {
+    const entry = this.entries.get(end.id);
+    if (!entry) return;
+    this.entries.delete(end.id);
+    entry.nativeEnded(endReasonOf(end), end.bytesIn, end.bytesOut, end);
+  }
+}
+
+let shared: NativeSessions | null = null;
+
+/**
+ * This process's relay thread, started on first use. Throws PGR_ERR_RELAY_UNAVAILABLE (the
+ * addon does not load here) or PGR_ERR_RELAY_START (the thread cannot start).
+ */
+export function nativeSessions(): NativeSessions {
+  shared ??= new NativeSessions();
+  return shared;
+}
