@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <napi.h>
 #include <sys/socket.h>
+#include <v8.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -208,8 +209,18 @@ class RelayWrap : public Napi::ObjectWrap<RelayWrap> {
 }  // namespace
 }  // namespace pgr
 
+// relieveMemoryPressure(): tells V8 that memory is wanted back (MemoryPressureNotification,
+// critical): a full, compacting GC that also shrinks the young generation and releases free
+// pages. src/relay/heap-trim.ts calls it once a connection burst is over, when what the burst
+// allocated is garbage and the sessions it opened live in the relay thread.
+static Napi::Value RelieveMemoryPressure(const Napi::CallbackInfo& info) {
+  v8::Isolate::GetCurrent()->MemoryPressureNotification(v8::MemoryPressureLevel::kCritical);
+  return info.Env().Undefined();
+}
+
 static Napi::Object InitRelay(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeRelay", pgr::RelayWrap::Define(env));
+  exports.Set("relieveMemoryPressure", Napi::Function::New(env, RelieveMemoryPressure, "relieveMemoryPressure"));
   return exports;
 }
 

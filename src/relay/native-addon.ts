@@ -34,6 +34,8 @@ export interface AddonRelay {
 }
 
 export interface Addon {
+  /** V8's MemoryPressureNotification (critical): a full, compacting GC that shrinks the heap (heap-trim.ts). */
+  relieveMemoryPressure(): void;
   NativeRelay: new (options: {
     strategy: NativeStrategy;
     bufferSize: number;

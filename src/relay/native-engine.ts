@@ -3,8 +3,10 @@
 // end reports arrive through one callback (the addon's thread-safe function) and are dispatched
 // here to the session they belong to, by id, with the reason in the data path's words.
 import type net from 'node:net';
+import type { Logger } from '../log.js';
 import { END_REASONS, type EndReason } from '../sessions/close-reason.js';
-import { createNativeRelay, type NativeRelay, type NativeRelayEnd } from './native-relay.js';
+import { HeapTrim } from './heap-trim.js';
+import { createNativeRelay, relieveMemoryPressure, type NativeRelay, type NativeRelayEnd } from './native-relay.js';
 import type { RelayTimeouts } from './relay.js';
 
 /** A session the thread relays, as the dispatch knows it. */
@@ -36,9 +38,12 @@ export function endReasonOf(end: NativeRelayEnd): EndReason {
 export class NativeSessions {
   private readonly relay: NativeRelay;
   private readonly entries = new Map<number, NativeEntry>();
+  /** Gives a connection burst's heap back once it is over. */
+  readonly trim: HeapTrim;
 
-  constructor() {
+  constructor(logger: Logger) {
     this.relay = createNativeRelay({ onEnd: (end) => this.ended(end) });
+    this.trim = new HeapTrim(relieveMemoryPressure, logger);
   }
 
   /**
@@ -49,6 +54,7 @@ export class NativeSessions {
   adopt(client: net.Socket, server: net.Socket, timeouts: RelayTimeouts, entry: NativeEntry): number {
     const id = this.relay.adopt(client, server, timeouts);
     this.entries.set(id, entry);
+    this.trim.activity();
     return id;
   }
 
@@ -87,10 +93,10 @@ export class NativeSessions {
 let shared: NativeSessions | null = null;
 
 /**
- * This process's relay thread, started on first use. Throws PGR_ERR_RELAY_UNAVAILABLE (the
- * addon does not load here) or PGR_ERR_RELAY_START (the thread cannot start).
+ * This process's relay thread, started on first use (`logger`: the first user's). Throws
+ * PGR_ERR_RELAY_UNAVAILABLE (the addon does not load here) or PGR_ERR_RELAY_START.
  */
-export function nativeSessions(): NativeSessions {
-  shared ??= new NativeSessions();
+export function nativeSessions(logger: Logger): NativeSessions {
+  shared ??= new NativeSessions(logger);
   return shared;
 }

@@ -79,6 +79,13 @@ const DEFAULT_BUFFER = 16_384;
 /** bench/relay-micro.ts: auto costs what copy costs per round trip and what splice costs per GiB. */
 export const DEFAULT_STRATEGY: NativeStrategy = 'auto';
 
+/** Asks V8 for a full, compacting GC that gives memory back (heap-trim.ts); false without the addon. */
+export function relieveMemoryPressure(): boolean {
+  const loaded = loadAddon();
+  loaded?.relieveMemoryPressure();
+  return loaded !== null;
+}
+
 /** Starts a relay thread. Throws PGR_ERR_RELAY_UNAVAILABLE when the addon does not load. */
 export function createNativeRelay(options: NativeRelayOptions): NativeRelay {
   const loaded = loadAddon();

@@ -27,7 +27,7 @@ export function chooseRelayEngine(mode: RelayMode, logger: Logger, given?: Relay
   if (given) return { mode, engine: given, unavailable: null };
   if (mode === 'js') return { mode, engine: JS_RELAY, unavailable: null };
   try {
-    return { mode, engine: new NativeRelayEngine(nativeSessions(), logger), unavailable: null };
+    return { mode, engine: new NativeRelayEngine(nativeSessions(logger), logger), unavailable: null };
   } catch (err) {
     const why = err instanceof PgrError ? err : new PgrError('PGR_ERR_RELAY_START', `the native relay cannot start: ${String(err)}`, { cause: err });
     return { mode, engine: JS_RELAY, unavailable: why };

@@ -63,7 +63,7 @@ afterEach(async () => {
   await fdsBackTo(baseline, 'after the test');
 });
 
-const engines: RelayEngine[] = [JS_RELAY, ...(available() ? [new NativeRelayEngine(nativeSessions(), silentLogger())] : [])];
+const engines: RelayEngine[] = [JS_RELAY, ...(available() ? [new NativeRelayEngine(nativeSessions(silentLogger()), silentLogger())] : [])];
 
 describe.each(engines)('the $name relay engine', (engine) => {
   async function relayed(opts: { timeouts?: { client: number; server: number }; watcher?: Watcher; halfOpen?: boolean } = {}) {
@@ -144,7 +144,7 @@ describe.each(engines)('the $name relay engine', (engine) => {
 
 describe.runIf(available())('the native relay engine', () => {
   it('hands a session to the relay thread once its startup phase is over, and its sockets are released', async () => {
-    const engine = new NativeRelayEngine(nativeSessions(), silentLogger());
+    const engine = new NativeRelayEngine(nativeSessions(silentLogger()), silentLogger());
     const client = await socketPair(false);
     const server = await socketPair(false);
     open.push(client.close, server.close);
