@@ -13,7 +13,7 @@ import { Discovery } from '../discovery/discovery.js';
 import type { ProbeEvent } from '../discovery/prober.js';
 import type { ClusterView } from '../view/cluster-view.js';
 import type { Logger } from '../log.js';
-import type { ListenerTraffic, SessionInfo } from '../sessions/types.js';
+import type { ListenerTraffic, RelayReport, SessionInfo } from '../sessions/types.js';
 import type { Registry } from 'prom-client';
 import type { DataPlane } from '../plane/data-plane.js';
 import type { AdminStates } from '../routing/eligible.js';
@@ -179,6 +179,10 @@ export class ClusterPlane implements DataPlane {
 
   workerSessions(): Record<string, number> {
     return this.supervisor.workerSessions();
+  }
+
+  relayEngines(): Record<string, RelayReport> {
+    return this.supervisor.relayEngines();
   }
 
   setAdminStates(states: AdminStates): void {

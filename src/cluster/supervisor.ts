@@ -18,7 +18,7 @@ import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { Config } from '../config/types.js';
 import type { ClusterView } from '../view/cluster-view.js';
 import { emptyView } from '../view/cluster-view.js';
-import type { ListenerTraffic, SessionInfo } from '../sessions/types.js';
+import type { ListenerTraffic, RelayReport, SessionInfo } from '../sessions/types.js';
 import type { Logger } from '../log.js';
 import type { AdminStates } from '../routing/eligible.js';
 import type { KillReason } from '../routing/kill.js';
@@ -137,6 +137,11 @@ export class WorkerSupervisor {
   /** Sessions per worker pid, from the last reports (StatsSnapshot.workers). */
   workerSessions(): Record<string, number> {
     return Object.fromEntries(this.reports().map((r) => [String(r.pid), r.sessions]));
+  }
+
+  /** Relay engine per worker pid, from the last reports (a worker too old to report one is left out). */
+  relayEngines(): Record<string, RelayReport> {
+    return Object.fromEntries(this.reports().flatMap((r) => (r.relay ? [[String(r.pid), r.relay]] : [])));
   }
 
   /** Bound addresses by listener name, as the current generation reported them. */

@@ -1,5 +1,5 @@
 // Shapes the primary and the workers exchange inside `reply` messages (plain JSON data).
-import type { ListenerTraffic } from '../sessions/types.js';
+import type { ListenerTraffic, RelayReport } from '../sessions/types.js';
 
 /** A worker's answer to `query { what: 'stats' }`: everything the stats page and exporter read. */
 export interface WorkerReport {
@@ -13,6 +13,8 @@ export interface WorkerReport {
   readonly addresses: Readonly<Record<string, { host: string; port: number }>>;
   readonly traffic: Readonly<Record<string, ListenerTraffic>>;
   readonly cancels: Readonly<Record<string, number>>;
+  /** The worker's relay engine (each worker picks its own, config.relay) and what it did. */
+  readonly relay: RelayReport;
 }
 
 /** One row per worker process, for logs, tests and a future /stats worker table. */

@@ -3,6 +3,7 @@
 // HAProxy cannot show: the confirmed primary and why, the leader history with outages, and
 // etcd. Pure: the same snapshot always renders the same page (times are relative to s.at).
 import type { BackendRow, LeaderChange, ListenerRow, StatsSnapshot } from './types.js';
+import type { RelayReport } from '../sessions/types.js';
 import { html, raw, type SafeHtml } from './html.js';
 import { formatAgo, formatBytes, formatCount, formatElapsed, formatTimestamp } from './format.js';
 import { STATE_COLOURS, STATS_CSS } from './stats-style.js';
@@ -132,7 +133,14 @@ function workers(s: StatsSnapshot): SafeHtml {
   const entries = Object.entries(s.workers);
   if (entries.length === 0) return html``;
   return html`<h2>Workers</h2>
-<table class="workers"><thead><tr><th>Worker (pid)</th><th class="num">Sessions</th></tr></thead>
-<tbody>${entries.map(([pid, n]) => html`<tr><td>${pid}</td><td class="num">${formatCount(n)}</td></tr>`)}</tbody>
+<table class="workers"><thead><tr><th>Worker (pid)</th><th class="num">Sessions</th><th>Relay engine</th><th class="num">In the native relay</th><th>Kept in JS</th></tr></thead>
+<tbody>${entries.map(([pid, n]) => html`<tr><td>${pid}</td><td class="num">${formatCount(n)}</td>${relayCells(s.relay[pid])}</tr>`)}</tbody>
 </table>`;
+}
+
+/** The relay engine of one data-path process (issue 12): which, how many sessions it holds, and why some stayed in JS. */
+function relayCells(r: RelayReport | undefined): SafeHtml {
+  if (!r) return html`<td class="muted">?</td><td></td><td></td>`;
+  const kept = Object.entries(r.js_fallbacks).map(([why, n]) => `${why} ${formatCount(n)}`).join(', ');
+  return html`<td>${r.engine}</td><td class="num">${r.engine === 'native' ? formatCount(r.native_sessions) : ''}</td><td>${kept}</td>`;
 }

@@ -5,7 +5,7 @@
 import type { ClusterView, EtcdStatus } from '../view/cluster-view.js';
 import type { ConfigIssue } from '../config/types.js';
 import type { AdminState } from '../routing/eligible.js';
-import type { BackendTraffic, ListenerTraffic, SessionInfo } from '../sessions/types.js';
+import type { BackendTraffic, ListenerTraffic, RelayReport, SessionInfo } from '../sessions/types.js';
 
 /** Operator-set state of a member, like HAProxy's `set server state`. Default 'ready'. */
 export type { AdminState };
@@ -70,6 +70,8 @@ export interface StatsSnapshot {
   readonly no_primary_ms_total: number;
   /** Sessions per worker process id (one entry when workers = 1). */
   readonly workers: Readonly<Record<string, number>>;
+  /** The relay engine per data-path process id (native or js; each process picks its own). */
+  readonly relay: Readonly<Record<string, RelayReport>>;
 }
 
 /** What the HTTP server needs from the router. Implemented by the Router (router/router.ts). */

@@ -237,6 +237,14 @@ export function declareMetrics(opts: MetricsOptions) {
       registers: etcdRegisters,
       ...sampled,
     }),
+    // ---- the byte relay (issue 12) -------------------------------------------------------------
+    relayEngine: new Gauge({
+      name: 'pgrouter_relay_engine',
+      help: 'Data-path processes relaying with this engine (native: the relay thread of the addon; js: Node streams). 1 for the engine in use with workers: 1, the number of workers using it in cluster mode.',
+      labelNames: ['engine'] as const,
+      registers,
+      ...sampled,
+    }),
     // ---- the process layout ------------------------------------------------------------------
     workerRespawns: new Counter({
       name: 'pgrouter_worker_respawns_total',

@@ -17,7 +17,7 @@ import type { ProbeEvent } from '../discovery/prober.js';
 import type { ClusterView, EtcdStatus } from '../view/cluster-view.js';
 import type { BackendState } from '../http/types.js';
 import type { RefusalReason } from '../sessions/close-reason.js';
-import type { ListenerTraffic } from '../sessions/types.js';
+import type { ListenerTraffic, RelayReport } from '../sessions/types.js';
 import { INITIAL_LEADER_HISTORY, leaderStep, nextLeaderHistory, noPrimaryMsTotal, type LeaderHistoryState } from './leader-history.js';
 import { declareMetrics, type Metrics } from './metrics.js';
 import { backendKey } from './stats-snapshot.js';
@@ -33,6 +33,8 @@ export interface MetricsSources {
   etcd(): EtcdStatus | null;
   /** Worker processes replaced after a crash (cluster mode; 0 otherwise). */
   workerRespawns(): number;
+  /** The relay engine of each data-path process, by process id. */
+  relayEngines(): Readonly<Record<string, RelayReport>>;
 }
 
 export interface RouterMetricsOptions {
@@ -48,6 +50,8 @@ export interface RouterMetricsOptions {
 }
 
 const STATES: readonly BackendState[] = ['UP', 'DOWN', 'DRAIN', 'MAINT'];
+/** Both engines are exported, the one not in use at 0, so an alert can watch for a fallback to js. */
+const RELAY_ENGINES: readonly RelayReport['engine'][] = ['native', 'js'];
 /** Refusal reasons exported at 0 from the start, so rate() and alerts see their first one. */
 const KNOWN_REFUSALS: readonly RefusalReason[] = ['no_backend', 'queue_timeout'];
 
@@ -162,6 +166,8 @@ export class RouterMetrics {
     this.sampleTraffic(src?.listeners() ?? [], src?.traffic() ?? {}, src?.cancels() ?? {});
     m.workerRespawns.reset();
     m.workerRespawns.inc(src?.workerRespawns() ?? 0);
+    const engines = Object.values(src?.relayEngines() ?? {}).map((r) => r.engine);
+    for (const engine of RELAY_ENGINES) m.relayEngine.set({ engine }, engines.filter((e) => e === engine).length);
   }
 
   private sampleTraffic(listeners: readonly string[], traffic: Readonly<Record<string, ListenerTraffic>>, cancels: Readonly<Record<string, number>>): void {

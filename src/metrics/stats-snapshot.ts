@@ -5,7 +5,7 @@ import type { ListenerConfig } from '../config/types.js';
 import { hostPort } from '../config/units.js';
 import { replicaCheckKey, type ClusterView, type EtcdStatus, type MemberView } from '../view/cluster-view.js';
 import type { BackendRow, BackendState, ListenerRow, StatsSnapshot } from '../http/types.js';
-import type { BackendTraffic, ListenerTraffic } from '../sessions/types.js';
+import type { BackendTraffic, ListenerTraffic, RelayReport } from '../sessions/types.js';
 import { eligibleBackends, type AdminStates } from '../routing/eligible.js';
 import { noPrimaryMsTotal, type LeaderHistoryState } from './leader-history.js';
 
@@ -79,6 +79,8 @@ export interface SnapshotInput {
   readonly lastChanges: Readonly<Record<string, number>>;
   /** Sessions per worker process id. */
   readonly workers: Readonly<Record<string, number>>;
+  /** The relay engine per data-path process id. */
+  readonly relay: Readonly<Record<string, RelayReport>>;
 }
 
 function emptyListenerTraffic(): ListenerTraffic {
@@ -145,5 +147,6 @@ export function buildStatsSnapshot(input: SnapshotInput): StatsSnapshot {
     leader_history: input.history.changes,
     no_primary_ms_total: noPrimaryMsTotal(input.history, input.now),
     workers: input.workers,
+    relay: input.relay,
   };
 }

@@ -9,7 +9,7 @@ import type { Config, HostPort } from '../config/types.js';
 import type { Discovery } from '../discovery/discovery.js';
 import type { ProbeEvent } from '../discovery/prober.js';
 import type { ClusterView } from '../view/cluster-view.js';
-import type { ListenerTraffic, SessionInfo } from '../sessions/types.js';
+import type { ListenerTraffic, RelayReport, SessionInfo } from '../sessions/types.js';
 import type { Registry } from 'prom-client';
 import type { AdminStates } from '../routing/eligible.js';
 import type { KillReason } from '../routing/kill.js';
@@ -41,6 +41,8 @@ export interface DataPlane {
   workerRespawns(): number;
   /** Sessions per data-path process id. */
   workerSessions(): Record<string, number>;
+  /** The relay engine of each data-path process, by process id (one engine per process). */
+  relayEngines(): Record<string, RelayReport>;
   setAdminStates(states: AdminStates): void;
   killBackendSessions(member: string, reason: KillReason): Promise<number>;
   sessions(): Promise<SessionInfo[]>;

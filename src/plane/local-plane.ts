@@ -3,7 +3,7 @@
 import type { Config, HostPort } from '../config/types.js';
 import { hostPort } from '../config/units.js';
 import { Discovery } from '../discovery/discovery.js';
-import type { ListenerTraffic, SessionInfo } from '../sessions/types.js';
+import type { ListenerTraffic, RelayReport, SessionInfo } from '../sessions/types.js';
 import type { Logger } from '../log.js';
 import type { Registry } from 'prom-client';
 import type { DataPlane, PlaneHooks } from './data-plane.js';
@@ -46,7 +46,8 @@ export class LocalPlane implements DataPlane {
     await this.dataPath.start();
     await this.current.start();
     const listeners = Object.entries(this.dataPath.addresses()).map(([name, a]) => `${name}=${hostPort(a.host, a.port)}`);
-    this.logger.info({ event: 'started', listeners, workers: 1, mode: this.cfg.cluster.etcd ? 'etcd' : 'static' }, 'pgrouter started');
+    const relay = this.dataPath.relay().engine;
+    this.logger.info({ event: 'started', listeners, workers: 1, relay, mode: this.cfg.cluster.etcd ? 'etcd' : 'static' }, 'pgrouter started');
   }
 
   async close(opts: { graceMs?: number }): Promise<void> {
@@ -82,6 +83,10 @@ export class LocalPlane implements DataPlane {
 
   workerSessions(): Record<string, number> {
     return { [String(process.pid)]: this.dataPath.sessionCount() };
+  }
+
+  relayEngines(): Record<string, RelayReport> {
+    return { [String(process.pid)]: this.dataPath.relay() };
   }
 
   setAdminStates(states: AdminStates): void {

@@ -63,6 +63,7 @@ export class Router implements RouterControl {
       traffic: () => this.plane.traffic(),
       cancels: () => this.plane.cancels(),
       workerRespawns: () => this.plane.workerRespawns(),
+      relayEngines: () => this.plane.relayEngines(),
       etcd: () => this.plane.discovery.etcdStatus(),
     });
   }
@@ -132,6 +133,7 @@ export class Router implements RouterControl {
       history: this.metrics.leaderHistory(),
       lastChanges: this.changes.at,
       workers: this.plane.workerSessions(),
+      relay: this.plane.relayEngines(),
     });
   }
 

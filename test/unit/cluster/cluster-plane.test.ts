@@ -183,6 +183,7 @@ describe('ClusterPlane with two workers', () => {
       cancels: () => router.supervisor.cancels(),
       etcd: () => null,
       workerRespawns: () => router.workerRespawns(),
+      relayEngines: () => router.supervisor.relayEngines(),
     });
     const sessions: Array<Awaited<ReturnType<typeof session>>> = [];
     for (let i = 0; i < 3; i++) sessions.push(await session(rw));

@@ -60,6 +60,7 @@ export function snapshot(over: Partial<StatsSnapshot> = {}): StatsSnapshot {
     ],
     no_primary_ms_total: 1350,
     workers: { '4242': 6 },
+    relay: { '4242': { engine: 'native', native_sessions: 5, js_fallbacks: { tls: 1 } } },
     ...over,
   };
 }

@@ -80,8 +80,14 @@ describe('the stats page', () => {
     expect(render(snapshot({ leader_history: [] }))).toContain('no change of the confirmed primary since start');
   });
 
-  it('shows sessions per worker', () => {
-    expect(render(snapshot({ workers: { '101': 4, '102': 5 } }))).toContain('<tr><td>101</td><td class="num">4</td></tr><tr><td>102</td><td class="num">5</td></tr>');
+  it('shows sessions per worker, and the relay engine each one uses', () => {
+    const relay = {
+      '101': { engine: 'native' as const, native_sessions: 3, js_fallbacks: { tls: 1, full: 2 } },
+      '102': { engine: 'js' as const, native_sessions: 0, js_fallbacks: {} },
+    };
+    const page = render(snapshot({ workers: { '101': 4, '102': 5 }, relay }));
+    expect(page).toContain('<tr><td>101</td><td class="num">4</td><td>native</td><td class="num">3</td><td>tls 1, full 2</td></tr>');
+    expect(page).toContain('<tr><td>102</td><td class="num">5</td><td>js</td><td class="num"></td><td></td></tr>');
   });
 
   it('refreshes itself every refreshSeconds with a meta refresh, and not at all with 0', () => {

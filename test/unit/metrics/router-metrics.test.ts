@@ -39,7 +39,7 @@ describe('declareMetrics', () => {
     const families = parsePrometheusText(await register.metrics());
     expect(families.size).toBeGreaterThan(20);
     for (const f of families.values()) {
-      expect(f.name).toMatch(/^pgrouter_(listener|proxy|backend|cluster|etcd|worker|build)_[a-z_]+$/);
+      expect(f.name).toMatch(/^pgrouter_(listener|proxy|backend|cluster|etcd|worker|relay|build)_[a-z_]+$/);
       if (f.type === 'counter') expect(f.name).toMatch(/_total$/);
       else expect(f.name).not.toMatch(/_total$/);
       expect(f.help.length).toBeGreaterThan(10);
@@ -61,7 +61,7 @@ describe('RouterMetrics', () => {
   it('exports the data path traffic read at scrape time, per listener and per backend', async () => {
     const { metrics } = exporter();
     let t: Record<string, ListenerTraffic> = {};
-    const sources: MetricsSources = { listeners: () => names, traffic: () => t, cancels: () => ({ broadcast: 2 }), etcd: () => null, workerRespawns: () => 0 };
+    const sources: MetricsSources = { listeners: () => names, traffic: () => t, cancels: () => ({ broadcast: 2 }), etcd: () => null, workerRespawns: () => 0, relayEngines: () => ({}) };
     metrics.bind(sources);
     let f = await scrape(metrics);
     expect(valueOf(f, 'pgrouter_listener_current_sessions', { listener: 'rw' })).toBe(0);
@@ -106,6 +106,20 @@ describe('RouterMetrics', () => {
     expect(valueOf(f, 'pgrouter_listener_sessions_total', { listener: 'ro' })).toBe(0);
   });
 
+  it('exports the relay engine in use, counting the data-path processes, the other engine at 0', async () => {
+    const { metrics } = exporter();
+    const report = (engine: 'native' | 'js') => ({ engine, native_sessions: 0, js_fallbacks: {} });
+    let engines: Record<string, ReturnType<typeof report>> = { '100': report('native') };
+    metrics.bind({ listeners: () => names, traffic: () => ({}), cancels: () => ({}), etcd: () => null, workerRespawns: () => 0, relayEngines: () => engines });
+    let f = await scrape(metrics);
+    expect(valueOf(f, 'pgrouter_relay_engine', { engine: 'native' })).toBe(1);
+    expect(valueOf(f, 'pgrouter_relay_engine', { engine: 'js' })).toBe(0);
+    engines = { '100': report('native'), '101': report('js'), '102': report('native') };
+    f = await scrape(metrics);
+    expect(valueOf(f, 'pgrouter_relay_engine', { engine: 'native' })).toBe(2);
+    expect(valueOf(f, 'pgrouter_relay_engine', { engine: 'js' })).toBe(1);
+  });
+
   it('reads the sources once per scrape, not once per metric', async () => {
     const { metrics } = exporter();
     let reads = 0;
@@ -118,6 +132,7 @@ describe('RouterMetrics', () => {
       cancels: () => ({}),
       etcd: () => null,
       workerRespawns: () => 0,
+      relayEngines: () => ({}),
     });
     await metrics.text();
     expect(reads).toBe(1);
@@ -200,7 +215,7 @@ describe('RouterMetrics', () => {
 
     const { metrics } = exporter();
     let etcd: EtcdStatus | null = { connected: false, last_resync_at: null, revision: null, error: 'connecting' };
-    metrics.bind({ listeners: () => names, traffic: () => ({}), cancels: () => ({}), etcd: () => etcd, workerRespawns: () => 0 });
+    metrics.bind({ listeners: () => names, traffic: () => ({}), cancels: () => ({}), etcd: () => etcd, workerRespawns: () => 0, relayEngines: () => ({}) });
     let f = await scrape(metrics);
     expect(valueOf(f, 'pgrouter_etcd_connected')).toBe(0);
     expect(valueOf(f, 'pgrouter_etcd_last_resync_timestamp_seconds')).toBe(0);

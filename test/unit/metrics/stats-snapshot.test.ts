@@ -27,6 +27,7 @@ function input(over: Partial<SnapshotInput> = {}): SnapshotInput {
     history: INITIAL_LEADER_HISTORY,
     lastChanges: {},
     workers: { '42': 0 },
+    relay: { '42': { engine: 'native', native_sessions: 0, js_fallbacks: {} } },
     ...over,
   };
 }
