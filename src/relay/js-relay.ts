@@ -42,6 +42,8 @@ export class JsRelay implements Relay {
   private pendingReason: EndReason | null = null;
   /** The first kill's reason: the router's decision beats whatever a socket reported. */
   private killedWith: EndReason | null = null;
+  /** Whose FIN came first: that side closed the session (client_closed / server_closed), as the native relay says. */
+  private finFrom: net.Socket | null = null;
   /** Epoch ms each side was last active (a chunk read from it or written to it). */
   private clientActive: number;
   private serverActive: number;
@@ -136,6 +138,12 @@ export class JsRelay implements Relay {
     else this.serverActive = now;
   }
 
+  fin(socket: net.Socket): void {
+    this.finFrom ??= socket;
+    const to = this.peer(socket);
+    if (!to.destroyed && !to.writableEnded) to.end();
+  }
+
   error(socket: net.Socket): void {
     this.pendingReason ??= socket === this.client ? 'client_error' : 'server_error';
   }
@@ -145,7 +153,8 @@ export class JsRelay implements Relay {
       this.ended = true;
       if (this.timer) clearTimeout(this.timer);
       this.timer = null;
-      const reason = this.killedWith ?? this.pendingReason ?? (socket === this.client ? 'client_closed' : 'server_closed');
+      const closer = this.finFrom ?? socket;
+      const reason = this.killedWith ?? this.pendingReason ?? (closer === this.client ? 'client_closed' : 'server_closed');
       this.observer.relayEnded({ reason, bytesIn: this.counts.bytesIn - this.startIn, bytesOut: this.counts.bytesOut - this.startOut });
     }
     endThenDestroy(this.peer(socket));
@@ -190,8 +199,7 @@ function onDrain(this: net.Socket): void {
 }
 
 function onEnd(this: net.Socket): void {
-  const to = relays.get(this)?.peer(this);
-  if (to && !to.destroyed && !to.writableEnded) to.end();
+  relays.get(this)?.fin(this);
 }
 
 function onError(this: net.Socket): void {

@@ -95,6 +95,13 @@ describe('WorkerSupervisor', () => {
     expect(after.some((p) => before.includes(p))).toBe(false);
     expect(s.config.timeouts.connect).toBe(5);
   });
+
+  it('keeps the relay engine of the first generation: a reload does not change it (restartNeeded)', async () => {
+    const { s } = await start();
+    expect(await s.reload(testConfig({ relay: 'js', timeouts: { connect: 5 } }), view(3, [], null))).toEqual({ ok: true, generation: 2 });
+    expect(s.config.timeouts.connect).toBe(5);
+    expect(s.config.relay).toBe('auto');
+  });
 });
 
 describe('worker settings', () => {

@@ -55,6 +55,13 @@ describe('loading a minimal file', () => {
     expect(c.http).toEqual({ bind: { host: '0.0.0.0', port: 8404 }, stats_refresh: 10_000, ready: 'primary' });
     expect(c.admin).toEqual({ bind: { host: '127.0.0.1', port: 8405 }, token: null, quitquitquit: false });
     expect(c.log).toEqual({ level: 'info', format: 'json' });
+    expect(c.relay).toBe('auto');
+  });
+
+  it('takes relay: auto, native or js, and names the key of anything else', () => {
+    expect(load(`${ETCD}relay: native\n`).relay).toBe('native');
+    expect(load(`${ETCD}relay: js\n`).relay).toBe('js');
+    expect(issues(`${ETCD}relay: splice\n`).map((i) => i.path)).toEqual(['relay']);
   });
 
   it('creates the rw :5432 and ro :5433 listeners when `listeners` is omitted', () => {

@@ -40,6 +40,11 @@ describe('reload plan', () => {
     expect(plan).toMatchObject({ dataPath: false, discovery: false, restartNeeded: ['workers'] });
   });
 
+  it('says a change of the relay engine waits for a restart: running sessions keep theirs', () => {
+    const plan = planReload(load(BASE), load(BASE + 'relay: js\n'));
+    expect(plan).toMatchObject({ dataPath: false, discovery: false, restartNeeded: ['relay'] });
+  });
+
   it('restarts discovery, not necessarily the workers, when checks change', () => {
     const plan = planReload(load(BASE), load(BASE + 'checks: { interval: 1s }\n'));
     expect(plan).toMatchObject({ discovery: true, dataPath: false });

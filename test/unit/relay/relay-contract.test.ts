@@ -2,15 +2,17 @@
 // the JS engine, and the native one (relay/handover-relay.ts: sessions handed to the relay
 // thread once their startup phase is over). Written against RelayEngine only.
 import net from 'node:net';
+import tls from 'node:tls';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PgrError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/log.js';
 import { NativeRelayEngine } from '../../../src/relay/handover-relay.js';
 import { JS_RELAY } from '../../../src/relay/js-relay.js';
-import { nativeSessions } from '../../../src/relay/native-engine.js';
+import { nativeSessions, type NativeSessions } from '../../../src/relay/native-engine.js';
 import { available } from '../../../src/relay/native-relay.js';
 import type { ByteCounts, RelayEnd, RelayEngine, RelayObserver } from '../../../src/relay/relay.js';
 import { waitFor } from '../proxy/helpers/wait-for.js';
-import { fdsBackTo, openFds } from './pairs.js';
+import { fdCensus, noFdLeak, type FdCensus } from '../proxy/helpers/engines.js';
 
 /**
  * Two connected sockets: `outer` plays the peer, `inner` is what the relay gets (half-open
@@ -54,13 +56,14 @@ function live(counts: ByteCounts): { bytesIn: number; bytesOut: number } {
 }
 
 const open: Array<() => void> = [];
-let baseline = 0;
+let before: FdCensus;
 beforeEach(() => {
-  baseline = openFds();
+  before = fdCensus();
 });
 afterEach(async () => {
   for (const close of open.splice(0)) close();
-  await fdsBackTo(baseline, 'after the test');
+  // Sockets back where they were; the relay thread may keep spare pipes for its splices.
+  await noFdLeak(before);
 });
 
 const engines: RelayEngine[] = [JS_RELAY, ...(available() ? [new NativeRelayEngine(nativeSessions(silentLogger()), silentLogger())] : [])];
@@ -163,5 +166,63 @@ describe.runIf(available())('the native relay engine', () => {
     await waitFor(() => watcher.ends.length === 1, { what: 'the end' });
     expect(engine.report()).toEqual({ engine: 'native', native_sessions: 0, js_fallbacks: {} });
     expect(watcher.ends[0]).toMatchObject({ bytesOut: 11 });
+  });
+
+  it('hands over a session whose writes to a slow client are still queued, once they have flushed', async () => {
+    const engine = new NativeRelayEngine(nativeSessions(silentLogger()), silentLogger());
+    const client = await socketPair(false);
+    const server = await socketPair(false);
+    open.push(client.close, server.close);
+    const counts: ByteCounts = { bytesIn: 0, bytesOut: 0, relayBytes: null };
+    // The "startup phase" ends after 1 MB, while the client reads nothing: the handover waits.
+    const watcher = new Watcher(1 << 20);
+    engine.start({ client: client.inner, server: server.inner, timeouts: { client: 0, server: 0 }, counts, observeServer: true }, watcher);
+    client.outer.pause();
+    const payload = Buffer.alloc(8 << 20);
+    for (let i = 0; i < payload.length; i++) payload[i] = (i * 7 + 3) & 0xff;
+    server.outer.write(payload);
+    await waitFor(() => watcher.seen.reduce((n, c) => n + c.length, 0) >= 1 << 20, { what: 'the end of the startup phase' });
+    const atClient = collect(client.outer);
+    client.outer.resume();
+    await waitFor(() => atClient.bytes().length === payload.length, { timeoutMs: 20_000, what: 'every byte at the client' });
+    expect(atClient.bytes().equals(payload)).toBe(true);
+    await waitFor(() => engine.report().native_sessions === 1, { what: 'the handover' });
+    expect(live(counts).bytesOut).toBe(payload.length);
+    client.outer.end();
+    await waitFor(() => watcher.ends.length === 1, { what: 'the end' });
+  });
+
+  it('keeps a session in the JS relay when the relay thread refuses it, and counts why', async () => {
+    const full = { adopt: () => { throw new PgrError('PGR_ERR_RELAY_FULL', 'every slot is taken'); } } as unknown as NativeSessions;
+    const engine = new NativeRelayEngine(full, silentLogger());
+    const client = await socketPair(false);
+    const server = await socketPair(false);
+    open.push(client.close, server.close);
+    const counts: ByteCounts = { bytesIn: 0, bytesOut: 0, relayBytes: null };
+    const watcher = new Watcher();
+    engine.start({ client: client.inner, server: server.inner, timeouts: { client: 0, server: 0 }, counts, observeServer: false }, watcher);
+    await waitFor(() => engine.report().js_fallbacks['full'] === 1, { what: 'the refusal counted' });
+    const atClient = collect(client.outer);
+    server.outer.write('still relayed');
+    await waitFor(() => atClient.bytes().toString() === 'still relayed', { what: 'the bytes through the JS relay' });
+    expect(counts).toMatchObject({ bytesOut: 13, relayBytes: null });
+    expect(engine.report()).toEqual({ engine: 'native', native_sessions: 0, js_fallbacks: { full: 1 } });
+    client.outer.end();
+    await waitFor(() => watcher.ends.length === 1, { what: 'the end' });
+  });
+
+  it('keeps a TLS-terminated session in the JS relay: its fd carries TLS records', async () => {
+    const engine = new NativeRelayEngine(nativeSessions(silentLogger()), silentLogger());
+    const client = await socketPair(false);
+    const server = await socketPair(false);
+    open.push(client.close, server.close);
+    const watcher = new Watcher();
+    const terminated = new tls.TLSSocket(client.inner, { isServer: true });
+    const relay = engine.start({ client: terminated, server: server.inner, timeouts: { client: 0, server: 0 }, counts: { bytesIn: 0, bytesOut: 0, relayBytes: null }, observeServer: false }, watcher);
+    expect(engine.report().js_fallbacks).toEqual({ tls: 1 });
+    relay.kill('shutdown');
+    await waitFor(() => watcher.ends.length === 1, { what: 'the end' });
+    expect(watcher.ends[0]?.reason).toBe('shutdown');
+    terminated.destroy();
   });
 });

@@ -2,6 +2,9 @@
 // AuthenticationOk, ParameterStatus, BackendKeyData(pid, key) and ReadyForQuery, answers any
 // simple query with one row `{ backend: <name> }`, holds a query starting with "sleep" until a
 // matching CancelRequest arrives, and records every startup, SSL request and cancel it sees.
+// With `halfOpen`, a client FIN gets one more row (`{ fin: after your FIN }`) before the
+// backend's own FIN, and a query "finish" is answered and followed by the backend's FIN while
+// it still reads what the client sends.
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { errorResponse } from '../../../../src/protocol/messages.js';
@@ -16,6 +19,8 @@ export interface FakeBackendOptions {
   refuseStartups?: number;
   /** SQLSTATE and message of those refusals (default 57P03, shutting down). */
   refuseWith?: { code: string; message: string };
+  /** Half-close both ways (see above). */
+  halfOpen?: boolean;
 }
 
 interface Conn {
@@ -39,7 +44,7 @@ export class FakeBackend {
     readonly name: string,
     private readonly opts: FakeBackendOptions,
   ) {
-    this.server = net.createServer((s) => this.accept(s));
+    this.server = net.createServer({ allowHalfOpen: opts.halfOpen === true }, (s) => this.accept(s));
   }
 
   static async start(name: string, opts: FakeBackendOptions = {}): Promise<FakeBackend> {
@@ -71,6 +76,7 @@ export class FakeBackend {
     this.conns.add(conn);
     socket.on('close', () => this.conns.delete(conn));
     socket.on('error', () => socket.destroy());
+    if (this.opts.halfOpen) socket.on('end', () => socket.end(resultRow('fin', 'after your FIN')));
     let buf = Buffer.alloc(0);
     let phase: 'startup' | 'query' | 'echo' = 'startup';
     socket.on('data', (chunk: Buffer) => {
@@ -146,6 +152,12 @@ export class FakeBackend {
 
   private onQuery(conn: Conn, sql: string): void {
     this.queries.push(sql);
+    // After its own FIN (halfOpen) the backend only listens.
+    if (conn.socket.writableEnded) return;
+    if (sql === 'finish' && this.opts.halfOpen) {
+      conn.socket.end(resultRow('backend', this.name));
+      return;
+    }
     if (sql.startsWith('sleep')) {
       conn.held = true;
       return;
