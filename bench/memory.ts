@@ -1,4 +1,5 @@
-// Memory per proxied session, and how fast sessions open, HAProxy vs pgrouter (workers 1).
+// Memory per proxied session, and how fast sessions open, HAProxy vs pgrouter (workers 1), with
+// its default relay (auto: the native relay where the addon is built) and with `relay: js`.
 //
 // A fake PostgreSQL primary (bench/lib/fake-pg.ts: startup answered, sockets kept open, a
 // Patroni-like /primary) runs as its own process, and so does the client that opens and holds
@@ -6,10 +7,16 @@
 // Per round and proxy (order reversed every other round), a fresh proxy process:
 //   1. starts and routes one test session to the fake primary;
 //   2. idle RSS: VmRSS from /proc/<pid>/status (HAProxy: one process, its threads included);
-//   3. the client opens N sessions, at most 100 handshakes in flight: rate = N / seconds;
-//   4. held RSS, after the sessions have been open for a moment;
-//   5. the client closes them; the proxy stops.
-// RSS per session = (held − idle) / N.
+//   3. a client opens N/2 sessions, at most 100 handshakes in flight; half-held RSS after a moment;
+//   4. a second client opens the other N/2: held RSS after a moment; rate = N / seconds opening;
+//   5. the clients close them; the proxy stops.
+// RSS per session = (held − idle) / N; marginal RSS per session = (held − half-held) / (N/2), the
+// cost of one more held session without the fixed costs a first burst brings (a grown young
+// generation in V8, HAProxy's first pool pages) and without the idle state's luck (a Node
+// process measured just before or just after a garbage collection differs by megabytes). pgrouter with the native relay gives a connection burst's
+// heap back once the burst is over (src/relay/heap-trim.ts: a quiet second after the heap grew),
+// which the settle time before each figure covers; the JS relay keeps its sockets, so its
+// sessions' memory stays live.
 //
 //   node dist/bench/memory.js [--quick] [--sessions N] [--rounds N] [--out FILE]
 import path from 'node:path';
@@ -26,7 +33,7 @@ import { closeSession, openSession } from './lib/pg-client.js';
 import { PgrouterProcess } from './lib/pgrouter.js';
 import { heapKiB, rssKiB } from './lib/proc-memory.js';
 
-const PROXIES = ['haproxy', 'pgrouter'] as const;
+const PROXIES = ['haproxy', 'pgrouter', 'pgrouter-js'] as const;
 type Proxy = (typeof PROXIES)[number];
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 // HAProxy wants ~2 fds per connection under global maxconn; 8000 fits the 20000 open-files limit.
@@ -45,6 +52,9 @@ interface MemoryRun extends Opened {
   idle_rss_kib: number;
   held_rss_kib: number;
   per_session_kib: number;
+  /** RSS with the second half of the sessions (see above). */
+  half_rss_kib: number;
+  marginal_per_session_kib: number;
   /** Sessions the fake backend had open while held (proves they went through to the server). */
   backend_open: number;
   /** Sessions that ended on their own while held. */
@@ -90,6 +100,7 @@ async function startProxy(proxy: Proxy, dir: string, fake: Fake): Promise<Runnin
       ports: { rw: await findFreePort(), ro: await findFreePort(), http: await findFreePort() },
       // The default listener maxconn (1000) would queue the rest; 0 = unlimited, as HAProxy's server here.
       listenerExtra: { maxconn: 0 },
+      ...(proxy === 'pgrouter-js' ? { extra: { relay: 'js' } } : {}),
     });
     const metricsUrl = `http://127.0.0.1:${r.ports.http}/metrics`;
     p = { pid: 0, port: r.ports.rw, configText: r.configText, metricsUrl, stop: () => r.stop(), killSync: () => r.killSync() };
@@ -124,20 +135,27 @@ async function measure(round: number, proxy: Proxy, dir: string, fake: Fake, ses
     await delay(settleMs);
     const idle = rssKiB(p.pid);
     const heapIdle = p.metricsUrl ? await heapKiB(p.metricsUrl) : null;
-    const holder = holdSessions(p.port, sessions);
-    const opened = await holder.opened;
+    const first = holdSessions(p.port, Math.floor(sessions / 2));
+    const openedFirst = await first.opened;
+    await delay(settleMs);
+    const half = rssKiB(p.pid);
+    const second = holdSessions(p.port, sessions - Math.floor(sessions / 2));
+    const openedSecond = await second.opened;
     await delay(settleMs);
     const held = rssKiB(p.pid);
     const heapHeld = p.metricsUrl ? await heapKiB(p.metricsUrl) : null;
     const stats = (await (await fetch(`http://127.0.0.1:${fake.apiPort}/stats`)).json()) as { open: number };
-    const lost = await holder.close();
+    const lost = (await first.close()) + (await second.close());
+    const opened = joinOpened(openedFirst, openedSecond);
     const run: MemoryRun = {
       round,
       proxy,
       pid: p.pid,
       idle_rss_kib: idle,
+      half_rss_kib: half,
       held_rss_kib: held,
       per_session_kib: opened.ok > 0 ? (held - idle) / opened.ok : NaN,
+      marginal_per_session_kib: openedSecond.ok > 0 ? (held - half) / openedSecond.ok : NaN,
       backend_open: stats.open,
       lost,
       heap_kib: heapIdle && heapHeld ? { idle: heapIdle, held: heapHeld } : null,
@@ -145,7 +163,7 @@ async function measure(round: number, proxy: Proxy, dir: string, fake: Fake, ses
     };
     log(
       `round ${round} ${proxy}: ${opened.ok} sessions (${opened.failed} failed) in ${fmt(opened.seconds)} s = ${fmt(opened.rate_per_s ?? NaN, 0)}/s; ` +
-        `RSS ${fmt(idle / 1024, 1)} → ${fmt(held / 1024, 1)} MiB = ${fmt(run.per_session_kib)} KiB per session` +
+        `RSS ${fmt(idle / 1024, 1)} → ${fmt(half / 1024, 1)} → ${fmt(held / 1024, 1)} MiB = ${fmt(run.per_session_kib)} KiB per session, ${fmt(run.marginal_per_session_kib)} marginal` +
         (heapIdle && heapHeld
           ? `; V8 heap used ${fmt((heapHeld.heap_used - heapIdle.heap_used) / opened.ok)} KiB, external ${fmt((heapHeld.external - heapIdle.external) / opened.ok)} KiB per session`
           : ''),
@@ -157,13 +175,23 @@ async function measure(round: number, proxy: Proxy, dir: string, fake: Fake, ses
   }
 }
 
+/** Two holders' opening figures as one: N sessions over the two opening times. */
+function joinOpened(a: Opened, b: Opened): Opened {
+  const ok = a.ok + b.ok;
+  const seconds = a.seconds + b.seconds;
+  const errors = { ...a.errors };
+  for (const [why, n] of Object.entries(b.errors)) errors[why] = (errors[why] ?? 0) + n;
+  return { ok, failed: a.failed + b.failed, seconds, rate_per_s: seconds > 0 ? ok / seconds : null, errors };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: { quick: { type: 'boolean', default: false }, sessions: { type: 'string' }, rounds: { type: 'string' }, out: { type: 'string' } },
   });
   const sessions = Number(values.sessions ?? (values.quick ? 1000 : 5000));
   const rounds = Number(values.rounds ?? (values.quick ? 1 : 2));
-  const settleMs = values.quick ? 1000 : 2000;
+  // 2 s also in a quick run: the native relay gives a burst's heap back after a quiet second (heap-trim.ts).
+  const settleMs = 2000;
   if (!Number.isInteger(sessions) || sessions < 1 || sessions > HAPROXY_MAXCONN - 100 || !Number.isInteger(rounds) || rounds < 1) {
     throw new Error(`usage: memory.js [--quick] [--sessions 1..${HAPROXY_MAXCONN - 100}] [--rounds N]`);
   }
@@ -206,6 +234,8 @@ async function main(): Promise<void> {
       runs: mine.length,
       per_session_kib: mine.map((r) => r.per_session_kib),
       mean_per_session_kib: mean(mine.map((r) => r.per_session_kib)),
+      marginal_per_session_kib: mine.map((r) => r.marginal_per_session_kib),
+      mean_marginal_per_session_kib: mean(mine.map((r) => r.marginal_per_session_kib)),
       mean_idle_rss_mib: mean(mine.map((r) => r.idle_rss_kib)) / 1024,
       mean_held_rss_mib: mean(mine.map((r) => r.held_rss_kib)) / 1024,
       mean_rate_per_s: mean(mine.map((r) => r.rate_per_s ?? NaN)),
@@ -214,15 +244,25 @@ async function main(): Promise<void> {
     };
   });
   const haproxy = summary.find((s) => s.proxy === 'haproxy')!;
-  const withRatio = summary.map((s) => ({ ...s, vs_haproxy: s.mean_per_session_kib / haproxy.mean_per_session_kib }));
+  const withRatio = summary.map((s) => ({
+    ...s,
+    vs_haproxy: s.mean_per_session_kib / haproxy.mean_per_session_kib,
+    marginal_vs_haproxy: s.mean_marginal_per_session_kib / haproxy.mean_marginal_per_session_kib,
+  }));
   const md = markdownTable(
-    ['proxy', 'runs', 'KiB per session (per run)', 'KiB per session', 'vs HAProxy', 'RSS idle (MiB)', `RSS with ${sessions} (MiB)`, 'sessions/s opening', 'failed', 'lost'],
+    [
+      'proxy', 'runs', 'KiB per session (per run)', 'KiB per session', 'vs HAProxy', 'marginal KiB per session (per run)', 'marginal', 'vs HAProxy',
+      'RSS idle (MiB)', `RSS with ${sessions} (MiB)`, 'sessions/s opening', 'failed', 'lost',
+    ],
     withRatio.map((s) => [
       s.proxy,
       String(s.runs),
       s.per_session_kib.map((x) => fmt(x)).join(', '),
       fmt(s.mean_per_session_kib),
       fmt(s.vs_haproxy),
+      s.marginal_per_session_kib.map((x) => fmt(x)).join(', '),
+      fmt(s.mean_marginal_per_session_kib),
+      fmt(s.marginal_vs_haproxy),
       fmt(s.mean_idle_rss_mib, 1),
       fmt(s.mean_held_rss_mib, 1),
       fmt(s.mean_rate_per_s, 0),

@@ -1,27 +1,32 @@
-// Throughput through each path, in three pgbench modes, 16 clients, 2 threads:
+// Throughput through each path, in four pgbench modes, 16 clients, 2 threads:
 //   select (-S), tpcb (the default TPC-B-like script), select-connect (-S -C, a connection per
-//   transaction).
-// Paths: direct leader port, HAProxy `listen primary`, pgrouter RW with workers 1, and pgrouter
-// RW with `workers: auto` (when this build knows the key; otherwise reported as not run).
+//   transaction), select-rate (-S -R 3000: a fixed rate every path sustains, where the proxy's
+//   CPU per transaction and the p99 latency it adds are compared like for like; issue 12).
+// Paths: direct leader port, HAProxy `listen primary`, pgrouter RW with workers 1 (relay: auto,
+// the native relay where the addon is built), the same with `relay: js`, pgrouter RW with
+// `workers: auto` (when this build knows the key; otherwise reported as not run), and a naive
+// Node pipe() proxy (bench/lib/pipe-proxy.ts).
 //
 // After `pgbench -i -s 10` on the leader, each round runs every mode through every path, the
 // path order reversed every other round, so a slow drift of the machine (cache warm-up,
 // autovacuum, a noisy neighbour) hits every path alike. Figures: pgbench's tps, the average and
-// 99th percentile latency from its per-transaction log, the proxy's CPU time per transaction.
+// 99th percentile latency from its per-transaction log (and the p99 a path adds to direct's),
+// the proxy's CPU time per transaction: utime + stime from /proc of the proxy process and its
+// children (pgrouter's workers), read before and after the run.
 //
-//   node dist/bench/throughput.js [--quick] [--rounds N] [--duration S] [--clients N]
-//     [--paths direct,haproxy,pgrouter,pgrouter-auto] [--modes select,tpcb,select-connect]
-//     [--quiet-wait S] [--out FILE]
+//   node dist/bench/throughput.js [--quick] [--rounds N] [--duration S] [--clients N] [--rate TPS]
+//     [--paths direct,haproxy,pgrouter,pgrouter-js,pgrouter-auto,pipe]
+//     [--modes select,tpcb,select-connect,select-rate] [--quiet-wait S] [--out FILE]
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { describeError } from '../src/errors.js';
 import { fmt, log, machineInfo, markdownTable, mean, roundOrder, run, scratchDir, writeResult } from './lib/common.js';
 import { QUIET_THRESHOLD, busyShare, cpuSeconds, machineCpu, waitQuiet } from './lib/cpu.js';
-import { MODES, MODE_LABEL, THREADS, pgbench, portOf, type Mode, type PgbenchResult } from './lib/pgbench.js';
+import { DEFAULT_RATE, MODES, MODE_LABEL, THREADS, pgbench, portOf, type Mode, type PgbenchResult } from './lib/pgbench.js';
 import { pgrouterCheck, pgrouterConfig } from './lib/pgrouter.js';
 import { Stack, type PathName } from './lib/stack.js';
 
-const ALL_PATHS: PathName[] = ['direct', 'haproxy', 'pgrouter', 'pgrouter-auto'];
+const ALL_PATHS: PathName[] = ['direct', 'haproxy', 'pgrouter', 'pgrouter-js', 'pgrouter-auto', 'pipe'];
 const SCALE = 10;
 
 interface ThroughputRun extends PgbenchResult {
@@ -52,6 +57,10 @@ interface ThroughputSummary {
   /** -C only: pgbench's "average connection time". */
   mean_connection_ms: number | null;
   proxy_cpu_us_per_tx: number | null;
+  /** proxy_cpu_us_per_tx / HAProxy's (same mode). */
+  cpu_vs_haproxy: number | null;
+  /** mean_latency_p99_ms − direct's (same mode): the tail latency the path adds. */
+  added_p99_ms: number | null;
   mean_machine_busy: number;
   mean_background_busy: number;
   vs_direct: number;
@@ -91,27 +100,37 @@ function summarize(runs: ThroughputRun[], modes: readonly Mode[], paths: readonl
         mean_background_busy: mean(mine.map((r) => r.background_busy)),
       };
     });
-    const direct = rows.find((s) => s.path === 'direct')?.mean_tps ?? NaN;
-    const haproxy = rows.find((s) => s.path === 'haproxy')?.mean_tps ?? NaN;
-    for (const s of rows) out.push({ ...s, vs_direct: s.mean_tps / direct, vs_haproxy: s.mean_tps / haproxy });
+    const direct = rows.find((s) => s.path === 'direct');
+    const haproxy = rows.find((s) => s.path === 'haproxy');
+    for (const s of rows) {
+      out.push({
+        ...s,
+        vs_direct: s.mean_tps / (direct?.mean_tps ?? NaN),
+        vs_haproxy: s.mean_tps / (haproxy?.mean_tps ?? NaN),
+        cpu_vs_haproxy: s.proxy_cpu_us_per_tx !== null && haproxy?.proxy_cpu_us_per_tx ? s.proxy_cpu_us_per_tx / haproxy.proxy_cpu_us_per_tx : null,
+        added_p99_ms: direct && s.path !== 'direct' ? s.mean_latency_p99_ms - direct.mean_latency_p99_ms : null,
+      });
+    }
   }
   return out;
 }
 
-function throughputTable(summary: readonly ThroughputSummary[]): string {
+function throughputTable(summary: readonly ThroughputSummary[], engines: Readonly<Record<string, string>>, rate: number): string {
   return markdownTable(
-    ['mode', 'path', 'tps per run', 'mean tps', 'latency avg (ms)', 'tx p99 (ms)', 'connect (ms)', 'vs direct', 'vs HAProxy', 'proxy CPU (µs/tx)', 'machine busy', 'busy before'],
+    ['mode', 'path', 'tps per run', 'mean tps', 'latency avg (ms)', 'tx p99 (ms)', 'added p99 (ms)', 'connect (ms)', 'vs direct', 'vs HAProxy', 'proxy CPU (µs/tx)', 'CPU vs HAProxy', 'machine busy', 'busy before'],
     summary.map((s) => [
-      MODE_LABEL[s.mode],
-      s.path,
+      s.mode === 'select-rate' ? `pgbench -S -R ${rate}` : MODE_LABEL[s.mode],
+      engines[s.path] ? `${s.path} (${engines[s.path]})` : s.path,
       s.tps.map((x) => fmt(x, 0)).join(', '),
       fmt(s.mean_tps, 0),
       fmt(s.mean_latency_ms, 3),
       fmt(s.mean_latency_p99_ms, 3),
+      s.added_p99_ms === null ? '—' : fmt(s.added_p99_ms, 3),
       s.mean_connection_ms === null ? '—' : fmt(s.mean_connection_ms, 2),
       fmt(s.vs_direct),
       fmt(s.vs_haproxy),
       s.proxy_cpu_us_per_tx === null ? '—' : fmt(s.proxy_cpu_us_per_tx, 1),
+      s.cpu_vs_haproxy === null ? '—' : fmt(s.cpu_vs_haproxy),
       `${fmt(s.mean_machine_busy * 100, 0)} %`,
       `${fmt(s.mean_background_busy * 100, 0)} %`,
     ]),
@@ -125,6 +144,7 @@ async function main(): Promise<void> {
       rounds: { type: 'string' },
       duration: { type: 'string' },
       clients: { type: 'string' },
+      rate: { type: 'string' },
       paths: { type: 'string' },
       modes: { type: 'string' },
       'quiet-wait': { type: 'string' },
@@ -137,11 +157,12 @@ async function main(): Promise<void> {
   const rounds = Number(values.rounds ?? (quick ? 1 : 2));
   const seconds = Number(values.duration ?? (quick ? 3 : 12));
   const clients = Number(values.clients ?? 16);
+  const rate = Number(values.rate ?? DEFAULT_RATE);
   const wanted = (values.paths?.split(',') ?? ALL_PATHS) as PathName[];
   const modes = (values.modes?.split(',') ?? MODES) as Mode[];
   const bad = [...wanted.filter((p) => !ALL_PATHS.includes(p)), ...modes.filter((m) => !MODES.includes(m))];
-  if (bad.length || ![rounds, seconds, clients].every((n) => Number.isInteger(n) && n >= 1)) {
-    throw new Error(`usage: throughput.js [--quick] [--rounds N] [--duration S] [--clients N] [--paths ${ALL_PATHS.join(',')}] [--modes ${MODES.join(',')}] (bad: ${bad.join(',')})`);
+  if (bad.length || ![rounds, seconds, clients, rate].every((n) => Number.isInteger(n) && n >= 1)) {
+    throw new Error(`usage: throughput.js [--quick] [--rounds N] [--duration S] [--clients N] [--rate TPS] [--paths ${ALL_PATHS.join(',')}] [--modes ${MODES.join(',')}] (bad: ${bad.join(',')})`);
   }
   const machine = await machineInfo();
   const started = new Date().toISOString();
@@ -157,6 +178,8 @@ async function main(): Promise<void> {
     kind: 'throughput',
     pgrouter: wanted.includes('pgrouter'),
     pgrouterAuto: wanted.includes('pgrouter-auto') && !notRun['pgrouter-auto'],
+    pgrouterJs: wanted.includes('pgrouter-js'),
+    pipe: wanted.includes('pipe'),
   });
   const runs: ThroughputRun[] = [];
   try {
@@ -172,6 +195,8 @@ async function main(): Promise<void> {
     await c.waitForHealthy({ timeoutMs: 120_000 });
     await stack.haproxy.waitForPrimary(leader);
     for (const p of paths) await stack.waitWritable(p);
+    const engines = await stack.relayEngines();
+    log(`relay engines: ${Object.entries(engines).map(([p, e]) => `${p} ${e}`).join(', ')}`);
     // Warm the buffer cache and the backends once, outside the measurement.
     log(`warm-up: pgbench -S ${quick ? 2 : 5} s direct`);
     await pgbench(await stack.dsn('direct'), 'select', clients, quick ? 2 : 5, logDir);
@@ -184,7 +209,7 @@ async function main(): Promise<void> {
           const background = await waitQuiet(QUIET_THRESHOLD, quietWaitMs, quick ? 300 : 1000);
           const cpuBefore = proxyPid !== undefined ? await cpuSeconds(proxyPid) : null;
           const machineBefore = machineCpu();
-          const r = await pgbench(dsn, mode, clients, seconds, logDir);
+          const r = await pgbench(dsn, mode, clients, seconds, logDir, rate);
           const machineBusy = busyShare(machineBefore, machineCpu());
           const cpuAfter = proxyPid !== undefined ? await cpuSeconds(proxyPid) : null;
           const leaderAfter = await c.leader();
@@ -202,7 +227,7 @@ async function main(): Promise<void> {
           runs.push(one);
           log(
             `round ${round} ${mode} ${p}: ${fmt(r.tps, 0)} tps, latency avg ${fmt(r.latency_ms, 3)} ms, tx p99 ${fmt(r.latency_p99_ms, 3)} ms` +
-              (one.proxy_cpu_s !== null ? `, proxy CPU ${fmt(one.proxy_cpu_s)} s` : '') +
+              (one.proxy_cpu_s !== null ? `, proxy CPU ${fmt(one.proxy_cpu_s)} s = ${fmt((one.proxy_cpu_s / r.transactions) * 1e6, 1)} µs/tx` : '') +
               `, machine ${fmt(machineBusy * 100, 0)} % busy (${fmt(background * 100, 0)} % before)` +
               (r.failed ? `, ${r.failed} FAILED` : '') +
               (leaderBefore !== leaderAfter ? ` (LEADER CHANGED ${leaderBefore} -> ${leaderAfter})` : ''),
@@ -211,7 +236,7 @@ async function main(): Promise<void> {
       }
     }
     const summary = summarize(runs, modes, paths);
-    const md = throughputTable(summary);
+    const md = throughputTable(summary, engines, rate);
     const file = writeResult(
       `throughput${quick ? '-quick' : ''}`,
       {
@@ -225,6 +250,8 @@ async function main(): Promise<void> {
           threads: THREADS,
           duration_s: seconds,
           rounds,
+          rate_tps: rate,
+          relay_engines: engines,
           modes: Object.fromEntries(modes.map((m) => [m, MODE_LABEL[m]])),
           protocol: 'simple (pgbench default), -n (no vacuum), -l (per-transaction log for p99)',
           latency:

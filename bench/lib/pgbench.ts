@@ -12,20 +12,28 @@ export const THREADS = 2;
  * select-connect: `-S -C`, a new connection per transaction: the cost of opening a session
  *                 (the proxy's accept, startup handshake and backend connect, plus a fork in
  *                 PostgreSQL).
+ * select-rate:    `-S -R <rate>`, a fixed rate below every path's saturation (issue 12): every
+ *                 path does the same work, so the proxy's CPU per transaction and the latency it
+ *                 adds compare like for like.
  */
-export const MODES = ['select', 'tpcb', 'select-connect'] as const;
+export const MODES = ['select', 'tpcb', 'select-connect', 'select-rate'] as const;
 export type Mode = (typeof MODES)[number];
+
+/** select-rate's default rate: the issue's 3,000 tps, well below saturation on 2 cores. */
+export const DEFAULT_RATE = 3000;
 
 const MODE_ARGS: Record<Mode, string[]> = {
   select: ['-S'],
   tpcb: [],
   'select-connect': ['-S', '-C'],
+  'select-rate': ['-S'],
 };
 
 export const MODE_LABEL: Record<Mode, string> = {
   select: 'pgbench -S',
   tpcb: 'pgbench (TPC-B-like)',
   'select-connect': 'pgbench -S -C',
+  'select-rate': 'pgbench -S -R (fixed rate)',
 };
 
 export interface PgbenchResult {
@@ -99,14 +107,16 @@ export function portOf(dsn: string): number {
 /**
  * One pgbench run through `dsn`. `logDir` receives the per-transaction logs, which are read
  * for the average and p99 latency and then deleted (a 15 s select run writes ~10 MB).
+ * `rate`: transactions per second of select-rate (default DEFAULT_RATE).
  */
-export async function pgbench(dsn: string, mode: Mode, clients: number, seconds: number, logDir: string): Promise<PgbenchResult> {
+export async function pgbench(dsn: string, mode: Mode, clients: number, seconds: number, logDir: string, rate = DEFAULT_RATE): Promise<PgbenchResult> {
   const port = portOf(dsn);
   fs.mkdirSync(logDir, { recursive: true });
   const prefix = `pgbench-${mode}-${port}-${Date.now()}`;
   const args = [
     '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres',
     ...MODE_ARGS[mode],
+    ...(mode === 'select-rate' ? ['-R', String(rate)] : []),
     '-n', '-c', String(clients), '-j', String(THREADS), '-T', String(seconds),
     '-l', `--log-prefix=${path.join(logDir, prefix)}`,
     'postgres',

@@ -16,15 +16,32 @@ export interface OutageFile {
 }
 
 export interface ThroughputFile {
-  settings: { clients: number; threads: number; duration_s: number; rounds: number };
+  settings: { clients: number; threads: number; duration_s: number; rounds: number; rate_tps?: number; relay_engines?: Record<string, string> };
   not_run: Record<string, string>;
-  summary: Array<{ mode: Mode; path: string; mean_tps: number; vs_direct: number; vs_haproxy: number }>;
+  summary: Array<{
+    mode: Mode;
+    path: string;
+    mean_tps: number;
+    vs_direct: number;
+    vs_haproxy: number;
+    proxy_cpu_us_per_tx?: number | null;
+    cpu_vs_haproxy?: number | null;
+    added_p99_ms?: number | null;
+  }>;
   markdown: string;
 }
 
 export interface MemoryFile {
   settings: { sessions: number; rounds: number };
-  summary: Array<{ proxy: string; mean_per_session_kib: number; vs_haproxy: number; mean_rate_per_s: number }>;
+  summary: Array<{
+    proxy: string;
+    mean_per_session_kib: number;
+    vs_haproxy: number;
+    /** Since issue 12: (held − half-held) / (N/2). */
+    mean_marginal_per_session_kib?: number;
+    marginal_vs_haproxy?: number;
+    mean_rate_per_s: number;
+  }>;
   markdown: string;
 }
 
@@ -47,7 +64,9 @@ export interface Target {
   status: 'met' | 'missed' | 'not measured';
 }
 
-const THROUGHPUT_PATHS = ['direct', 'haproxy', 'pgrouter', 'pgrouter-auto'];
+const THROUGHPUT_PATHS = ['direct', 'haproxy', 'pgrouter', 'pgrouter-js', 'pgrouter-auto', 'pipe'];
+/** The saturated modes: at a fixed rate every path does the same tps, so tps ratios say nothing there. */
+const SATURATED: readonly Mode[] = MODES.filter((m) => m !== 'select-rate');
 const OUTAGE_PATHS = ['pgrouter', 'haproxy', 'libpq'];
 
 function outageMean(b: Benches, event: 'switchover' | 'crash', path: string): number {
@@ -70,7 +89,7 @@ export function targets(b: Benches): Target[] {
     figure: `${fmt(cr[0])} s vs ${fmt(cr[1])} s = ${cr[0] - cr[1] >= 0 ? '+' : '−'}${fmt(Math.abs(cr[0] - cr[1]))} s`,
     status: verdict(cr[0] - cr[1] <= 0.5, Number.isFinite(cr[0] - cr[1])),
   });
-  for (const mode of MODES) {
+  for (const mode of SATURATED) {
     for (const path of ['pgrouter', 'pgrouter-auto']) {
       const s = b.throughput?.summary.find((x) => x.mode === mode && x.path === path);
       const notRun = b.throughput?.not_run[path];
@@ -82,12 +101,20 @@ export function targets(b: Benches): Target[] {
       });
     }
   }
+  out.push(...fixedRateTargets(b));
   const mem = b.memory?.summary.find((s) => s.proxy === 'pgrouter');
   const memH = b.memory?.summary.find((s) => s.proxy === 'haproxy');
+  // Met only if both figures are: the mean over N held sessions, and the marginal one.
+  const marginal = mem?.marginal_vs_haproxy;
+  const worst = marginal === undefined ? mem?.vs_haproxy : Math.max(mem?.vs_haproxy ?? NaN, marginal);
   out.push({
-    target: 'memory per session ≤ 2 × HAProxy',
-    figure: mem && memH ? `${fmt(mem.mean_per_session_kib)} KiB vs ${fmt(memH.mean_per_session_kib)} KiB = ${fmt(mem.vs_haproxy)} ×` : '—',
-    status: verdict((mem?.vs_haproxy ?? NaN) <= 2, mem !== undefined && Number.isFinite(mem.vs_haproxy)),
+    target: 'RSS per held idle session ≤ 1.0 × HAProxy',
+    figure:
+      mem && memH
+        ? `${fmt(mem.mean_per_session_kib)} KiB vs ${fmt(memH.mean_per_session_kib)} KiB = ${fmt(mem.vs_haproxy)} ×` +
+          (marginal === undefined ? '' : `; marginal ${fmt(mem.mean_marginal_per_session_kib ?? NaN)} KiB vs ${fmt(memH.mean_marginal_per_session_kib ?? NaN)} KiB = ${fmt(marginal)} ×`)
+        : '—',
+    status: verdict((worst ?? NaN) <= 1, mem !== undefined && Number.isFinite(worst ?? NaN)),
   });
   const cancel = b.cancel?.summary.find((s) => s.path === 'pgrouter');
   const cancelH = b.cancel?.summary.find((s) => s.path === 'haproxy');
@@ -97,6 +124,33 @@ export function targets(b: Benches): Target[] {
     status: verdict(cancel !== undefined && cancel.ok === cancel.count, cancel !== undefined),
   });
   return out;
+}
+
+/** Issue 12: at a fixed pgbench -S rate, pgrouter's CPU per transaction and the p99 it adds, against HAProxy's. */
+function fixedRateTargets(b: Benches): Target[] {
+  const row = (path: string) => b.throughput?.summary.find((x) => x.mode === 'select-rate' && x.path === path);
+  const p = row('pgrouter');
+  const h = row('haproxy');
+  if (!p && !h) return [];
+  const rate = b.throughput?.settings.rate_tps ?? 3000;
+  const engine = b.throughput?.settings.relay_engines?.['pgrouter'];
+  const who = `pgrouter, workers 1${engine ? `, ${engine} relay` : ''}`;
+  const cpu = p?.proxy_cpu_us_per_tx ?? NaN;
+  const cpuH = h?.proxy_cpu_us_per_tx ?? NaN;
+  const added = p?.added_p99_ms ?? NaN;
+  const addedH = h?.added_p99_ms ?? NaN;
+  return [
+    {
+      target: `proxy CPU per pgbench -S transaction at ${rate} tps ≤ 1.0 × HAProxy (${who})`,
+      figure: `${fmt(cpu, 1)} µs vs ${fmt(cpuH, 1)} µs = ${fmt(cpu / cpuH)} ×`,
+      status: verdict(cpu / cpuH <= 1, Number.isFinite(cpu / cpuH)),
+    },
+    {
+      target: `added p99 latency at ${rate} tps ≤ HAProxy's (${who})`,
+      figure: `+${fmt(added, 3)} ms vs +${fmt(addedH, 3)} ms`,
+      status: verdict(added <= addedH, Number.isFinite(added) && Number.isFinite(addedH)),
+    },
+  ];
 }
 
 export function targetsTable(t: Target[]): string {
@@ -139,7 +193,7 @@ export function markdownReport(b: Benches, m: MachineInfo, opts: { date: string;
 export function chart(b: Benches, m: MachineInfo, date: string): string {
   const width = 980;
   const height = 430;
-  const tpGroups: BarGroup[] = MODES.filter((mode) => b.throughput?.summary.some((s) => s.mode === mode)).map((mode) => ({
+  const tpGroups: BarGroup[] = SATURATED.filter((mode) => b.throughput?.summary.some((s) => s.mode === mode)).map((mode) => ({
     label: MODE_LABEL[mode],
     bars: THROUGHPUT_PATHS.map((p) => ({ key: p, value: b.throughput?.summary.find((s) => s.mode === mode && s.path === p)?.vs_haproxy ?? null })),
   }));
@@ -151,7 +205,7 @@ export function chart(b: Benches, m: MachineInfo, date: string): string {
     `<text x="16" y="42" class="sub">${esc(`${date}, ${m.host}: ${m.cpus} × ${m.cpuModel}, ${m.memGiB} GiB, loopback; HAProxy 2.6 with ${m.haproxyThreads ?? '?'} threads; PostgreSQL 15, Patroni 3.0.2, etcd 3.4`)}</text>`,
     panel({ x: 10, y: 56, width: 560, height: 330, title: 'Throughput, ratio to HAProxy (higher is better)', unit: 'tps / HAProxy tps', groups: tpGroups, digits: 2, reference: { value: 1, label: 'HAProxy = 1.0' } }),
     panel({ x: 590, y: 56, width: 380, height: 330, title: 'Worst write outage (lower is better)', unit: 'seconds', groups: outGroups, digits: 2 }),
-    legend(16, 414, ['direct', 'haproxy', 'pgrouter', 'pgrouter-auto', 'libpq']),
+    legend(16, 414, ['direct', 'haproxy', 'pgrouter', 'pgrouter-js', 'pgrouter-auto', 'pipe', 'libpq']),
   ].join('\n');
   return svgDocument(width, height, body);
 }

@@ -1,27 +1,49 @@
 // The system under test: a local Patroni cluster with HAProxy (seed config) and pgrouter in
 // front of it, plus the names and libpq conninfo strings of every path a client can take.
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { LocalCluster, findFreePort, waitFor, type LocalClusterOptions } from '../../test/harness/cluster.js';
 import { describeError } from '../../src/errors.js';
-import { log, run, scratchDir } from './common.js';
+import { log, run, scratchDir, tcpAccepts } from './common.js';
 import { HaproxyProcess } from './haproxy.js';
+import { ManagedProcess } from './managed-process.js';
 import { PgrouterProcess } from './pgrouter.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 /**
  * direct:   the leader's own port (no router; the ceiling for throughput)
  * haproxy:  HAProxy `listen primary` (the seeds' stack)
- * pgrouter: pgrouter's RW listener (workers 1: the data path in the one process)
- * pgrouter-auto: a second pgrouter with `workers: auto` (one data-path worker per CPU)
+ * pgrouter: pgrouter's RW listener (workers 1: the data path in the one process; the default
+ *           `relay: auto`, so the native relay where the addon is built)
+ * pgrouter-js: a second pgrouter, workers 1, with `relay: js` (Node streams)
+ * pgrouter-auto: a pgrouter with `workers: auto` (one data-path worker per CPU)
+ * pipe:     a naive Node `pipe()` proxy to the leader's port (bench/lib/pipe-proxy.ts)
  * libpq:    libpq multi-host with target_session_attrs=read-write (the client-side limit for failover)
  */
-export type PathName = 'direct' | 'haproxy' | 'pgrouter' | 'pgrouter-auto' | 'libpq';
+export type PathName = 'direct' | 'haproxy' | 'pgrouter' | 'pgrouter-js' | 'pgrouter-auto' | 'pipe' | 'libpq';
+
+/** The pgrouter paths and the config each adds to the bench's generated one. */
+const ROUTERS = { pgrouter: {}, 'pgrouter-js': { relay: 'js' }, 'pgrouter-auto': { workers: 'auto' } } as const;
+type RouterPath = keyof typeof ROUTERS;
+const isRouter = (p: PathName): p is RouterPath => p in ROUTERS;
 
 export interface StackOptions {
   kind: string;
   pgrouter: boolean;
   /** Also start pgrouter with `workers: auto` (path `pgrouter-auto`). */
   pgrouterAuto?: boolean;
+  /** Also start pgrouter with `relay: js` (path `pgrouter-js`). */
+  pgrouterJs?: boolean;
+  /** Also start the naive pipe() proxy to the leader (path `pipe`). */
+  pipe?: boolean;
   cluster?: LocalClusterOptions;
+}
+
+/** The naive pipe() proxy, fixed to the leader it was started with. */
+interface PipeProxy {
+  readonly proc: ManagedProcess;
+  readonly port: number;
 }
 
 export class Stack {
@@ -31,17 +53,21 @@ export class Stack {
     readonly dir: string,
     readonly cluster: LocalCluster,
     readonly haproxy: HaproxyProcess,
-    readonly pgrouter: PgrouterProcess | undefined,
-    readonly pgrouterAuto: PgrouterProcess | undefined,
+    readonly routers: Partial<Record<RouterPath, PgrouterProcess>>,
+    readonly pipe: PipeProxy | undefined,
   ) {}
+
+  get pgrouter(): PgrouterProcess | undefined {
+    return this.routers.pgrouter;
+  }
 
   static async start(opts: StackOptions): Promise<Stack> {
     const dir = scratchDir(opts.kind);
     log(`scratch dir ${dir}`);
     const cluster = await LocalCluster.start({ log: (line) => log(`cluster: ${line}`), ...(opts.cluster ?? {}) });
     let haproxy: HaproxyProcess | undefined;
-    let pgrouter: PgrouterProcess | undefined;
-    let pgrouterAuto: PgrouterProcess | undefined;
+    const routers: Partial<Record<RouterPath, PgrouterProcess>> = {};
+    let pipe: PipeProxy | undefined;
     const startRouter = async (name: string, extra: Record<string, unknown>): Promise<PgrouterProcess> => {
       const router = new PgrouterProcess(path.join(dir, name), {
         scope: cluster.scope,
@@ -58,41 +84,54 @@ export class Stack {
         ports: { primary: await findFreePort(), replicas: await findFreePort(), stats: await findFreePort() },
       });
       await haproxy.start();
-      if (opts.pgrouter) pgrouter = await startRouter('pgrouter', {});
-      if (opts.pgrouterAuto) pgrouterAuto = await startRouter('pgrouter-auto', { workers: 'auto' });
+      const wanted: Record<RouterPath, boolean | undefined> = { pgrouter: opts.pgrouter, 'pgrouter-js': opts.pgrouterJs, 'pgrouter-auto': opts.pgrouterAuto };
+      for (const name of Object.keys(ROUTERS) as RouterPath[]) if (wanted[name]) routers[name] = await startRouter(name, { ...ROUTERS[name] });
+      if (opts.pipe) pipe = await startPipe(dir, cluster);
     } catch (err) {
       log(`stack start failed: ${describeError(err)}; tearing down`);
-      await pgrouterAuto?.stop();
-      await pgrouter?.stop();
+      await pipe?.proc.stop(5000);
+      for (const r of Object.values(routers)) await r.stop();
       await haproxy?.stop();
       await cluster.stop();
       throw err;
     }
-    const stack = new Stack(dir, cluster, haproxy, pgrouter, pgrouterAuto);
+    const stack = new Stack(dir, cluster, haproxy, routers, pipe);
     stack.installSignalHandlers();
     return stack;
   }
 
   /** Paths this stack can serve for writes, in a fixed order (rounds alternate it). */
   writePaths(wanted: readonly PathName[]): PathName[] {
-    return wanted.filter((p) => this.router(p) !== undefined || (p !== 'pgrouter' && p !== 'pgrouter-auto'));
+    return wanted.filter((p) => (isRouter(p) ? this.routers[p] !== undefined : p !== 'pipe' || this.pipe !== undefined));
   }
 
   /** The pgrouter process behind a path, if the path is a pgrouter. */
   router(p: PathName): PgrouterProcess | undefined {
-    return p === 'pgrouter' ? this.pgrouter : p === 'pgrouter-auto' ? this.pgrouterAuto : undefined;
+    return isRouter(p) ? this.routers[p] : undefined;
   }
 
-  /** The proxy process (HAProxy or pgrouter, whose workers are its children) behind a path. */
+  /** The proxy process (HAProxy, the pipe proxy, or pgrouter, whose workers are its children) behind a path. */
   proxyPid(p: PathName): number | undefined {
-    return p === 'haproxy' ? this.haproxy.pid : this.router(p)?.pid;
+    return p === 'haproxy' ? this.haproxy.pid : p === 'pipe' ? this.pipe?.proc.pid : this.router(p)?.pid;
   }
 
   /** The generated configs, for the result file. */
   configs(): Record<string, string> {
     const out: Record<string, string> = { haproxy: this.haproxy.configText };
-    if (this.pgrouter) out.pgrouter = this.pgrouter.configText;
-    if (this.pgrouterAuto) out['pgrouter-auto'] = this.pgrouterAuto.configText;
+    for (const [name, r] of Object.entries(this.routers)) out[name] = r.configText;
+    return out;
+  }
+
+  /**
+   * The relay engine of each pgrouter path, from its /stats.json (the engine of its first
+   * data-path process; `relay: auto` is native only where the addon loads).
+   */
+  async relayEngines(): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const [name, r] of Object.entries(this.routers)) {
+      const stats = (await (await fetch(`http://127.0.0.1:${r.ports.http}/stats.json`, { signal: AbortSignal.timeout(5000) })).json()) as { relay?: Record<string, { engine: string }> };
+      out[name] = [...new Set(Object.values(stats.relay ?? {}).map((x) => x.engine))].join('+') || 'unknown';
+    }
     return out;
   }
 
@@ -106,7 +145,12 @@ export class Stack {
       }
       case 'haproxy':
         return `host=127.0.0.1 port=${this.haproxy.ports.primary} ${base}`;
+      case 'pipe': {
+        if (!this.pipe) throw new Error('pipe is not running in this stack');
+        return `host=127.0.0.1 port=${this.pipe.port} ${base}`;
+      }
       case 'pgrouter':
+      case 'pgrouter-js':
       case 'pgrouter-auto': {
         const router = this.router(p);
         if (!router) throw new Error(`${p} is not running in this stack`);
@@ -135,8 +179,8 @@ export class Stack {
 
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      await this.pgrouterAuto?.stop();
-      await this.pgrouter?.stop();
+      await this.pipe?.proc.stop(5000);
+      for (const r of Object.values(this.routers)) await r.stop();
       await this.haproxy.stop();
       await this.cluster.stop();
       log(`stack stopped; configs and logs kept in ${this.dir}`);
@@ -147,8 +191,8 @@ export class Stack {
   private installSignalHandlers(): void {
     // The cluster's own exit hook SIGKILLs Patroni/etcd; the routers are ours to kill.
     process.on('exit', () => {
-      this.pgrouterAuto?.killSync();
-      this.pgrouter?.killSync();
+      this.pipe?.proc.killSync();
+      for (const r of Object.values(this.routers)) r.killSync();
       this.haproxy.killSync();
     });
     const onSignal = (signal: NodeJS.Signals): void => {
@@ -164,4 +208,20 @@ export class Stack {
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
   }
+}
+
+/** The naive pipe() proxy, in front of the leader as it is now (the throughput bench has no failover). */
+async function startPipe(dir: string, cluster: LocalCluster): Promise<PipeProxy> {
+  const leader = cluster.node(await cluster.leader());
+  const port = await findFreePort();
+  const proc = new ManagedProcess({
+    name: 'pipe-proxy',
+    command: process.execPath,
+    args: [path.join(HERE, 'pipe-proxy.js'), '--port', String(port), '--target', `${leader.host}:${leader.pgPort}`],
+    logFile: path.join(dir, 'pipe-proxy.log'),
+  });
+  await proc.start();
+  await waitFor(() => tcpAccepts('127.0.0.1', port), { timeoutMs: 10_000, intervalMs: 50, what: 'the pipe proxy to listen', ...(proc.died ? { signal: proc.died } : {}) });
+  log(`pipe proxy started (pid ${proc.pid}): ${port} → ${leader.name} ${leader.host}:${leader.pgPort}`);
+  return { proc, port };
 }

@@ -4,7 +4,9 @@ export const PATH_COLOURS: Record<string, string> = {
   direct: '#95a5a6',
   haproxy: '#e67e22',
   pgrouter: '#2e86de',
+  'pgrouter-js': '#85c1e9',
   'pgrouter-auto': '#1b4f72',
+  pipe: '#27ae60',
   libpq: '#8e44ad',
 };
 
@@ -12,7 +14,9 @@ export const PATH_LABELS: Record<string, string> = {
   direct: 'direct (no proxy)',
   haproxy: 'HAProxy 2.6',
   pgrouter: 'pgrouter, workers 1',
+  'pgrouter-js': 'pgrouter, workers 1, relay: js',
   'pgrouter-auto': 'pgrouter, workers auto',
+  pipe: 'naive Node pipe()',
   libpq: 'libpq multi-host',
 };
 

@@ -9,24 +9,28 @@
 // high-water mark: measured, 7 to 9 KiB per session held after a burst of 5,000, against about
 // 1.5 KiB once a full GC has run.
 //
-// So once the data path has been quiet for QUIET_MS (no session handed over), and V8's heap grew
-// by GROWTH_BYTES since the last trim, V8 is told that memory is wanted back (the addon's
-// relieveMemoryPressure: a full, compacting GC that shrinks the young generation). It blocks the
-// JS thread for tens of ms at a moment nothing arrives, while the relay thread keeps moving the
-// bytes of established sessions. A router that keeps accepting never trims.
+// So V8 is told that memory is wanted back (the addon's relieveMemoryPressure: a full, compacting
+// GC that also shrinks the young generation) when the data path has been quiet for QUIET_MS (no
+// session handed over), at three kinds of moments:
+//   - the first quiet moment after start (what starting up allocated: about 30 MB of heap);
+//   - the first quiet moment after the first sessions (a pool warming up);
+//   - then after every burst of at least BURST sessions.
+// A trim blocks the JS thread for tens of ms at a moment nothing arrives, while the relay thread
+// keeps moving the bytes of established sessions. A router that keeps accepting never trims, and
+// one that accepts a session now and then trims no more than once per BURST sessions.
 import v8 from 'node:v8';
 import type { Logger } from '../log.js';
 
 /** How long no new session must have arrived. */
 export const QUIET_MS = 1_000;
-/** How much V8's heap must have grown since the last trim (a burst, not one session now and then). */
-export const GROWTH_BYTES = 8 << 20;
+/** Sessions handed over since the last trim that make a burst. */
+export const BURST = 256;
 
 export class HeapTrim {
   private lastActivity: number;
   private timer: NodeJS.Timeout | null = null;
-  /** V8's heap size right after the last trim settled; null: none yet (the first quiet moment trims). */
-  private base: number | null = null;
+  /** Sessions handed over since the last trim. */
+  private sessions = 0;
   trims = 0;
 
   constructor(
@@ -40,6 +44,7 @@ export class HeapTrim {
 
   /** A session was handed over: the quiet period starts again. Costs a clock read. */
   activity(): void {
+    this.sessions++;
     this.lastActivity = this.now();
     if (this.timer === null) this.arm(QUIET_MS);
   }
@@ -55,19 +60,22 @@ export class HeapTrim {
     this.timer.unref();
   }
 
-  /** The timer fired: trim if quiet long enough after enough growth, else wait. */
+  /** The timer fired: trim if quiet long enough at one of the moments above, else wait. */
   check(): void {
     this.timer = null;
     const quietFor = this.now() - this.lastActivity;
     if (quietFor < QUIET_MS) return this.arm(QUIET_MS - quietFor);
+    const due = this.trims === 0 || (this.sessions > 0 && (this.trims === 1 || this.sessions >= BURST));
+    if (!due) return;
+    const sessions = this.sessions;
     const before = v8.getHeapStatistics().total_heap_size;
-    if (this.base !== null && before - this.base < GROWTH_BYTES) return;
     const started = process.hrtime.bigint();
     this.relieve();
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
-    this.base = v8.getHeapStatistics().total_heap_size;
+    this.sessions = 0;
     this.trims++;
-    this.logger.debug({ event: 'heap_trimmed', before_mib: mib(before), after_mib: mib(this.base), ms: Math.round(ms) }, 'gave the heap of a connection burst back');
+    const after = v8.getHeapStatistics().total_heap_size;
+    this.logger.debug({ event: 'heap_trimmed', sessions, before_mib: mib(before), after_mib: mib(after), ms: Math.round(ms) }, 'gave the heap of a connection burst back');
   }
 }
 
