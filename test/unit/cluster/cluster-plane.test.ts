@@ -8,6 +8,7 @@ import { loadConfigText } from '../../../src/config/load.js';
 import type { Config } from '../../../src/config/types.js';
 import { silentLogger } from '../../../src/log.js';
 import { RouterMetrics } from '../../../src/metrics/router-metrics.js';
+import { available } from '../../../src/relay/native-relay.js';
 import { parsePrometheusText, valueOf } from '../../helpers/prom-text.js';
 import { findFreePort } from '../../harness/ports.js';
 import { FakePatroni } from '../discovery/fake-patroni.js';
@@ -190,6 +191,10 @@ describe('ClusterPlane with two workers', () => {
     const f = parsePrometheusText(await router.supervisor.metricsText(metrics.register));
     expect(valueOf(f, 'pgrouter_listener_sessions_total', { listener: 'rw' })).toBe(3);
     expect(valueOf(f, 'pgrouter_backend_current_sessions', { listener: 'rw', backend: 'n1' })).toBe(3);
+    // One relay engine per worker (relay: auto, native where the addon is built).
+    const engines = Object.values(router.supervisor.relayEngines()).map((r) => r.engine);
+    expect(engines).toEqual(available() ? ['native', 'native'] : ['js', 'js']);
+    expect(valueOf(f, 'pgrouter_relay_engine', { engine: engines[0] ?? 'js' })).toBe(2);
     // Primary + 2 workers: resident memory is the sum of three processes.
     const rss = valueOf(f, 'process_resident_memory_bytes', {}) ?? 0;
     expect(rss).toBeGreaterThan(process.memoryUsage().rss);
