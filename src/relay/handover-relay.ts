@@ -157,10 +157,24 @@ class HandoverRelay implements Relay, RelayObserver, NativeEntry, LiveBytes {
     this.tried = true;
     this.js = null;
     this.state = 'settling';
-    settleForHandover(client, server).then(
-      () => this.adopt(client, server),
-      () => this.settleFailed(client, server),
-    );
+    settleForHandover(client, server)
+      .then(
+        () => this.adopt(client, server),
+        () => this.settleFailed(client, server),
+      )
+      .catch((err: unknown) => this.failed(client, server, err));
+  }
+
+  /** A bug in the handover: this session ends (internal_error), the process goes on. */
+  private failed(client: net.Socket, server: net.Socket, err: unknown): void {
+    this.engine.logger.error({ event: 'relay_handover_failed', err }, 'a session failed during its handover');
+    if (this.state === 'native') this.engine.sessions.kill(this.nativeId, 'internal_error');
+    else {
+      this.js?.kill('internal_error');
+      client.destroy();
+      server.destroy();
+      this.end('internal_error');
+    }
   }
 
   private adopt(client: net.Socket, server: net.Socket): void {
