@@ -1,4 +1,5 @@
 // listeners[].proxy_protocol and listeners[].allow: who may connect.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadConfigText } from '../../../src/config/load.js';
 import type { Config, ConfigIssue } from '../../../src/config/types.js';
@@ -86,5 +87,18 @@ describe('listeners[].proxy_protocol and allow', () => {
       { path: 'listeners[0].allow', line: 10, message: 'must not be empty' },
       { path: 'listeners[1].proxy_protocol.trustd', line: 14, message: 'unknown key (did you mean "trusted"?)' },
     ]);
+  });
+});
+
+describe('the commented example in config/pgrouter.yaml', () => {
+  it('loads once uncommented', () => {
+    const text = readFileSync(new URL('../../../config/pgrouter.yaml', import.meta.url), 'utf8');
+    const uncommented = text.replace(/^( {4})# (proxy_protocol:| {2}accept:| {2}trusted:|allow:)/gm, '$1$2');
+    expect(uncommented).not.toBe(text);
+    const r = loadConfigText(uncommented, { env: {}, readFile: () => 'unused' });
+    if (!r.ok) throw new Error(JSON.stringify(r.issues));
+    const rw = r.config.listeners[0];
+    expect(rw?.proxy_protocol).toMatchObject({ accept: 'v2', trusted: [{ text: '10.20.0.0/24' }] });
+    expect(rw?.allow?.map((a) => a.text)).toEqual(['10.0.0.0/8', '192.168.10.0/24']);
   });
 });
