@@ -92,6 +92,7 @@ describe('PROXY protocol and allow in front of a real cluster', () => {
   let router: Router;
   let http: HttpServer;
   let adminBase: string;
+  let httpBase: string;
   let ppPort: number;
   let azure: ProxyV2Forwarder;
   let outsider: ProxyV2Forwarder;
@@ -121,6 +122,7 @@ describe('PROXY protocol and allow in front of a real cluster', () => {
     http = new HttpServer({ config, control: router, logger: silentLogger() });
     await http.start();
     adminBase = `http://127.0.0.1:${http.addresses().admin?.port ?? 0}`;
+    httpBase = `http://127.0.0.1:${http.addresses().http.port}`;
     const leader = await cluster.leader();
     await waitFor(() => router.discovery.current().primary === leader, { timeoutMs: 20_000, what: 'router to confirm the leader' });
     azure = await ProxyV2Forwarder.start(ppPort, '198.18.0.7');
@@ -210,5 +212,11 @@ describe('PROXY protocol and allow in front of a real cluster', () => {
     expect(direct.ok).toBe(false);
     expect(direct.stderr).toContain('server closed the connection unexpectedly');
     expect(refusals()).toEqual({ ...before, proxy_missing: (before['proxy_missing'] ?? 0) + 1 });
+    // The same counts, in the one refusal metric.
+    const metrics = await (await fetch(`${httpBase}/metrics`)).text();
+    for (const [reason, n] of Object.entries(refusals())) {
+      expect(metrics).toContain(`pgrouter_listener_refusals_total{listener="pp",reason="${reason}"} ${n}`);
+    }
+    expect(refusals()).toMatchObject({ proxy_missing: 1, not_allowed: 2 });
   });
 });
