@@ -95,6 +95,8 @@ export class FrontDoor {
   start(): void {
     const { client, config, origin } = this;
     const proxy = config.proxy_protocol;
+    // Reset before we got to it: no address to judge, and nobody to answer.
+    if (client.remoteAddress === undefined) return this.refuse('client_closed', null);
     if (proxy !== null && !addressIn(proxy.trusted, origin.ip)) {
       // Closed unread: a header from anyone would let them choose the address we log and allow.
       return this.refuse('proxy_untrusted', null, `${origin.ip} is not in proxy_protocol.trusted`);

@@ -178,7 +178,7 @@ describe('PROXY protocol and allow in front of a real cluster', () => {
     const listed = await sessions();
     expect(listed).toEqual([expect.objectContaining({ client_address: `198.18.0.7:${port}`, link_id: LINK_ID })]);
     raw.destroy();
-    await waitFor(async () => (await sessions()).length === 0, { what: 'session gone' });
+    await waitFor(async () => (await sessions()).length === 0, { timeoutMs: 5_000, what: 'session gone' });
   });
 
   it('reads HAProxy’s send-proxy-v2 and send-proxy (v1) headers: psql works, the session shows the client’s own port', async () => {
@@ -190,7 +190,7 @@ describe('PROXY protocol and allow in front of a real cluster', () => {
       expect(listed.map((s) => s.client_address)).toEqual([`127.0.0.1:${raw.socket.localPort ?? 0}`]);
       expect(listed[0]).not.toHaveProperty('link_id');
       raw.destroy();
-      await waitFor(async () => (await sessions()).length === 0, { what: 'session gone' });
+      await waitFor(async () => (await sessions()).length === 0, { timeoutMs: 5_000, what: 'session gone' });
     }
   });
 
