@@ -80,6 +80,7 @@ export const DEFAULTS = {
     bind: { host: '127.0.0.1', port: 8405 },
     /** Shorter tokens are rejected: the token is the only thing guarding the admin API. */
     token_min_length: 16,
+    quitquitquit: false,
   },
   log: {
     level: 'info',

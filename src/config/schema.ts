@@ -132,7 +132,7 @@ export const RawConfigSchema = Strict({
       ready: Opt(Enum(['primary', 'replica', 'any'] as const)),
     }),
   ),
-  admin: Opt(Strict({ bind: Opt(Bind), token: Opt(Secret) })),
+  admin: Opt(Strict({ bind: Opt(Bind), token: Opt(Secret), quitquitquit: Opt(Type.Boolean()) })),
   /** Data-path processes: 1 runs in-process, more run node:cluster workers; auto = one per CPU. */
   workers: Opt(
     Type.Union([Type.Integer({ minimum: 1, maximum: 256 }), Type.Literal('auto')], {

@@ -161,6 +161,11 @@ export interface HttpConfig {
 export interface AdminConfig {
   /** Listen address of the admin API (its own socket, loopback by default). */
   readonly bind: HostPort;
+  /**
+   * POST /quitquitquit on admin.bind, from loopback peers only and without a token: a Job's
+   * last step stops its sidecar (clusters before Kubernetes 1.29 native sidecars). Default false.
+   */
+  readonly quitquitquit: boolean;
   /** Resolved bearer token (YAML, env var or file). null = the admin API is off. Never logged. */
   readonly token: string | null;
 }

@@ -43,7 +43,7 @@ function routerConfig(c: LocalCluster): Config {
     ],
     timeouts: { connect: 1_000, client: 0, server: 0, startup: 5_000, connect_wait: 5_000, queue: 5_000, keepalive: 60_000, shutdown_grace: 1_000 },
     http: { bind: { host: '127.0.0.1', port: 0 }, stats_refresh: 10_000, ready: 'primary' },
-    admin: { bind: { host: '127.0.0.1', port: 0 }, token: null },
+    admin: { bind: { host: '127.0.0.1', port: 0 }, token: null, quitquitquit: false },
     log: { level: 'info', format: 'json' },
     workers: 1,
   };

@@ -117,7 +117,7 @@ describe('PROXY protocol and allow in front of a real cluster', () => {
       `    proxy_protocol: { accept: any, trusted: [127.0.0.1/32] }`,
       `    allow: [198.18.0.0/24, 127.0.0.1]`,
     ];
-    const config: Config = { ...routerConfig(cluster, ports, { extraListeners: pp }), admin: { bind: { host: '127.0.0.1', port: await findFreePort() }, token: TOKEN } };
+    const config: Config = { ...routerConfig(cluster, ports, { extraListeners: pp }), admin: { bind: { host: '127.0.0.1', port: await findFreePort() }, token: TOKEN, quitquitquit: false } };
     router = await startRouter(config);
     http = new HttpServer({ config, control: router, logger: silentLogger() });
     await http.start();

@@ -53,7 +53,7 @@ describe('loading a minimal file', () => {
       shutdown_grace: 30_000,
     });
     expect(c.http).toEqual({ bind: { host: '0.0.0.0', port: 8404 }, stats_refresh: 10_000, ready: 'primary' });
-    expect(c.admin).toEqual({ bind: { host: '127.0.0.1', port: 8405 }, token: null });
+    expect(c.admin).toEqual({ bind: { host: '127.0.0.1', port: 8405 }, token: null, quitquitquit: false });
     expect(c.log).toEqual({ level: 'info', format: 'json' });
   });
 

@@ -22,7 +22,7 @@ function config(members: { name: string; api: string }[]): Config {
     ],
     timeouts: { connect: 1000, client: 0, server: 0, startup: 1000, connect_wait: 1000, queue: 1000, keepalive: 60_000, shutdown_grace: 1000 },
     http: { bind: { host: '127.0.0.1', port: 0 }, stats_refresh: 10_000, ready: 'primary' },
-    admin: { bind: { host: '127.0.0.1', port: 0 }, token: null },
+    admin: { bind: { host: '127.0.0.1', port: 0 }, token: null, quitquitquit: false },
     log: { level: 'info', format: 'json' },
     workers: 1,
   };

@@ -45,7 +45,7 @@ export function testConfig(opts: { listeners?: ListenerConfig[]; timeouts?: Part
     listeners: opts.listeners ?? [listenerConfig({ name: 'rw', role: 'primary' }), listenerConfig({ name: 'ro', role: 'replica' })],
     timeouts: { ...TIMEOUTS, ...opts.timeouts },
     http: { bind: { host: '127.0.0.1', port: 0 }, stats_refresh: 10_000, ready: 'primary' },
-    admin: { bind: { host: '127.0.0.1', port: 0 }, token: null },
+    admin: { bind: { host: '127.0.0.1', port: 0 }, token: null, quitquitquit: false },
     log: { level: 'info', format: 'json' },
     workers: 1,
   });
