@@ -18,7 +18,7 @@ import type net from 'node:net';
 import { addressIn } from '../config/cidr.js';
 import type { ListenerConfig, TimeoutsConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
-import { errorResponse, SQLSTATE } from '../protocol/messages.js';
+import { errorResponse, NO_ENCRYPTION, SQLSTATE } from '../protocol/messages.js';
 import { decodeProxyHeader } from '../protocol/proxy-header.js';
 import { decodeStartup, MAX_STARTUP_PACKET } from '../protocol/startup-decoder.js';
 import { endThenDestroy } from '../relay/end-then-destroy.js';
@@ -49,17 +49,39 @@ export function isAllowed(listener: ListenerConfig, ip: string): boolean {
   return listener.allow === null || addressIn(listener.allow, ip);
 }
 
+/** A denied client's encryption requests answered so far (each may come once). */
+export interface DeniedAsked {
+  readonly ssl: boolean;
+  readonly gssenc: boolean;
+}
+
+export type DeniedStep =
+  | 'wait'
+  /** Answer 'N' and keep reading: the StartupMessage that follows gets the 28000. */
+  | { readonly kind: 'no'; readonly request: 'ssl' | 'gssenc' }
+  /** Send `message` (or nothing) and close. */
+  | { readonly kind: 'refuse'; readonly message: Buffer | null };
+
 /**
- * What a client outside `allow` gets, once its first packet is complete (PURE): a
- * StartupMessage an ErrorResponse 28000 (what PostgreSQL answers without a pg_hba.conf entry);
- * anything else nothing, since neither an SSLRequest nor a CancelRequest has a place for it.
+ * What a client outside `allow` gets for its next packet (PURE). A StartupMessage: an
+ * ErrorResponse 28000, what PostgreSQL answers without a pg_hba.conf entry. An SSLRequest or a
+ * GSSENCRequest: 'N', so that libpq (which sends an SSLRequest first with its default
+ * sslmode=prefer) goes on to its StartupMessage and shows the 28000, instead of "server closed
+ * the connection unexpectedly"; no TLS is ever started for a denied client, and bytes pipelined
+ * behind the request close it as in the handshake (CVE-2021-23214). A CancelRequest or anything
+ * else: nothing, there is no place for an answer.
  */
-export function deniedAnswer(acc: Buffer, ip: string, listener: string): 'wait' | { readonly message: Buffer | null } {
+export function deniedAnswer(acc: Buffer, ip: string, listener: string, asked: DeniedAsked): DeniedStep {
   const d = decodeStartup(acc);
-  if (d.kind === 'incomplete') return acc.length > MAX_STARTUP_PACKET ? { message: null } : 'wait';
-  if (d.kind !== 'startup') return { message: null };
+  if (d.kind === 'incomplete') return acc.length > MAX_STARTUP_PACKET ? { kind: 'refuse', message: null } : 'wait';
+  if (d.kind === 'ssl_request' || d.kind === 'gssenc_request') {
+    const request = d.kind === 'ssl_request' ? 'ssl' : 'gssenc';
+    if (asked[request] || acc.length > d.consumed) return { kind: 'refuse', message: null };
+    return { kind: 'no', request };
+  }
+  if (d.kind !== 'startup') return { kind: 'refuse', message: null };
   const text = `connection from host "${ip}" is not allowed on listener "${listener}" (its allow list)`;
-  return { message: errorResponse(SQLSTATE.INVALID_AUTHORIZATION_SPECIFICATION, text) };
+  return { kind: 'refuse', message: errorResponse(SQLSTATE.INVALID_AUTHORIZATION_SPECIFICATION, text) };
 }
 
 /** What the front door needs from its listener; the listener implements it. */
@@ -80,6 +102,7 @@ export class FrontDoor {
   private phase: 'header' | 'denied' | 'done' = 'header';
   private acc: Buffer = EMPTY;
   private timer: NodeJS.Timeout | null = null;
+  private asked: DeniedAsked = { ssl: false, gssenc: false };
   private origin: ClientOrigin;
   /** The settings at accept: a reload while the header is on its way does not mix two configs. */
   private readonly config: ListenerConfig;
@@ -163,9 +186,12 @@ export class FrontDoor {
   }
 
   private answerDenied(): void {
-    const answer = deniedAnswer(this.acc, this.origin.ip, this.config.name);
-    if (answer === 'wait') return;
-    this.refuse('not_allowed', answer.message, `${this.origin.ip} is not in allow`);
+    const step = deniedAnswer(this.acc, this.origin.ip, this.config.name, this.asked);
+    if (step === 'wait') return;
+    if (step.kind === 'refuse') return this.refuse('not_allowed', step.message, `${this.origin.ip} is not in allow`);
+    this.asked = { ...this.asked, [step.request]: true };
+    this.acc = EMPTY;
+    this.client.write(NO_ENCRYPTION);
   }
 
   private admit(): void {
@@ -187,6 +213,9 @@ export class FrontDoor {
   };
 
   private readonly onGone = (): void => {
+    // A denied client that leaves on its own (libpq with sslmode=require, after our 'N') was
+    // still refused for its address: one reason per denied client, whoever closes.
+    if (this.phase === 'denied') return this.refuse('not_allowed', null, `${this.origin.ip} is not in allow (client left)`);
     this.refuse(this.client.errored ? 'client_error' : 'client_closed', null);
   };
 

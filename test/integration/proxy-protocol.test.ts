@@ -194,16 +194,24 @@ describe('PROXY protocol and allow in front of a real cluster', () => {
     }
   });
 
-  it('refuses a client whose header address is outside allow: 28000 for a startup, a plain close for an SSLRequest', async () => {
+  it('refuses a client whose header address is outside allow with 28000, which psql shows with every sslmode but require', async () => {
     const before = refusals();
+    const message = 'FATAL:  connection from host "192.0.2.1" is not allowed on listener "pp" (its allow list)';
     const plain = await psql(outsider.port, 'select 1', 'disable');
     expect(plain.ok).toBe(false);
-    expect(plain.stderr).toContain('FATAL:  connection from host "192.0.2.1" is not allowed on listener "pp" (its allow list)');
-    // libpq's default sends an SSLRequest first, which is closed unanswered.
+    expect(plain.stderr).toContain(message);
+    // libpq's default sends an SSLRequest first: answered 'N', its StartupMessage gets the 28000.
     const prefer = await psql(outsider.port, 'select 1', 'prefer');
     expect(prefer.ok).toBe(false);
-    expect(prefer.stderr).toContain('server closed the connection unexpectedly');
-    expect(refusals()).toEqual({ ...before, not_allowed: (before['not_allowed'] ?? 0) + 2 });
+    expect(prefer.stderr).toContain(message);
+    // require gives up at the 'N' itself, with libpq's own message.
+    const require = await psql(outsider.port, 'select 1', 'require');
+    expect(require.ok).toBe(false);
+    expect(require.stderr).toContain('server does not support SSL, but SSL was required');
+    // psql with require closes the connection itself: the router counts it when it sees the close.
+    const want = (before['not_allowed'] ?? 0) + 3;
+    await waitFor(() => refusals()['not_allowed'] === want, { timeoutMs: 5_000, what: 'the three refusals to be counted' });
+    expect(refusals()).toEqual({ ...before, not_allowed: want });
   });
 
   it('closes psql connecting straight to the listener, without a header, and counts it', async () => {
@@ -217,6 +225,6 @@ describe('PROXY protocol and allow in front of a real cluster', () => {
     for (const [reason, n] of Object.entries(refusals())) {
       expect(metrics).toContain(`pgrouter_listener_refusals_total{listener="pp",reason="${reason}"} ${n}`);
     }
-    expect(refusals()).toMatchObject({ proxy_missing: 1, not_allowed: 2 });
+    expect(refusals()).toMatchObject({ proxy_missing: 1, not_allowed: 3 });
   });
 });

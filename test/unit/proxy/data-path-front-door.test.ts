@@ -163,15 +163,34 @@ describe('DataPath with allow', () => {
     expect(fx.backends['n1']?.startups).toEqual([]);
   });
 
-  it('closes an SSLRequest or a CancelRequest from outside the allow-list without a byte, and sends no cancel', async () => {
+  it('answers an SSLRequest from outside the allow-list with N, then its startup with FATAL 28000, so libpq shows why', async () => {
+    const fx = await start({ allow: ['10.0.0.0/8'] });
+    const raw = await RawClient.connect(fx.port('rw'));
+    raw.write(sslRequest());
+    await waitFor(() => raw.received.length >= 1);
+    expect(raw.received.subarray(0, 1).toString()).toBe('N');
+    raw.write(startupPacket({ user: 'app' }));
+    await raw.waitClosed();
+    expect(errorFields(raw.received.subarray(1))).toMatchObject({ S: 'FATAL', C: '28000' });
+    expect(refusals(fx)).toEqual({ not_allowed: 1 });
+    expect(fx.backends['n1']?.sslRequests).toBe(0);
+    expect(fx.backends['n1']?.startups).toEqual([]);
+  });
+
+  it('closes a denied client without a byte for a CancelRequest, for bytes pipelined behind its SSLRequest, and for a second SSLRequest', async () => {
     const fx = await start({ allow: ['10.0.0.0/8', '2001:db8::/32'] });
-    const ssl = await RawClient.connect(fx.port('rw'));
-    ssl.write(sslRequest());
     const cancel = await RawClient.connect(fx.port('rw'));
     cancel.write(cancelPacket(1234, Buffer.from([1, 2, 3, 4])));
-    await Promise.all([ssl.waitClosed(), cancel.waitClosed()]);
-    expect(ssl.received.length + cancel.received.length).toBe(0);
-    expect(refusals(fx)).toEqual({ not_allowed: 2 });
+    const pipelined = await RawClient.connect(fx.port('rw'));
+    pipelined.write(Buffer.concat([sslRequest(), startupPacket({ user: 'app' })]));
+    const twice = await RawClient.connect(fx.port('rw'));
+    twice.write(sslRequest());
+    await waitFor(() => twice.received.length >= 1);
+    twice.write(sslRequest());
+    await Promise.all([cancel.waitClosed(), pipelined.waitClosed(), twice.waitClosed()]);
+    expect(cancel.received.length + pipelined.received.length).toBe(0);
+    expect(twice.received.toString()).toBe('N');
+    expect(refusals(fx)).toEqual({ not_allowed: 3 });
     expect(fx.backends['n1']?.sslRequests).toBe(0);
     expect(fx.backends['n1']?.cancels).toEqual([]);
   });
