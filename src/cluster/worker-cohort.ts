@@ -41,12 +41,13 @@ export interface CohortOptions {
 export type CohortState = 'starting' | 'running' | 'draining' | 'stopping' | 'gone';
 
 /**
- * The config a worker gets: secrets it never uses (etcd password and TLS material, the admin
+ * The config a worker gets: secrets it never uses (etcd password and TLS material, the probes'
+ * client key, the admin
  * token) stay in the primary. DataPath only needs listeners, timeouts and the mode.
  */
 export function workerConfig(config: Config): Config {
   const etcd = config.cluster.etcd ? { ...config.cluster.etcd, password: null, tls: null } : null;
-  return { ...config, cluster: { ...config.cluster, etcd }, admin: { ...config.admin, token: null } };
+  return { ...config, cluster: { ...config.cluster, etcd }, checks: { ...config.checks, tls: null }, admin: { ...config.admin, token: null } };
 }
 
 export class WorkerCohort {

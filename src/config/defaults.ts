@@ -28,6 +28,8 @@ export const DEFAULTS = {
     /** HAProxy `rise 2`. */
     rise: 2,
     fast_interval: 100,
+    /** checks.tls.verify: a REST API's certificate is checked unless the operator says otherwise. */
+    tls_verify: true,
   },
   listener: {
     max_lag: null,

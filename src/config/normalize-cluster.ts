@@ -1,12 +1,13 @@
 // cluster: where the Patroni cluster is found. etcd mode reads Patroni's keys under
 // <namespace><scope>/; static mode probes a fixed member list over Patroni REST only.
 import { isIPv6 } from 'node:net';
-import type { ClusterConfig, EtcdConfig, HostPort, StaticMember, TlsFiles } from './types.js';
+import type { ClusterConfig, EtcdConfig, HostPort, StaticMember } from './types.js';
 import type { RawCluster, RawEtcd, RawMember } from './schema.js';
 import type { KeyPath } from './path.js';
 import { formatPath } from './path.js';
 import { DEFAULTS, ETCD_PASSWORD_ENV } from './defaults.js';
 import { durationAt, has, type Loose, type Report } from './normalize-values.js';
+import { normalizeTlsFiles } from './normalize-tls.js';
 import { resolveSecret, type SecretContext } from './secrets.js';
 import { hostPort, isValidHost, parseHostPort } from './units.js';
 
@@ -51,7 +52,7 @@ export function normalizeNamespace(ns: string): string {
 function normalizeEtcd(raw: Loose<RawEtcd> | undefined, ctx: SecretContext, report: Report): EtcdConfig {
   const at: KeyPath = [...AT, 'etcd'];
   const e = raw ?? {};
-  const tls = has(e, 'tls') ? normalizeTls(e.tls, [...at, 'tls'], ctx, report) : null;
+  const tls = has(e, 'tls') ? normalizeTlsFiles(e.tls, [...at, 'tls'], ctx, report) : null;
 
   const override = ctx.env[ETCD_PASSWORD_ENV];
   const fromEnv = override !== undefined && override !== '';
@@ -114,26 +115,6 @@ function normalizeEtcdHosts(
     hosts.push(parsed.value);
   }
   return hosts;
-}
-
-function normalizeTls(
-  raw: Loose<NonNullable<RawEtcd['tls']>> | undefined,
-  at: KeyPath,
-  ctx: SecretContext,
-  report: Report,
-): TlsFiles {
-  const t = raw ?? {};
-  if (has(t, 'cert') && !has(t, 'key')) report([...at, 'cert'], 'cert is set but key is not (a client certificate needs its key)');
-  if (has(t, 'key') && !has(t, 'cert')) report([...at, 'key'], 'key is set but cert is not (a client key needs its certificate)');
-  const read = (name: 'ca' | 'cert' | 'key'): string | null => {
-    const source = t[name];
-    if (source === undefined) return null;
-    const resolved = resolveSecret(source, 'pem-path', ctx);
-    if (resolved.ok) return resolved.value;
-    report([...at, name], resolved.message);
-    return null;
-  };
-  return { ca: read('ca'), cert: read('cert'), key: read('key') };
 }
 
 function normalizeMembers(

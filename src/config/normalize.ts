@@ -10,6 +10,7 @@ import { DEFAULTS } from './defaults.js';
 import { bindConflicts, type BindUse } from './binds.js';
 import { normalizeCluster } from './normalize-cluster.js';
 import { normalizeListeners } from './normalize-listeners.js';
+import { normalizeTlsFiles } from './normalize-tls.js';
 import { normalizeAdmin, normalizeHttp } from './normalize-surface.js';
 import { durationAt, type Loose, type Report } from './normalize-values.js';
 import type { SecretContext } from './secrets.js';
@@ -27,7 +28,7 @@ export function normalizeConfig(raw: Loose<RawConfig> | undefined, ctx: SecretCo
   const r = raw ?? {};
 
   const cluster = normalizeCluster(r.cluster, ctx, report);
-  const checks = normalizeChecks(r.checks, report);
+  const checks = normalizeChecks(r.checks, ctx, report);
   const listeners = normalizeListeners(r.listeners, report);
   const timeouts = normalizeTimeouts(r.timeouts, report);
   const roles = (r.listeners ?? DEFAULTS.listeners).map((l) => l?.role);
@@ -53,7 +54,7 @@ export function normalizeConfig(raw: Loose<RawConfig> | undefined, ctx: SecretCo
   return { config, issues };
 }
 
-function normalizeChecks(raw: Loose<NonNullable<RawConfig['checks']>> | undefined, report: Report): ChecksConfig {
+function normalizeChecks(raw: Loose<NonNullable<RawConfig['checks']>> | undefined, ctx: SecretContext, report: Report): ChecksConfig {
   const c = raw ?? {};
   const d = DEFAULTS.checks;
   const at = (key: string) => ['checks', key];
@@ -69,6 +70,7 @@ function normalizeChecks(raw: Loose<NonNullable<RawConfig['checks']>> | undefine
     fall: c.fall ?? d.fall,
     rise: c.rise ?? d.rise,
     fast_interval: fast,
+    tls: c.tls === undefined ? null : { ...normalizeTlsFiles(c.tls, at('tls'), ctx, report), verify: c.tls.verify ?? d.tls_verify },
   };
 }
 

@@ -42,12 +42,15 @@ const Pem = Type.Union([Type.String({ minLength: 1 }), EnvRef, FileRef], {
   'x-expect': 'a file path, { env: VAR } or { file: PATH }',
 });
 
+/** CA and client certificate for a TLS client (etcd, Patroni REST). */
+const TlsClient = { ca: Opt(Pem), cert: Opt(Pem), key: Opt(Pem) };
+
 const Etcd = Strict({
   /** A list, or one comma-separated string as in Patroni's etcd3.hosts. */
   hosts: Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String(), { minItems: 1 })], {
     'x-expect': 'a list of host:port such as [10.0.0.1:2379]',
   }),
-  tls: Opt(Strict({ ca: Opt(Pem), cert: Opt(Pem), key: Opt(Pem) })),
+  tls: Opt(Strict(TlsClient)),
   username: Opt(Type.String({ minLength: 1 })),
   password: Opt(Secret),
   dial_timeout: Opt(Duration),
@@ -75,6 +78,7 @@ const Checks = Strict({
   fall: Opt(Type.Integer({ minimum: 1 })),
   rise: Opt(Type.Integer({ minimum: 1 })),
   fast_interval: Opt(Duration),
+  tls: Opt(Strict({ ...TlsClient, verify: Opt(Type.Boolean()) })),
 });
 
 export const ROLES = ['primary', 'replica'] as const;
@@ -137,6 +141,7 @@ export const RawConfigSchema = Strict({
 export type RawConfig = Static<typeof RawConfigSchema>;
 export type RawCluster = Static<typeof Cluster>;
 export type RawEtcd = Static<typeof Etcd>;
+export type RawChecks = Static<typeof Checks>;
 export type RawMember = Static<typeof Member>;
 export type RawListener = Static<typeof Listener>;
 export type RawSecret = Static<typeof Secret>;

@@ -68,6 +68,13 @@ export interface ChecksConfig {
   readonly rise: number;
   /** Faster re-probe interval while the leader-key holder is not yet confirmed. */
   readonly fast_interval: number;
+  /** TLS for Patroni REST APIs on https:// (a private CA, client certificates); null = Node's defaults. */
+  readonly tls: ProbeTlsConfig | null;
+}
+
+export interface ProbeTlsConfig extends TlsFiles {
+  /** Verify the REST API's certificate (chain and name); false only for a lab. */
+  readonly verify: boolean;
 }
 
 export type ListenerRole = 'primary' | 'replica';

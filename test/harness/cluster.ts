@@ -14,7 +14,8 @@ import { firstMembers, leaderOf, streamingReplicas, writableLeader } from './hea
 import { resolveOptions, type LocalClusterOptions, type ResolvedOptions } from './options.js';
 import { patroniConfigYaml } from './patroni-config.js';
 import { PatroniNode, type ClusterNode } from './patroni-node.js';
-import type { MemberStatus } from './patroni-rest.js';
+import { registerRestTls, unregisterRestTls, type MemberStatus } from './patroni-rest.js';
+import { chownPki, makePki, type Pki } from './pki.js';
 import { findFreePorts } from './ports.js';
 import { childEnv, runAsIdentity, runCommand, tailFile, unlessExited, type RunAs } from './process.js';
 import { Watchdog, registerForExit, unregisterForExit } from './teardown.js';
@@ -36,6 +37,12 @@ export class LocalCluster {
   private readonly patroni: ReadonlyMap<string, PatroniNode>;
   private readonly watchdog: Watchdog;
   private stopping: Promise<void> | undefined;
+  /**
+   * With `tls`: the cluster's CA (`ca`), the server certificate every node uses for PostgreSQL
+   * and its REST API (`leaves.server`, for 127.0.0.1 and localhost), and a client certificate
+   * (`leaves.client`) the REST APIs accept. null without `tls`.
+   */
+  readonly pki: Pki | null;
 
   private constructor(
     private readonly opts: ResolvedOptions,
@@ -48,15 +55,32 @@ export class LocalCluster {
     if (runAs) fs.chownSync(this.baseDir, runAs.uid, runAs.gid);
     const [clientPort = 0, peerPort = 0] = ports;
     this.etcd = new EtcdServer({ dir: path.join(this.baseDir, 'etcd'), clientPort, peerPort, name: opts.scope, runAs, log: opts.log });
+    this.pki = opts.tls ? this.makePki(runAs) : null;
     const nodes = new Map<string, PatroniNode>();
+    const scheme = opts.tls ? 'https' : 'http';
     for (let i = 0; i < opts.nodes; i++) {
       const name = `node${i + 1}`;
-      nodes.set(name, new PatroniNode(this.baseDir, name, ports[2 + 2 * i] ?? 0, ports[3 + 2 * i] ?? 0, runAs, opts.log));
+      nodes.set(name, new PatroniNode(this.baseDir, name, ports[2 + 2 * i] ?? 0, ports[3 + 2 * i] ?? 0, runAs, opts.log, scheme));
     }
     this.patroni = nodes;
     this.nodes = Object.freeze([...nodes.values()].map((n) => n.info));
     this.watchdog = Watchdog.start(this.baseDir, opts.log);
     registerForExit(this);
+  }
+
+  private makePki(runAs: RunAs | undefined): Pki {
+    const pki = makePki(path.join(this.baseDir, 'pki'), [
+      { name: 'server', kind: 'server', sans: ['127.0.0.1', 'localhost'] },
+      { name: 'client', kind: 'client' },
+    ]);
+    if (runAs) chownPki(pki, runAs.uid, runAs.gid);
+    return pki;
+  }
+
+  /** The server leaf every node presents; the client leaf the harness itself presents. */
+  private nodeTls(): { ca: string; cert: string; key: string } | null {
+    const server = this.pki?.leaves.server;
+    return this.pki && server ? { ca: this.pki.ca, cert: server.cert, key: server.key } : null;
   }
 
   get etcdHost(): string {
@@ -105,8 +129,14 @@ export class LocalCluster {
         patroniConfigYaml({
           ...{ scope: this.scope, namespace: this.namespace, name: node.name, pgPort, apiPort, dataDir, timings },
           ...{ etcdHost: this.etcd.host, etcdPort: this.etcd.clientPort, nodeDir: node.dir, maxConnections: this.opts.maxConnections },
+          tls: this.nodeTls(),
         }),
       );
+    }
+    const client = this.pki?.leaves.client;
+    if (this.pki && client) {
+      const read = (f: string) => fs.readFileSync(f, 'utf8');
+      registerRestTls(this.nodes.map((n) => n.apiUrl), { ca: read(this.pki.ca), cert: read(client.cert), key: read(client.key) });
     }
     // node1 goes first and takes the initialize key, so it is the first leader on every run;
     // the others start while it runs initdb and clone it (pg_basebackup) once it is up.
@@ -300,6 +330,7 @@ export class LocalCluster {
     }
     this.watchdog.stop();
     unregisterForExit(this);
+    unregisterRestTls(this.nodes.map((n) => n.apiUrl));
     // PGR_HARNESS_KEEP=1 keeps data dirs and logs for a post-mortem.
     if (process.env.PGR_HARNESS_KEEP === '1') this.opts.log(`keeping ${this.baseDir} (PGR_HARNESS_KEEP=1)`);
     else fs.rmSync(this.baseDir, { recursive: true, force: true });

@@ -22,6 +22,12 @@ export interface LocalClusterOptions {
   maxConnections?: number;
   /** How long start() waits for a healthy cluster. Default 90 s. */
   startTimeoutMs?: number;
+  /**
+   * TLS everywhere a client meets the cluster: PostgreSQL `ssl=on` and Patroni's REST API on
+   * HTTPS with `verify_client: required`, all signed by a CA of the cluster's own (`pki`).
+   * Default false.
+   */
+  tls?: boolean;
 }
 
 export type ResolvedOptions = Required<Omit<LocalClusterOptions, 'baseDir'>> & { baseDir: string | undefined };
@@ -40,6 +46,7 @@ export function resolveOptions(options: LocalClusterOptions): ResolvedOptions {
     log: options.log ?? (() => undefined),
     maxConnections: options.maxConnections ?? 200,
     startTimeoutMs: options.startTimeoutMs ?? 90_000,
+    tls: options.tls ?? false,
   };
   // Patroni's documented rule: the leader must be able to retry DCS for retry_timeout twice
   // within one ttl, or it loses the lock during a single slow cycle.

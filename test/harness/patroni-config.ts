@@ -21,6 +21,14 @@ export interface PatroniNodeConfigInput {
   dataDir: string;
   timings: DcsTimings;
   maxConnections: number;
+  /** PostgreSQL ssl=on and the REST API on HTTPS (client certificates required), or null. */
+  tls: NodeTls | null;
+}
+
+export interface NodeTls {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
 }
 
 /** Builds the YAML text of a node's patroni.yml. */
@@ -37,7 +45,13 @@ export function patroniConfigYaml(c: PatroniNodeConfigInput): string {
     namespace: c.namespace,
     name: c.name,
     log: { level: 'INFO' },
-    restapi: { listen: `127.0.0.1:${c.apiPort}`, connect_address: `127.0.0.1:${c.apiPort}` },
+    restapi: {
+      listen: `127.0.0.1:${c.apiPort}`,
+      connect_address: `127.0.0.1:${c.apiPort}`,
+      // Patroni's own calls to other members (and patronictl) present restapi.certfile as their
+      // client certificate and trust restapi.cafile (patroni/request.py), so one cert suffices.
+      ...(c.tls ? { certfile: c.tls.cert, keyfile: c.tls.key, cafile: c.tls.ca, verify_client: 'required' } : {}),
+    },
     // The `etcd3` section (not `etcd`) makes Patroni use the v3 gRPC-gateway API, so its keys
     // live in the v3 keyspace that pgrouter watches.
     etcd3: { hosts: `${c.etcdHost}:${c.etcdPort}` },
@@ -79,7 +93,10 @@ export function patroniConfigYaml(c: PatroniNodeConfigInput): string {
         rewind: { username: 'postgres', password: 'postgres' },
       },
       // Debian's compiled-in socket dir (/var/run/postgresql) may not exist; keep sockets private.
-      parameters: { unix_socket_directories: c.nodeDir },
+      parameters: {
+        unix_socket_directories: c.nodeDir,
+        ...(c.tls ? { ssl: 'on', ssl_cert_file: c.tls.cert, ssl_key_file: c.tls.key, ssl_ca_file: c.tls.ca } : {}),
+      },
       pg_hba: hba,
       basebackup: [{ checkpoint: 'fast' }],
     },

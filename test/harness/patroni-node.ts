@@ -27,6 +27,7 @@ export class PatroniNode {
     apiPort: number,
     private readonly runAs: RunAs | undefined,
     private readonly log: (line: string) => void,
+    scheme: 'http' | 'https' = 'http',
   ) {
     this.dir = path.join(baseDir, name);
     this.logFile = path.join(this.dir, 'patroni.log');
@@ -35,7 +36,7 @@ export class PatroniNode {
       host: '127.0.0.1' as const,
       pgPort,
       apiPort,
-      apiUrl: `http://127.0.0.1:${apiPort}`,
+      apiUrl: `${scheme}://127.0.0.1:${apiPort}`,
       dataDir: path.join(this.dir, 'data'),
       configFile: path.join(this.dir, 'patroni.yml'),
     });

@@ -1,6 +1,6 @@
 // Reads of Patroni's REST API (3.0.2): GET /cluster for the members as the DCS sees them,
 // GET /patroni for one node's own view of its PostgreSQL.
-import { request } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
 import { PgrError } from '../../src/errors.js';
 
 export interface MemberStatus {
@@ -31,8 +31,23 @@ export interface NodeStatus {
   replication?: Array<{ application_name?: string; state?: string }>;
 }
 
+/** HTTPS REST APIs of TLS clusters: the harness's client certificate and CA, by origin. */
+const tlsAgents = new Map<string, Dispatcher>();
+
+/** Lets the harness read a REST API that requires a client certificate (LocalCluster with tls). */
+export function registerRestTls(apiUrls: readonly string[], tls: { ca: string; cert: string; key: string }): Agent {
+  const agent = new Agent({ connect: { ca: tls.ca, cert: tls.cert, key: tls.key } });
+  for (const url of apiUrls) tlsAgents.set(new URL(url).origin, agent);
+  return agent;
+}
+
+export function unregisterRestTls(apiUrls: readonly string[]): void {
+  for (const url of apiUrls) tlsAgents.delete(new URL(url).origin);
+}
+
 async function getJson(url: string, timeoutMs: number): Promise<{ status: number; body: unknown }> {
-  const res = await request(url, { headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+  const dispatcher = tlsAgents.get(new URL(url).origin);
+  const res = await request(url, { headersTimeout: timeoutMs, bodyTimeout: timeoutMs, ...(dispatcher ? { dispatcher } : {}) });
   const text = await res.body.text();
   try {
     return { status: res.statusCode, body: JSON.parse(text) as unknown };

@@ -141,3 +141,42 @@ describe('etcd TLS material', () => {
     expect(JSON.stringify(found)).not.toContain('/path/put/in/env.pem');
   });
 });
+
+describe('checks.tls for Patroni REST APIs on HTTPS', () => {
+  const base = etcdYaml('');
+  const checksOf = (tls: string, fs: Record<string, string> = {}) => {
+    const r = loadConfigText(`${base}checks:\n  tls: ${tls}\n`, { env: { CA_PEM: PEM }, readFile: files(fs) });
+    if (!r.ok) throw new Error(JSON.stringify(r.issues));
+    return r.config.checks.tls;
+  };
+
+  it('is off (null) by default, so Node trusts its own CA list', () => {
+    const r = loadConfigText(base, { env: {}, readFile: files({}) });
+    expect(r.ok && r.config.checks.tls).toBeNull();
+  });
+
+  it('reads the CA and the client certificate from files, and verifies by default', () => {
+    const fs = { '/etc/pgrouter/ca.pem': PEM, '/etc/pgrouter/c.pem': PEM, '/etc/pgrouter/c.key': PEM };
+    expect(checksOf('{ ca: /etc/pgrouter/ca.pem, cert: /etc/pgrouter/c.pem, key: /etc/pgrouter/c.key }', fs)).toEqual({
+      ca: PEM,
+      cert: PEM,
+      key: PEM,
+      verify: true,
+    });
+  });
+
+  it('takes a CA from the environment and verify: false', () => {
+    expect(checksOf('{ ca: { env: CA_PEM }, verify: false }')).toEqual({ ca: PEM, cert: null, key: null, verify: false });
+  });
+
+  it('names the key of a missing file, a certificate without its key, and an unknown key', () => {
+    const issues = issuesOf(`${base}checks:\n  tls: { ca: /nope.pem, cert: { env: CA_PEM }, verfy: true }\n`, { env: { CA_PEM: PEM } });
+    expect(issues.map((i) => `${i.path}: ${i.message}`)).toEqual(
+      expect.arrayContaining([
+        'checks.tls.ca: cannot read /nope.pem (ENOENT)',
+        'checks.tls.cert: cert is set but key is not (a client certificate needs its key)',
+        expect.stringMatching(/^checks\.tls\.verfy: /),
+      ]),
+    );
+  });
+});

@@ -15,7 +15,7 @@ function config(members: { name: string; api: string }[]): Config {
       members: members.map((m, i) => ({ name: m.name, host: '127.0.0.1', port: 15432 + i, api: m.api })),
       on_etcd_loss: 'follow_probes',
     },
-    checks: { interval: 50, timeout: 500, fall: 2, rise: 2, fast_interval: 20 },
+    checks: { interval: 50, timeout: 500, fall: 2, rise: 2, fast_interval: 20, tls: null },
     listeners: [
       { name: 'rw', bind: { host: '127.0.0.1', port: 0 }, role: 'primary', max_lag: null, balance: 'roundrobin', fallback: 'none', ssl: 'passthrough', maxconn: 0, on_marked_down: 'shutdown', on_lag: 'drain' },
       { name: 'ro', bind: { host: '127.0.0.1', port: 0 }, role: 'replica', max_lag: 1048576, balance: 'roundrobin', fallback: 'primary', ssl: 'passthrough', maxconn: 0, on_marked_down: 'shutdown', on_lag: 'drain' },

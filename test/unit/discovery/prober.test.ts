@@ -5,7 +5,7 @@ import { Prober, checksFor, networkReason, type ProbeEvent } from '../../../src/
 import { waitFor } from '../../harness/wait.js';
 import { FakePatroni, type FakeRole } from './fake-patroni.js';
 
-const CHECKS: ChecksConfig = { interval: 60_000, timeout: 300, fall: 3, rise: 2, fast_interval: 20 };
+const CHECKS: ChecksConfig = { interval: 60_000, timeout: 300, fall: 3, rise: 2, fast_interval: 20, tls: null };
 // For tests that count probes exactly: no transition re-probes (fast_interval = interval).
 const STEADY: ChecksConfig = { ...CHECKS, fast_interval: CHECKS.interval };
 
