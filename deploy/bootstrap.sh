@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # One command per node: checks this host, installs ansible-core when missing and runs
 # site.yml locally for this node. Every node runs the same command with its own --node, in
 # any order or at once; Patroni elects the leader (there is no --role).

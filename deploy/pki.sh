@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # Makes the cluster's PKI bundle once, on the admin box: a CA, per node a key and certificate
 # for etcd, Patroni's REST API, PostgreSQL and pgrouter, and the generated passwords
 # (secrets.yml, mode 0600). Existing keys and passwords are kept; --rotate makes new node
