@@ -39,7 +39,7 @@ wait_until() {
 # sslmode=verify-full (HOSTNAME is the name checked against the certificate, default the IP).
 sql() {
   local ip=$1 port=$2 query=$3 name=${4:-$1}
-  on_client env PGPASSWORD="$SUPERUSER_PASSWORD" PGCONNECT_TIMEOUT=3 psql -X -At -v ON_ERROR_STOP=1 \
+  on_client env PGPASSWORD="$SUPERUSER_PASSWORD" PGCONNECT_TIMEOUT=3 psql -X -q -At -v ON_ERROR_STOP=1 \
     "host=$name hostaddr=$ip port=$port dbname=postgres user=postgres sslmode=verify-full sslrootcert=$CA" \
     -c "$query" 2>"$WORK/sql.err"
 }
