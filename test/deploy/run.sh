@@ -196,6 +196,18 @@ else
   grep -B2 -A6 '^changed:\|fatal:' "$WORK/second-run.log" | head -60
 fi
 
+step "a changed pgrouter setting reloads pgrouter and touches nothing else"
+main_pids() { cat "$PGRDEP_ROOT"/hosts/pg1/run/fake-systemd/{etcd,patroni,pgrouter}.service.main | tr '\n' ' '; }
+pids_before=$(main_pids)
+reloads_before=$(grep -c '"msg":"configuration reloaded' "$(unit_log pg1 pgrouter)")
+playbook --limit pg1,localhost -e pgrouter_max_lag=2MB "$DEPLOY/site.yml" >"$WORK/change-run.log" 2>&1
+handlers=$(grep -o '^RUNNING HANDLER \[[^]]*\]' "$WORK/change-run.log" | sed 's/RUNNING HANDLER //' | tr '\n' ' ')
+check "only the handler 'Reload pgrouter' runs (ran: ${handlers:-none})" test "$handlers" = "[pgrouter : Reload pgrouter] "
+check "etcd, Patroni and pgrouter keep their processes (a reload, no restart)" test "$(main_pids)" = "$pids_before"
+reloads() { grep -c '"msg":"configuration reloaded' "$(unit_log pg1 pgrouter)"; }
+check "pgrouter reloaded the new file (max_lag: 2MB)" \
+  test "$(reloads)" -gt "$reloads_before" -a -n "$(grep 'max_lag: 2MB' "$PGRDEP_ROOT/hosts/pg1/etc.up/pgrouter/pgrouter.yaml")"
+
 step "units"
 # --threshold is in tenths: 20 means an exposure of 2.0 (systemd-analyze prints 1.3, 1.4, 1.7 today).
 for unit in etcd:20 patroni:25 pgrouter:20; do
