@@ -1,18 +1,17 @@
 // Typed errors with a stable code, so logs, metrics labels and tests match on codes, not text.
+// Part of the kernel at the root of src/: every part may import it.
+//
+// A code exists only where something throws it. What closes one client connection is not an
+// exception but a CloseReason (sessions/close-reason.ts), counted and logged by that name; a
+// config file's mistakes are ConfigIssues, all reported at once (config/validate.ts).
 
 export type PgrErrorCode =
+  /** A config change could not be applied (DataPath.reconfigure while closing). */
   | 'PGR_ERR_CONFIG'
-  | 'PGR_ERR_CONFIG_FILE'
+  /** etcd: a range read failed, a watch broke or was not created in time (discovery/etcd-source.ts). */
   | 'PGR_ERR_ETCD'
-  | 'PGR_ERR_PROBE'
-  | 'PGR_ERR_STARTUP_PACKET'
-  | 'PGR_ERR_STARTUP_TIMEOUT'
-  | 'PGR_ERR_SSL_PIPELINED'
-  | 'PGR_ERR_NO_BACKEND'
-  | 'PGR_ERR_BACKEND_CONNECT'
-  | 'PGR_ERR_QUEUE_TIMEOUT'
-  | 'PGR_ERR_BIND'
-  | 'PGR_ERR_HARNESS';
+  /** A listening socket could not be bound (listeners, http.bind, admin.bind). */
+  | 'PGR_ERR_BIND';
 
 export class PgrError extends Error {
   readonly code: PgrErrorCode;

@@ -5,7 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PgrError } from '../../src/errors.js';
+import { HarnessError } from '../../test/harness/errors.js';
 import { runCommand, type RunResult } from '../../test/harness/process.js';
 
 /**
@@ -19,7 +19,7 @@ export function repoRoot(): string {
     const pkg = path.join(dir, 'package.json');
     if (fs.existsSync(pkg) && fs.existsSync(path.join(dir, 'bin', 'pgrouter'))) return dir;
     const parent = path.dirname(dir);
-    if (parent === dir) throw new PgrError('PGR_ERR_HARNESS', 'cannot find the repository root above bench code');
+    if (parent === dir) throw new HarnessError('cannot find the repository root above bench code');
     dir = parent;
   }
 }

@@ -1,7 +1,7 @@
 // A long-running child (HAProxy, pgrouter, the fake backend) started by the benchmarks: the
 // harness's ManagedProcess (log file, own process group, stop by PID), plus a signal that fires
 // when it dies, so startup waits abort at once instead of polling until their deadline.
-import { PgrError } from '../../src/errors.js';
+import { HarnessError } from '../../test/harness/errors.js';
 import { ManagedProcess as Child, tailFile } from '../../test/harness/process.js';
 
 export interface ManagedProcessOptions {
@@ -30,7 +30,7 @@ export class ManagedProcess {
     this.child = child;
     const died = new AbortController();
     this.died = died.signal;
-    void child.exit.then(() => died.abort(new PgrError('PGR_ERR_HARNESS', `${name} exited; see ${logFile}:\n${tailFile(logFile, 20)}`)));
+    void child.exit.then(() => died.abort(new HarnessError(`${name} exited; see ${logFile}:\n${tailFile(logFile, 20)}`)));
   }
 
   /** SIGTERM to its process group, SIGKILL once `graceMs` has passed. */

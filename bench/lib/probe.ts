@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import { PgrError } from '../../src/errors.js';
+import { HarnessError } from '../../test/harness/errors.js';
 import { PYTHON, clientEnv, repoRoot } from './common.js';
 
 export interface Attempt {
@@ -85,10 +85,10 @@ export class OutageProbe {
       else if (msg.ev === 'summary') summary = msg as unknown as ProbeSummary;
     });
     this.summary = new Promise((resolve, reject) => {
-      this.child.once('error', (err) => reject(new PgrError('PGR_ERR_HARNESS', 'cannot start the outage probe', { cause: err })));
+      this.child.once('error', (err) => reject(new HarnessError('cannot start the outage probe', { cause: err })));
       this.child.once('close', (code) => {
         if (summary) resolve(summary);
-        else reject(new PgrError('PGR_ERR_HARNESS', `outage probe ${opts.label} exited (${code}) without a summary:\n${this.stderr}`));
+        else reject(new HarnessError(`outage probe ${opts.label} exited (${code}) without a summary:\n${this.stderr}`));
       });
     });
     // Surface an early crash through stop(); until then nobody awaits the promise.
@@ -114,7 +114,7 @@ export class OutageProbe {
    * (a hanging attempt is not "healthy" just because it has not failed yet).
    */
   healthyFor(seconds: number, since = 0): boolean {
-    if (this.exited) throw new PgrError('PGR_ERR_HARNESS', `outage probe ${this.label} exited early:\n${this.stderr}`);
+    if (this.exited) throw new HarnessError(`outage probe ${this.label} exited early:\n${this.stderr}`);
     const now = Date.now() / 1000;
     const rel = this.attempts.filter((a) => a.start >= since);
     let i = rel.length - 1;

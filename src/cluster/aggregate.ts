@@ -9,7 +9,7 @@
 //
 // `max` (highest concurrent sessions per backend) is summed over workers: an upper bound of the
 // router-wide peak, since the workers' peaks need not coincide.
-import type { ListenerTraffic } from '../http/types.js';
+import type { ListenerTraffic } from '../sessions/types.js';
 
 export type TrafficByListener = Readonly<Record<string, ListenerTraffic>>;
 

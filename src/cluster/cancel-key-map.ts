@@ -7,7 +7,7 @@
 //
 // Bounded: beyond maxEntries the oldest entries are evicted (Map keeps insertion order), so a
 // worker that never reports "gone" (a bug) cannot grow the primary without limit.
-import { cancelKeyId } from '../sessions/registry.js';
+import { cancelKeyId } from '../protocol/cancel-key.js';
 
 export interface CancelOwner {
   readonly host: string;

@@ -19,9 +19,9 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { Config } from '../config/types.js';
-import type { ClusterView } from '../discovery/types.js';
+import type { ClusterView } from '../view/cluster-view.js';
 import type { AdminStates } from '../routing/eligible.js';
-import { MAX_CANCEL_KEY, MIN_CANCEL_KEY } from '../proxy/startup-decoder.js';
+import { MAX_CANCEL_KEY, MIN_CANCEL_KEY } from '../protocol/cancel-key.js';
 
 /** Bumped on any incompatible change of a message below. */
 export const IPC_VERSION = 1;

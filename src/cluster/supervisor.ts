@@ -12,54 +12,24 @@
 // Listening sockets belong to the primary (keyed by address and port) for as long as any
 // worker listens on them. So a reload's new cohort binds the same ports while the old cohort
 // still holds them, and a removed listener's socket closes when its last old worker stops.
+// Its options and the start-up defaults (worker count, module, flags) are in supervisor-options.ts.
 import cluster, { type Worker } from 'node:cluster';
-import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { Config } from '../config/types.js';
-import type { ClusterView } from '../discovery/types.js';
-import { emptyView } from '../discovery/types.js';
-import type { ListenerTraffic, SessionInfo } from '../http/types.js';
+import type { ClusterView } from '../view/cluster-view.js';
+import { emptyView } from '../view/cluster-view.js';
+import type { ListenerTraffic, SessionInfo } from '../sessions/types.js';
 import type { Logger } from '../log.js';
 import type { AdminStates } from '../routing/eligible.js';
 import type { KillReason } from '../routing/kill.js';
 import { mergeCounts, mergeTraffic, retiredTraffic, sumTrees, type TrafficByListener } from './aggregate.js';
-import { DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
+import { DEFAULT_BACKOFF } from './backoff.js';
 import { CancelKeyMap } from './cancel-key-map.js';
 import { parseToPrimary, type ToPrimaryMessage } from './ipc-messages.js';
+import { resolveWorkerCount, setupWorkers, type SupervisorOptions } from './supervisor-options.js';
 import type { WorkerInfo, WorkerReport } from './types.js';
 import { WorkerCohort } from './worker-cohort.js';
 import type { WorkerHandle } from './worker-handle.js';
-
-export interface SupervisorOptions {
-  readonly config: Config;
-  readonly logger: Logger;
-  /** Number of workers; default: config.workers, `auto` = os.availableParallelism(). */
-  readonly workers?: number;
-  /** The compiled worker entry; default dist/src/cluster/worker-main.js. */
-  readonly workerModule?: string;
-  /** Node flags for the workers; default the primary's own when running from dist/, else none. */
-  readonly execArgv?: readonly string[];
-  /** Log settings for the workers; default config.log. */
-  readonly log?: { readonly level: string; readonly format: 'json' | 'pretty' };
-  readonly backoff?: BackoffPolicy;
-  /** A cohort that is not bound within this time fails its start or reload (default 30 s). */
-  readonly startTimeoutMs?: number;
-  /** Deadline of one question to one worker (default 2 s). */
-  readonly queryTimeoutMs?: number;
-  /** How often worker reports are refreshed in the background; 0 = only on demand (default 1 s). */
-  readonly pollIntervalMs?: number;
-  readonly maxCancelKeys?: number;
-  /**
-   * node:cluster scheduling, process-wide and fixed at the first fork: 'rr' (default, the
-   * primary accepts and hands out connections in turn) or 'none' (workers accept themselves).
-   */
-  readonly schedulingPolicy?: 'rr' | 'none';
-  readonly now?: () => number;
-  /** A drained generation's last worker exited (its view source can stop). */
-  readonly onRetired?: (generation: number) => void;
-}
 
 export interface SupervisorStats {
   readonly generation: number;
@@ -69,18 +39,6 @@ export interface SupervisorStats {
   readonly invalidMessages: number;
   readonly cancelKeys: { readonly size: number; readonly evicted: number };
   readonly cancelLookups: Readonly<Record<'found' | 'unknown', number>>;
-}
-
-/** `workers: auto` → one per CPU the process may use. */
-export function resolveWorkerCount(setting: number | 'auto', cpus: number = availableParallelism()): number {
-  return setting === 'auto' ? Math.max(1, cpus) : Math.max(1, Math.floor(setting));
-}
-
-/** The compiled worker entry next to this module, or in dist/ when this runs from sources (tests). */
-export function defaultWorkerModule(): string {
-  const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.js')) return join(dirname(here), 'worker-main.js');
-  return join(dirname(here), '..', '..', 'dist', 'src', 'cluster', 'worker-main.js');
 }
 
 export class WorkerSupervisor {
@@ -113,14 +71,7 @@ export class WorkerSupervisor {
   /** Forks the workers and resolves once every one has bound its listeners. */
   async start(initialView?: ClusterView): Promise<void> {
     if (!cluster.isPrimary) throw new Error('WorkerSupervisor runs in the primary process only');
-    const fromDist = fileURLToPath(import.meta.url).endsWith('.js');
-    cluster.schedulingPolicy = this.opts.schedulingPolicy === 'none' ? cluster.SCHED_NONE : cluster.SCHED_RR;
-    cluster.setupPrimary({
-      exec: this.opts.workerModule ?? defaultWorkerModule(),
-      execArgv: [...(this.opts.execArgv ?? (fromDist ? process.execArgv : []))],
-      // Workers write their own log lines to the primary's stdout/stderr.
-      silent: false,
-    });
+    setupWorkers(this.opts);
     if (initialView) this.current.updateView(initialView);
     try {
       await this.current.start();
@@ -136,7 +87,10 @@ export class WorkerSupervisor {
     this.logger.info({ event: 'workers_started', workers: this.current.workers().length, generation: this.generation }, 'data-path workers ready');
   }
 
-  /** The config of the current generation. */
+  /**
+   * The config the current generation of workers was started with: fixed per generation (a
+   * reload starts a new one). The running config is the plane's (DataPlane.config).
+   */
   get config(): Config {
     return this.current.config;
   }

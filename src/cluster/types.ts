@@ -1,5 +1,5 @@
 // Shapes the primary and the workers exchange inside `reply` messages (plain JSON data).
-import type { ListenerTraffic } from '../http/types.js';
+import type { ListenerTraffic } from '../sessions/types.js';
 
 /** A worker's answer to `query { what: 'stats' }`: everything the stats page and exporter read. */
 export interface WorkerReport {

@@ -6,12 +6,12 @@
 //                 └──a worker fails──► start() rejects     └──close()──► stopping ──► gone
 import type { Worker } from 'node:cluster';
 import type { Config } from '../config/types.js';
-import type { ClusterView } from '../discovery/types.js';
+import type { ClusterView } from '../view/cluster-view.js';
 import type { Logger } from '../log.js';
 import type { AdminStates } from '../routing/eligible.js';
 import { NO_CRASHES, respawnDelay, type BackoffPolicy, type CrashSeries } from './backoff.js';
 import type { ToPrimaryMessage } from './ipc-messages.js';
-import { newerView } from './view-feed.js';
+import { newerView } from '../plane/view-feed.js';
 import { WorkerHandle } from './worker-handle.js';
 
 export interface CohortOptions {

@@ -5,7 +5,7 @@
 // away it closes everything and exits (fail closed: without views it cannot follow a failover).
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { deepFreeze } from '../config/freeze.js';
-import type { ClusterView } from '../discovery/types.js';
+import type { ClusterView } from '../view/cluster-view.js';
 import { describeError, errorCode } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { DataPath, type CancelKeyHooks } from '../proxy/data-path.js';

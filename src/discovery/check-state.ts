@@ -5,7 +5,7 @@
 // evidence). The leader-key holder gets a faster path to "confirmed" in derive-view.ts; this
 // module only counts. A result older than `staleAfterMs` (interval*2 + timeout) means the
 // prober is stuck or the member unreachable in a way that did not even time out: not up.
-import type { CheckStatus } from './types.js';
+import type { CheckStatus } from '../view/cluster-view.js';
 
 export interface CheckRecord {
   /** After rise/fall counting (staleness is applied when reading, see checkStatus). */

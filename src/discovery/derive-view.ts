@@ -15,7 +15,7 @@
 import type { StaticMember } from '../config/types.js';
 import { checkStatus, initialCheck, isStale, isUp, type CheckRecord } from './check-state.js';
 import { lagBytes, normalizeRole, parseLeaderOptime, parseMember, type PatroniMember } from './patroni-member.js';
-import type { CheckStatus, ClusterView, EtcdStatus, MemberView } from './types.js';
+import type { CheckStatus, ClusterView, EtcdStatus, MemberView } from '../view/cluster-view.js';
 
 export interface EtcdInput {
   readonly connected: boolean;

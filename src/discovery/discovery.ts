@@ -12,7 +12,7 @@ import { staticApiBase } from './patroni-member.js';
 import { collectMembers, deriveView, leaderKeyValue } from './derive-view.js';
 import { EtcdSource, type EtcdSnapshot } from './etcd-source.js';
 import { Prober, type ProbeEvent, type ProbeTarget } from './prober.js';
-import { emptyView, type ClusterView, type EtcdStatus } from './types.js';
+import { emptyView, type ClusterView, type EtcdStatus } from '../view/cluster-view.js';
 import { checkTransitions, contentKey } from './view-diff.js';
 
 export interface DiscoveryOptions {

@@ -7,7 +7,7 @@
 // and the leader's optime as `status` = {"optime": <lsn>, "slots": {...}} (dcs/etcd3.py), or, in older
 // releases, as the plain integer key `optime/leader`. Any of it may be missing or garbage while a
 // member starts, so a bad value drops that member with a reason instead of failing the view.
-import type { MemberRole } from './types.js';
+import type { MemberRole } from '../view/cluster-view.js';
 
 export interface PatroniMember {
   readonly name: string;

@@ -16,7 +16,7 @@ import type { Logger } from '../log.js';
 import { initialCheck, nextCheckState, type CheckRecord } from './check-state.js';
 import type { MemberChecks } from './derive-view.js';
 import { interpretProbe, type CheckKind } from './probe-response.js';
-import { replicaCheckKey } from './types.js';
+import { replicaCheckKey } from '../view/cluster-view.js';
 
 export interface ProbeTarget {
   readonly name: string;
@@ -87,6 +87,21 @@ export function networkReason(err: unknown): string {
   return describeError(err);
 }
 
+/**
+ * TLS for https:// REST URLs (Patroni `restapi.certfile`, `cafile`, `verify_client`). Only the
+ * CA given is trusted then, as with Patroni's own `ctl.cacert`; plain http:// URLs ignore it.
+ * The server name comes from the URL: undici sends SNI for a DNS name, and Node checks an IP
+ * address against the certificate's IP SANs.
+ */
+export function tlsOptions(tls: ChecksConfig['tls']): { ca?: string; cert?: string; key?: string; rejectUnauthorized?: boolean } {
+  if (tls === null) return {};
+  return {
+    ...(tls.ca !== null ? { ca: tls.ca } : {}),
+    ...(tls.cert !== null && tls.key !== null ? { cert: tls.cert, key: tls.key } : {}),
+    rejectUnauthorized: tls.verify,
+  };
+}
+
 function inTransition(m: MemberState): boolean {
   const moving = (c: CheckRecord): boolean => c.lastOk !== null && c.lastOk !== c.up;
   return moving(m.primary) || [...m.replica.values()].some(moving);
@@ -118,7 +133,7 @@ export class Prober {
     if (this.agent) return;
     this.agent = new Agent({
       keepAliveTimeout: this.opts.checks.interval + 1000,
-      connect: { timeout: this.opts.checks.timeout },
+      connect: { timeout: this.opts.checks.timeout, ...tlsOptions(this.opts.checks.tls) },
       headersTimeout: this.opts.checks.timeout,
       bodyTimeout: this.opts.checks.timeout,
     });

@@ -4,7 +4,7 @@
 // etcd `revision` (Patroni rewrites `status` every loop) and `last_resync_at` (the watchdog).
 // Publishing on those would push a view to every worker every few seconds for nothing; they are
 // refreshed whenever a view is published for a real change.
-import type { CheckStatus, ClusterView, MemberView } from './types.js';
+import type { CheckStatus, ClusterView, MemberView } from '../view/cluster-view.js';
 
 function stableCheck(c: CheckStatus): unknown {
   return [c.up, c.lastOk, c.lastStatus, c.stale, c.lagging, c.error];

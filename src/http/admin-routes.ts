@@ -2,11 +2,10 @@
 // and `shutdown sessions server` over HTTP. Every request needs `Authorization: Bearer
 // <token>`; every action is logged with the caller's address, never with the token.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { describePlan, type ReloadOutcome } from '../cluster/reload.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { ADMIN_STATES } from '../routing/eligible.js';
-import type { AdminState, RouterControl } from './types.js';
+import type { AdminState, ReloadReply, RouterControl } from './types.js';
 import { challenge, TokenCheck } from './admin-auth.js';
 
 export interface AdminRoutesOptions {
@@ -17,7 +16,7 @@ export interface AdminRoutesOptions {
   readonly control: RouterControl;
   readonly logger: Logger;
   /** POST /admin/reload (the SIGHUP handler); absent: 501. */
-  readonly reload?: () => Promise<ReloadOutcome>;
+  readonly reload?: () => Promise<ReloadReply>;
 }
 
 
@@ -92,7 +91,7 @@ export function registerAdminRoutes(app: FastifyInstance, opts: AdminRoutesOptio
     logger.info({ event: 'admin_reload', remote: req.ip }, `admin API: reload requested by ${req.ip}`);
     const outcome = await opts.reload();
     if (outcome.ok) {
-      return { ok: true, changes: describePlan(outcome.plan), restart_needed: outcome.plan.restartNeeded };
+      return { ok: true, changes: outcome.changes, restart_needed: outcome.restartNeeded };
     }
     if (outcome.reason === 'invalid') {
       // Issues never carry secret values (config/secrets.ts), only key paths, lines and reasons.

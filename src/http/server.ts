@@ -9,8 +9,7 @@ import type { Config, HostPort } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { PgrError, describeError } from '../errors.js';
 import { formatBind } from '../config/units.js';
-import type { ReloadOutcome } from '../cluster/reload.js';
-import type { RouterControl } from './types.js';
+import type { ReloadReply, RouterControl } from './types.js';
 import { registerPublicRoutes } from './public-routes.js';
 import { registerAdminRoutes } from './admin-routes.js';
 
@@ -21,8 +20,8 @@ export interface HttpServerOptions {
   readonly current?: () => Config;
   readonly control: RouterControl;
   readonly logger: Logger;
-  /** POST /admin/reload: re-read the config file and apply it (the CLI's SIGHUP handler). */
-  readonly reload?: () => Promise<ReloadOutcome>;
+  /** POST /admin/reload: re-read the config file and apply it (Router.reloadFile, what SIGHUP runs). */
+  readonly reload?: () => Promise<ReloadReply>;
 }
 
 export interface HttpAddresses {

@@ -78,7 +78,6 @@ function listenerSection(now: number) {
   return (l: ListenerRow): SafeHtml => {
     const t = l.traffic;
     const routes = l.can_route ? html`<span class="badge ok">can route</span>` : html`<span class="badge bad">cannot route</span>`;
-    const refusals = Object.entries(t.refusals).filter(([, n]) => n > 0);
     return html`<h2>${l.name} <small>${l.bind} · role ${l.role}</small> ${routes}</h2>
 <table class="backends" data-listener="${l.name}">
 <thead>
@@ -90,8 +89,14 @@ ${l.backends.map((b) => backendRow(b, now))}
 <tr class="total"><td colspan="6">${l.name} total · queued ${t.queued} · held ${t.held}</td><td class="num">${formatCount(t.current)}</td><td></td><td class="num">${formatCount(t.total)}</td><td class="num">${formatBytes(t.bytes_in)}</td><td class="num">${formatBytes(t.bytes_out)}</td><td></td><td></td></tr>
 </tbody>
 </table>
-${refusals.length > 0 ? html`<p class="muted">refused: ${refusals.map(([reason, n], i) => html`${i > 0 ? ', ' : ''}${reason} ${n}`)}</p>` : null}`;
+${byReason('refused', t.refusals)}${byReason('ended', t.closed)}`;
   };
+}
+
+/** One muted line of counts by CloseReason ("refused: no_backend 2, startup_timeout 1"); none when all are 0. */
+function byReason(label: string, counts: Readonly<Record<string, number>>): SafeHtml | null {
+  const seen = Object.entries(counts).filter(([, n]) => n > 0);
+  return seen.length > 0 ? html`<p class="muted">${label}: ${seen.map(([reason, n], i) => html`${i > 0 ? ', ' : ''}${reason} ${n}`)}</p>` : null;
 }
 
 function backendRow(b: BackendRow, now: number): SafeHtml {

@@ -1,54 +1,17 @@
-// The contract between the router's internals and its HTTP surface (/stats, /stats.json,
-// /health*, /ready, admin API, `pgrouter status`). Plain JSON-serializable data: in cluster
-// mode the same shapes are assembled from several processes.
-import type { ClusterView, EtcdStatus } from '../discovery/types.js';
+// What the HTTP surface (/stats, /stats.json, /health*, /ready, admin API, `pgrouter status`)
+// defines: RouterControl, what it needs from the router, and the replies it renders. Plain
+// JSON-serializable data. The traffic shapes inside them belong to the data path
+// (sessions/types.ts); the HTTP surface only shows them.
+import type { ClusterView, EtcdStatus } from '../view/cluster-view.js';
+import type { ConfigIssue } from '../config/types.js';
 import type { AdminState } from '../routing/eligible.js';
+import type { BackendTraffic, ListenerTraffic, SessionInfo } from '../sessions/types.js';
 
 /** Operator-set state of a member, like HAProxy's `set server state`. Default 'ready'. */
 export type { AdminState };
 
 /** Shown per backend per listener, HAProxy-style. */
 export type BackendState = 'UP' | 'DOWN' | 'DRAIN' | 'MAINT';
-
-/** Per listener, per backend member: counted by the data path. */
-export interface BackendTraffic {
-  /** Sessions open now. */
-  readonly current: number;
-  /** Highest `current` seen since start. */
-  readonly max: number;
-  /** Sessions relayed since start. */
-  readonly total: number;
-  /** Bytes client → server and server → client. */
-  readonly bytes_in: number;
-  readonly bytes_out: number;
-  readonly connect_errors: number;
-  /** Sessions killed by reason (not_primary, marked_down, admin). */
-  readonly killed: Readonly<Record<string, number>>;
-}
-
-export interface ListenerTraffic {
-  readonly current: number;
-  readonly total: number;
-  readonly queued: number;
-  readonly held: number;
-  readonly bytes_in: number;
-  readonly bytes_out: number;
-  /** Refused / closed-before-relay clients by reason (no_backend, queue_timeout, invalid_startup, ...). */
-  readonly refusals: Readonly<Record<string, number>>;
-  readonly backends: Readonly<Record<string, BackendTraffic>>;
-}
-
-/** One live session, for the admin API's session list. */
-export interface SessionInfo {
-  readonly id: string;
-  readonly listener: string;
-  readonly backend: string;
-  readonly backend_address: string;
-  readonly client_address: string;
-  readonly started_at: number;
-  readonly bytes_in: number;
-  readonly bytes_out: number;
-}
 
 /** A change of the confirmed primary. */
 export interface LeaderChange {
@@ -109,7 +72,7 @@ export interface StatsSnapshot {
   readonly workers: Readonly<Record<string, number>>;
 }
 
-/** What the HTTP server needs from the router. Implemented in src/app.ts. */
+/** What the HTTP server needs from the router. Implemented by the Router (router/router.ts). */
 export interface RouterControl {
   view(): ClusterView;
   snapshot(): StatsSnapshot;
@@ -121,3 +84,13 @@ export interface RouterControl {
   killBackendSessions(member: string): Promise<number>;
   sessions(): Promise<readonly SessionInfo[]>;
 }
+
+/**
+ * POST /admin/reload's answer: the outcome of the reload use case (the same one SIGHUP runs),
+ * in the HTTP surface's terms. The Router hands the use case to the HTTP server as a function
+ * (HttpServerOptions.reload), so the surface never imports the planes that run it.
+ */
+export type ReloadReply =
+  | { readonly ok: true; readonly changes: string; readonly restartNeeded: readonly string[] }
+  | { readonly ok: false; readonly reason: 'invalid'; readonly issues: readonly ConfigIssue[] }
+  | { readonly ok: false; readonly reason: 'apply_failed'; readonly error: string };

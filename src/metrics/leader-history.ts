@@ -4,7 +4,7 @@
 //
 // Time before the first confirmation does not count: a router that just started has no
 // primary yet, but the cluster had one all along.
-import type { ClusterView } from '../discovery/types.js';
+import type { ClusterView } from '../view/cluster-view.js';
 import type { LeaderChange } from '../http/types.js';
 
 export const LEADER_HISTORY_MAX = 20;

@@ -78,6 +78,13 @@ export function declareMetrics(opts: MetricsOptions) {
       registers,
       ...sampled,
     }),
+    listenerClosedSessions: new Counter({
+      name: 'pgrouter_listener_closed_sessions_total',
+      help: 'Relayed sessions that ended, by reason (client_closed, server_closed, client_timeout, killed_not_primary, ...).',
+      labelNames: ['listener', 'reason'] as const,
+      registers,
+      ...sampled,
+    }),
     listenerInBytes: new Counter({
       name: 'pgrouter_listener_in_bytes_total',
       help: 'Bytes relayed from clients to servers.',

@@ -14,8 +14,10 @@
 // process can feed the same `traffic()` merged from its workers.
 import { Registry } from 'prom-client';
 import type { ProbeEvent } from '../discovery/prober.js';
-import type { ClusterView, EtcdStatus } from '../discovery/types.js';
-import type { BackendState, ListenerTraffic } from '../http/types.js';
+import type { ClusterView, EtcdStatus } from '../view/cluster-view.js';
+import type { BackendState } from '../http/types.js';
+import type { RefusalReason } from '../sessions/close-reason.js';
+import type { ListenerTraffic } from '../sessions/types.js';
 import { INITIAL_LEADER_HISTORY, leaderStep, nextLeaderHistory, noPrimaryMsTotal, type LeaderHistoryState } from './leader-history.js';
 import { declareMetrics, type Metrics } from './metrics.js';
 import { backendKey } from './stats-snapshot.js';
@@ -45,7 +47,7 @@ export interface RouterMetricsOptions {
 
 const STATES: readonly BackendState[] = ['UP', 'DOWN', 'DRAIN', 'MAINT'];
 /** Refusal reasons exported at 0 from the start, so rate() and alerts see their first one. */
-const KNOWN_REFUSALS = ['no_backend', 'queue_timeout'];
+const KNOWN_REFUSALS: readonly RefusalReason[] = ['no_backend', 'queue_timeout'];
 
 export class RouterMetrics {
   readonly register: Registry;
@@ -161,7 +163,7 @@ export class RouterMetrics {
   private sampleTraffic(listeners: readonly string[], traffic: Readonly<Record<string, ListenerTraffic>>, cancels: Readonly<Record<string, number>>): void {
     const m = this.m;
     const all = [
-      m.listenerCurrentSessions, m.listenerSessions, m.listenerQueuedSessions, m.listenerHeldSessions, m.listenerRefusals,
+      m.listenerCurrentSessions, m.listenerSessions, m.listenerQueuedSessions, m.listenerHeldSessions, m.listenerRefusals, m.listenerClosedSessions,
       m.listenerInBytes, m.listenerOutBytes, m.cancelRequests, m.backendCurrentSessions, m.backendMaxSessions,
       m.backendSessions, m.backendConnectErrors, m.backendKilledSessions, m.backendInBytes, m.backendOutBytes,
     ];
@@ -179,6 +181,7 @@ export class RouterMetrics {
       m.listenerOutBytes.inc(L, t?.bytes_out ?? 0);
       const refusals = { ...Object.fromEntries(KNOWN_REFUSALS.map((r) => [r, 0])), ...t?.refusals };
       for (const [reason, n] of Object.entries(refusals)) m.listenerRefusals.inc({ listener, reason }, n);
+      for (const [reason, n] of Object.entries(t?.closed ?? {})) m.listenerClosedSessions.inc({ listener, reason }, n);
       for (const [backend, b] of Object.entries(t?.backends ?? {})) {
         const LB = { listener, backend };
         m.backendCurrentSessions.set(LB, b.current);

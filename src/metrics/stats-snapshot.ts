@@ -3,8 +3,9 @@
 // listener, with the reason an operator needs to act on it.
 import type { ListenerConfig } from '../config/types.js';
 import { hostPort } from '../config/units.js';
-import { replicaCheckKey, type ClusterView, type EtcdStatus, type MemberView } from '../discovery/types.js';
-import type { BackendRow, BackendState, BackendTraffic, ListenerRow, ListenerTraffic, StatsSnapshot } from '../http/types.js';
+import { replicaCheckKey, type ClusterView, type EtcdStatus, type MemberView } from '../view/cluster-view.js';
+import type { BackendRow, BackendState, ListenerRow, StatsSnapshot } from '../http/types.js';
+import type { BackendTraffic, ListenerTraffic } from '../sessions/types.js';
 import { eligibleBackends, type AdminStates } from '../routing/eligible.js';
 import { noPrimaryMsTotal, type LeaderHistoryState } from './leader-history.js';
 
@@ -81,7 +82,7 @@ export interface SnapshotInput {
 }
 
 function emptyListenerTraffic(): ListenerTraffic {
-  return { current: 0, total: 0, queued: 0, held: 0, bytes_in: 0, bytes_out: 0, refusals: {}, backends: {} };
+  return { current: 0, total: 0, queued: 0, held: 0, bytes_in: 0, bytes_out: 0, refusals: {}, closed: {}, backends: {} };
 }
 
 function listenerRow(input: SnapshotInput, l: ListenerConfig): ListenerRow {

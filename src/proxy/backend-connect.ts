@@ -20,7 +20,7 @@ export function connectBackend(
   done: (result: ConnectResult) => void,
 ): ConnectAttempt {
   let settled = false;
-  // allowHalfOpen: the relay forwards each direction's FIN on its own (see relay.ts).
+  // allowHalfOpen: the relay forwards each direction's FIN on its own (see relay/js-relay.ts).
   const socket = net.connect({ host: target.host, port: target.port, allowHalfOpen: true, noDelay: true });
   /** Settles once: stops the timer and the connect listeners; a socket given up is destroyed. */
   const settle = (giveUp: boolean): boolean => {

@@ -3,9 +3,9 @@
 // tries again on every new view (and shortly after every candidate refused the connection).
 // Fails closed: when the wait is over the client gets 57P03, never a guessed backend.
 import type { ListenerConfig, TimeoutsConfig } from '../config/types.js';
-import type { MemberView } from '../discovery/types.js';
+import type { MemberView } from '../view/cluster-view.js';
 import type { Admission } from './admission.js';
-import { errorResponse, SQLSTATE } from './messages.js';
+import { errorResponse, SQLSTATE } from '../protocol/messages.js';
 
 export interface Route {
   readonly member: MemberView;

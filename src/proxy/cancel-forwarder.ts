@@ -2,7 +2,7 @@
 // Requests in Progress"): connect, send the packet, close. The server never answers; it closes.
 import { connectBackend } from './backend-connect.js';
 import { errorLabel } from '../errors.js';
-import { cancelRequestPacket } from './messages.js';
+import { cancelRequestPacket } from '../protocol/messages.js';
 
 export type CancelSendOutcome = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 

@@ -1,18 +1,19 @@
-// The data path: all listeners, the session registry, and the current ClusterView. It gets a
-// Config and views, nothing else, so the same class runs in-process or inside cluster workers
-// (views then arrive over IPC). It never imports discovery or config loading.
+// The data path: all listeners, the session registry, and the current ClusterView. It gets its
+// listeners and timeouts (DataPathConfig) and views, nothing else, so the same class runs
+// in-process or inside cluster workers (views then arrive over IPC). It imports the view
+// contract (src/view), never discovery (the lint enforces it), nor config loading.
 import type { Config, ListenerConfig, TimeoutsConfig } from '../config/types.js';
-import { emptyView, type ClusterView } from '../discovery/types.js';
+import { emptyView, type ClusterView } from '../view/cluster-view.js';
 import { PgrError } from '../errors.js';
-import type { ListenerTraffic, SessionInfo } from '../http/types.js';
+import type { ListenerTraffic, SessionInfo } from '../sessions/types.js';
 import type { Logger } from '../log.js';
 import type { AdminStates } from '../routing/eligible.js';
 import type { KillReason } from '../routing/kill.js';
-import { Counters } from '../sessions/counters.js';
-import { SessionRegistry, type CancelKeyObserver, type RegistryStats } from '../sessions/registry.js';
-import type { TrafficCounter } from '../sessions/traffic.js';
-import type { CounterGroup } from './client-session.js';
-import { Listener, type ListenerStats } from './listener.js';
+import { SessionRegistry, sessionInfo, type CancelKeyObserver } from '../sessions/registry.js';
+import { bump, type TrafficCounter } from '../sessions/traffic.js';
+import { JS_RELAY } from '../relay/js-relay.js';
+import type { RelayEngine } from '../relay/relay.js';
+import { Listener } from './listener.js';
 import { planListenerChanges } from './listener-plan.js';
 
 /**
@@ -24,8 +25,11 @@ export interface CancelKeyHooks extends CancelKeyObserver {
   lookup(pid: number, key: Buffer): Promise<{ host: string; port: number } | null>;
 }
 
+/** What the data path runs with: the listeners, the timeouts, and the cluster's scope and mode. */
+export type DataPathConfig = Pick<Config, 'cluster' | 'listeners' | 'timeouts'>;
+
 export interface DataPathOptions {
-  readonly config: Config;
+  readonly config: DataPathConfig;
   readonly logger: Logger;
   /** Cluster mode only; in one process the registry knows every key. */
   readonly cancelKeys?: CancelKeyHooks;
@@ -33,21 +37,8 @@ export interface DataPathOptions {
   readonly now?: () => number;
   /** Randomness for `balance: random`. */
   readonly random?: () => number;
-}
-
-export interface DataPathStats {
-  readonly generation: number;
-  readonly primary: string | null;
-  readonly listeners: Record<string, ListenerStats>;
-  readonly sessions: RegistryStats;
-  /** Clients closed before their session was established, by reason. */
-  readonly rejected: Record<string, number>;
-  /** Established sessions that ended, by reason. */
-  readonly closed: Record<string, number>;
-  /** Cancel requests by outcome (exact, broadcast, no_target, send_failed_*). */
-  readonly cancels: Record<string, number>;
-  /** Failed backend connection attempts by error code. */
-  readonly connect_errors: Record<string, number>;
+  /** What relays the bytes after the startup phase; default the JS engine. */
+  readonly relay?: RelayEngine;
 }
 
 /** What DataPath.reconfigure did, by listener name (see planListenerChanges). */
@@ -59,10 +50,12 @@ export interface ReconfigureResult {
 }
 
 export class DataPath {
-  private config: Config;
+  /** The timeouts of the last config applied (the listeners keep their own settings). */
+  private timeouts: TimeoutsConfig;
   private readonly logger: Logger;
   private readonly registry: SessionRegistry;
-  private readonly counters = new Counters<CounterGroup>(['rejected', 'closed', 'cancels', 'connect_errors']);
+  /** CancelRequests by outcome: one process-wide count (a cancel names no session of its listener). */
+  private readonly cancelOutcomes = new Map<string, number>();
   /** The configured listeners, in config order; they accept. */
   private listeners: Listener[];
   /**
@@ -75,13 +68,14 @@ export class DataPath {
   private sessionSeq = 0;
   private readonly now: () => number;
   private readonly random: () => number;
+  private readonly relayEngine: RelayEngine;
   private readonly hooks: CancelKeyHooks | undefined;
   /** Reloads run one after another: each plans against the config the previous one left. */
   private reconfiguring: Promise<unknown> = Promise.resolve();
   private closing = false;
 
   constructor(opts: DataPathOptions) {
-    this.config = opts.config;
+    this.timeouts = opts.config.timeouts;
     this.logger = opts.logger;
     this.view = emptyView(opts.config.cluster.scope, opts.config.cluster.etcd ? 'etcd' : 'static');
     const hooks = opts.cancelKeys;
@@ -89,6 +83,7 @@ export class DataPath {
     this.registry = new SessionRegistry({ listeners: opts.config.listeners, logger: opts.logger, ...(hooks ? { cancelKeys: hooks } : {}) });
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
+    this.relayEngine = opts.relay ?? JS_RELAY;
     this.listeners = opts.config.listeners.map((l) => this.makeListener(l, opts.config.timeouts));
   }
 
@@ -100,7 +95,8 @@ export class DataPath {
         timeouts,
         logger: this.logger.child({ listener: l.name }),
         registry: this.registry,
-        counters: this.counters,
+        relayEngine: this.relayEngine,
+        countCancel: (outcome: string) => bump(this.cancelOutcomes, outcome),
         view: () => this.view,
         adminStates: () => this.admin,
         now: this.now,
@@ -138,7 +134,7 @@ export class DataPath {
    * The session registry (and with it the cancel keys) is the same before and after.
    * A bind that moves to another listener (a rename) keeps its socket: see ListenerPlan.inherit.
    */
-  reconfigure(next: Config): Promise<ReconfigureResult> {
+  reconfigure(next: DataPathConfig): Promise<ReconfigureResult> {
     const run = this.reconfiguring.then(() => this.applyConfig(next));
     // Only the order matters to the next reload; this one's caller gets its outcome from `run`.
     this.reconfiguring = run.then(
@@ -148,9 +144,9 @@ export class DataPath {
     return run;
   }
 
-  private async applyConfig(next: Config): Promise<ReconfigureResult> {
+  private async applyConfig(next: DataPathConfig): Promise<ReconfigureResult> {
     if (this.closing) throw new PgrError('PGR_ERR_CONFIG', 'cannot reconfigure: the data path is closing');
-    const plan = planListenerChanges(this.config.listeners, next.listeners);
+    const plan = planListenerChanges(this.listeners.map((l) => l.listener), next.listeners);
     const current = new Map(this.listeners.map((l) => [l.listener.name, l]));
     const kept = new Set(plan.kept);
     const fresh = new Map<string, Listener>();
@@ -186,7 +182,7 @@ export class DataPath {
       if (!l) throw new Error(`no listener built for ${cfg.name}`);
       return l;
     });
-    this.config = next;
+    this.timeouts = next.timeouts;
     this.registry.setListeners(next.listeners);
     for (const l of retiring) this.retire(l);
     for (const l of this.listeners) l.wake();
@@ -273,21 +269,12 @@ export class DataPath {
 
   /** Cancel requests by outcome (exact, broadcast, no_target, send_failed_*). */
   cancels(): Record<string, number> {
-    return this.counters.snapshot().cancels;
+    return Object.fromEntries(this.cancelOutcomes);
   }
 
   /** Sessions with a backend (connecting or relaying), for the admin API. */
   sessions(): SessionInfo[] {
-    return this.registry.list().map((r) => ({
-      id: r.id,
-      listener: r.listener,
-      backend: r.backend,
-      backend_address: `${r.backendHost}:${r.backendPort}`,
-      client_address: r.clientAddress,
-      started_at: r.startedAt,
-      bytes_in: r.bytesIn,
-      bytes_out: r.bytesOut,
-    }));
+    return this.registry.list().map(sessionInfo);
   }
 
   /** Sessions with a backend, all listeners. */
@@ -310,7 +297,7 @@ export class DataPath {
   /** Stops accepting, refuses waiting clients, lets sessions drain up to graceMs, then destroys them. */
   async close(opts: { graceMs?: number } = {}): Promise<void> {
     this.closing = true;
-    const graceMs = opts.graceMs ?? this.config.timeouts.shutdown_grace;
+    const graceMs = opts.graceMs ?? this.timeouts.shutdown_grace;
     const all = this.all();
     const stopped = Promise.all(all.map((l) => l.stopAccepting()));
     for (const l of all) l.shutdownPending();
@@ -335,20 +322,6 @@ export class DataPath {
   current(): ClusterView {
     return this.view;
   }
-
-  stats(): DataPathStats {
-    const c = this.counters.snapshot();
-    return {
-      generation: this.view.generation,
-      primary: this.view.primary,
-      listeners: Object.fromEntries([...this.byName()].map(([name, group]) => [name, sumStats(group.map((l) => l.stats()))])),
-      sessions: this.registry.stats(),
-      rejected: c.rejected,
-      closed: c.closed,
-      cancels: c.cancels,
-      connect_errors: c.connect_errors,
-    };
-  }
 }
 
 /** Binds the listeners together; if one fails, closes them all again and throws its error. */
@@ -358,16 +331,4 @@ async function bindAll(targets: ReadonlyArray<{ readonly listener: Listener; rea
   if (!failed) return;
   await Promise.all(targets.map((t) => t.listener.stopAccepting()));
   throw failed.reason;
-}
-
-function sumStats(all: readonly ListenerStats[]): ListenerStats {
-  const sum = { clients: 0, established: 0, held: 0, active: 0, queued: 0 };
-  for (const s of all) {
-    sum.clients += s.clients;
-    sum.established += s.established;
-    sum.held += s.held;
-    sum.active += s.active;
-    sum.queued += s.queued;
-  }
-  return sum;
 }

@@ -2,23 +2,25 @@
 // SessionContext its sessions use: routing under the current view, the hold list, maxconn.
 import net from 'node:net';
 import type { ListenerConfig, TimeoutsConfig } from '../config/types.js';
-import type { ClusterView, MemberView } from '../discovery/types.js';
+import type { ClusterView, MemberView } from '../view/cluster-view.js';
 import { PgrError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { cancelTargets, eligibleBackends, type AdminStates } from '../routing/eligible.js';
 import { pick } from '../routing/pick.js';
-import type { Counters } from '../sessions/counters.js';
 import type { SessionRegistry } from '../sessions/registry.js';
 import { TrafficCounter } from '../sessions/traffic.js';
 import { Admission } from './admission.js';
 import type { Route, Wakeable } from './backend-waiter.js';
-import { ClientSession, type CounterGroup, type SessionContext } from './client-session.js';
+import type { RelayEngine } from '../relay/relay.js';
+import { ClientSession, type SessionContext } from './client-session.js';
 
 export interface ListenerDeps {
   readonly timeouts: TimeoutsConfig;
   readonly logger: Logger;
   readonly registry: SessionRegistry;
-  readonly counters: Counters<CounterGroup>;
+  readonly relayEngine: RelayEngine;
+  /** The data path's count of CancelRequests by outcome (process-wide, not per listener). */
+  countCancel(outcome: string): void;
   view(): ClusterView;
   /** Operator states by member name: drain and maint take no new sessions. */
   adminStates(): AdminStates;
@@ -27,14 +29,6 @@ export interface ListenerDeps {
   nextId(): string;
   /** Cluster mode: asks the primary for the owner of a cancel key no local session has. */
   remoteCancelOwner?(pid: number, key: Buffer): Promise<{ host: string; port: number } | null>;
-}
-
-export interface ListenerStats {
-  readonly clients: number;
-  readonly established: number;
-  readonly held: number;
-  readonly active: number;
-  readonly queued: number;
 }
 
 export interface ListenerOptions {
@@ -72,7 +66,7 @@ export class Listener implements SessionContext {
     this.remoteCancelOwner = deps.remoteCancelOwner?.bind(deps);
     this.traffic = opts.traffic ?? new TrafficCounter();
     this.admission = new Admission(listener.maxconn);
-    // allowHalfOpen: a client FIN is forwarded to the backend as a FIN (relay.ts).
+    // allowHalfOpen: a client FIN is forwarded to the backend as a FIN (relay/js-relay.ts).
     this.server = net.createServer({ allowHalfOpen: true });
     this.server.on('connection', this.accept);
     this.server.on('error', this.onServerError);
@@ -95,8 +89,11 @@ export class Listener implements SessionContext {
   get registry(): SessionRegistry {
     return this.deps.registry;
   }
-  get counters(): Counters<CounterGroup> {
-    return this.deps.counters;
+  get relayEngine(): RelayEngine {
+    return this.deps.relayEngine;
+  }
+  countCancel(outcome: string): void {
+    this.deps.countCancel(outcome);
   }
 
   /** Binds. `path` (e.g. "listeners[2].bind") is named in the error so the operator finds the key. */
@@ -206,12 +203,6 @@ export class Listener implements SessionContext {
   /** This socket's own gauges (its counters may be shared, see ListenerOptions.traffic). */
   gauges(): { current: number; queued: number; held: number } {
     return { current: this.sessions.size, queued: this.admission.stats().queued, held: this.held.size };
-  }
-
-  stats(): ListenerStats {
-    let established = 0;
-    for (const s of this.sessions) if (s.established) established++;
-    return { clients: this.sessions.size, established, held: this.held.size, ...this.admission.stats() };
   }
 
   // ---- SessionContext ----------------------------------------------------------------------

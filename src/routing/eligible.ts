@@ -1,6 +1,6 @@
 // Which members may take new sessions of a listener, and which may hold its existing ones (PURE).
 import type { ListenerConfig } from '../config/types.js';
-import { replicaCheckKey, type ClusterView, type MemberView } from '../discovery/types.js';
+import { replicaCheckKey, type ClusterView, type MemberView } from '../view/cluster-view.js';
 import { sessionVerdict } from './kill.js';
 
 /**

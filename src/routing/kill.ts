@@ -11,7 +11,7 @@
 //                     member is no longer the primary or is gone       → 'not_primary'
 //   on_marked_down: keep                                               → nothing is killed
 import type { ListenerConfig } from '../config/types.js';
-import { replicaCheckKey, type ClusterView } from '../discovery/types.js';
+import { replicaCheckKey, type ClusterView } from '../view/cluster-view.js';
 
 /** Why a new view condemns a session. */
 export type ViewKillReason = 'not_primary' | 'marked_down';

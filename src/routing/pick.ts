@@ -1,6 +1,6 @@
 // Choose one backend among the eligible ones (PURE: load and randomness come in as arguments).
 import type { Balance } from '../config/types.js';
-import type { MemberView } from '../discovery/types.js';
+import type { MemberView } from '../view/cluster-view.js';
 
 export interface Load {
   /** Current sessions of this listener on the member (connecting ones included). */

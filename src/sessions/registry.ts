@@ -1,11 +1,11 @@
 // Session registry: every relayed session, its backend, its cancel key, and the kill switch
 // that a new ClusterView pulls (HAProxy on-marked-down shutdown-sessions, done per view).
 import type { ListenerConfig } from '../config/types.js';
-import type { ClusterView } from '../discovery/types.js';
+import type { ClusterView } from '../view/cluster-view.js';
 import type { Logger } from '../log.js';
-import type { BackendKey } from '../proxy/server-startup-parser.js';
+import { cancelKeyId, type BackendKey } from '../protocol/cancel-key.js';
 import { sessionsToKill, type KillReason } from '../routing/kill.js';
-import { Counters } from './counters.js';
+import type { SessionInfo } from './types.js';
 
 export interface SessionRecord {
   readonly id: string;
@@ -26,6 +26,33 @@ export interface SessionRecord {
   bytesOut: number;
   /** Learned from BackendKeyData; null for TLS passthrough sessions and until startup ends. */
   cancelKey: BackendKey | null;
+}
+
+/** A new session's record: nothing counted yet, no cancel key yet. */
+export function newSessionRecord(
+  id: string,
+  listener: string,
+  member: { readonly name: string; readonly host: string; readonly port: number },
+  viaFallback: boolean,
+  clientAddress: string,
+  startedAt: number,
+): SessionRecord {
+  const { name: backend, host: backendHost, port: backendPort } = member;
+  return { id, listener, backend, backendHost, backendPort, viaFallback, clientAddress, startedAt, bytesIn: 0, bytesOut: 0, cancelKey: null };
+}
+
+/** A record as the admin API's session list shows it. */
+export function sessionInfo(r: SessionRecord): SessionInfo {
+  return {
+    id: r.id,
+    listener: r.listener,
+    backend: r.backend,
+    backend_address: `${r.backendHost}:${r.backendPort}`,
+    client_address: r.clientAddress,
+    started_at: r.startedAt,
+    bytes_in: r.bytesIn,
+    bytes_out: r.bytesOut,
+  };
 }
 
 export type KillFn = (reason: KillReason) => void;
@@ -57,22 +84,6 @@ interface Entry {
   readonly scope: KillScope | null;
 }
 
-export interface RegistryStats {
-  readonly active: number;
-  /** listener → backend → sessions. */
-  readonly sessions: Record<string, Record<string, number>>;
-  /** Sessions killed by a view change, by reason. */
-  readonly killed: Record<string, number>;
-}
-
-/**
- * `pid:hex(key)`: pid as unsigned 32 bits, the key as bytes (any length 4..256). The one id of a
- * cancel key, in the worker's registry and in the primary's key map (cluster/cancel-key-map.ts).
- */
-export function cancelKeyId(pid: number, key: Buffer): string {
-  return `${pid >>> 0}:${key.toString('hex')}`;
-}
-
 export class SessionRegistry {
   /** Listener configs by name, for sessions added without a scope; see setListeners. */
   private configs = new Map<string, ListenerConfig>();
@@ -81,7 +92,6 @@ export class SessionRegistry {
   /** listener → backend → count, kept incrementally for leastconn. */
   private readonly load = new Map<string, Map<string, number>>();
   private readonly byCancelKey = new Map<string, SessionRecord>();
-  private readonly counters = new Counters<'killed'>(['killed']);
   private total = 0;
   private readonly observer: CancelKeyObserver | null;
 
@@ -238,17 +248,7 @@ export class SessionRegistry {
         this.logger.error({ event: 'kill_failed', id: v.record.id, err }, 'failed to kill a session');
       }
     }
-    this.counters.inc('killed', reason, victims.length);
     return victims.length;
-  }
-
-  stats(): RegistryStats {
-    const sessions: Record<string, Record<string, number>> = {};
-    for (const [listener, byBackend] of this.load) {
-      sessions[listener] = {};
-      for (const [backend, n] of byBackend) if (n > 0) sessions[listener][backend] = n;
-    }
-    return { active: this.total, sessions, killed: this.counters.snapshot().killed };
   }
 
   /** A listener no longer configured is forgotten with its last session. */

@@ -1,12 +1,14 @@
-// Traffic counters of one listener, per backend: plain numbers the data path bumps a few times
-// per session (never per chunk), read by the stats page and, at scrape time, by the Prometheus
-// exporter (src/metrics). One source for both, so /stats and /metrics always agree.
+// Traffic counters of one listener, per backend: the data path's one ledger. Plain numbers it
+// bumps a few times per session (never per chunk), read by the stats page and, at scrape time,
+// by the Prometheus exporter (src/metrics). One source for both, so /stats and /metrics always
+// agree, and every closed client is counted once, by its CloseReason (close-reason.ts).
 //
 // Bytes: the relay already adds each chunk's length to its SessionRecord (one number add, no
 // allocation). Here a session's bytes are folded into the backend totals when its relay ends,
 // and the sessions still relaying are summed when someone asks: the hot path stays untouched
 // and the totals only ever grow (a session is in `live` until its bytes are folded in).
-import type { BackendTraffic, ListenerTraffic } from '../http/types.js';
+import { killReasonOf, type EndReason, type RefusalReason } from './close-reason.js';
+import type { BackendTraffic, ListenerTraffic } from './types.js';
 
 /** What the counters need from a relaying session; SessionRecord satisfies it. */
 export interface LiveSession {
@@ -26,13 +28,14 @@ interface BackendCounts {
   readonly killed: Map<string, number>;
 }
 
-function bump(map: Map<string, number>, key: string): void {
+export function bump(map: Map<string, number>, key: string): void {
   map.set(key, (map.get(key) ?? 0) + 1);
 }
 
 export class TrafficCounter {
   private total = 0;
   private readonly refusals = new Map<string, number>();
+  private readonly closed = new Map<string, number>();
   private readonly backends = new Map<string, BackendCounts>();
   private readonly live = new Set<LiveSession>();
 
@@ -42,7 +45,7 @@ export class TrafficCounter {
   }
 
   /** A client was closed before its session reached the relay. */
-  refused(reason: string): void {
+  refused(reason: RefusalReason): void {
     bump(this.refusals, reason);
   }
 
@@ -59,14 +62,16 @@ export class TrafficCounter {
     if (b.current > b.max) b.max = b.current;
   }
 
-  /** `killReason`: the router closed it (view change, admin); null when a side closed. */
-  relayEnded(session: LiveSession, killReason: string | null): void {
+  /** A relayed session ended: counted by `reason`, and per backend when the router killed it. */
+  relayEnded(session: LiveSession, reason: EndReason): void {
     if (!this.live.delete(session)) return;
     const b = this.backend(session.backend);
     b.current--;
     b.bytesIn += session.bytesIn;
     b.bytesOut += session.bytesOut;
-    if (killReason !== null) bump(b.killed, killReason);
+    bump(this.closed, reason);
+    const killed = killReasonOf(reason);
+    if (killed !== null) bump(b.killed, killed);
   }
 
   /** `current`, `queued` and `held` are the listener's own gauges. */
@@ -104,6 +109,7 @@ export class TrafficCounter {
       bytes_in: bytesIn,
       bytes_out: bytesOut,
       refusals: Object.fromEntries(this.refusals),
+      closed: Object.fromEntries(this.closed),
       backends,
     };
   }

@@ -8,7 +8,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PgrError, describeError } from '../../src/errors.js';
+import { describeError } from '../../src/errors.js';
+import { HarnessError } from './errors.js';
 import { EtcdServer } from './etcd.js';
 import { firstMembers, leaderOf, streamingReplicas, writableLeader } from './health.js';
 import { resolveOptions, type LocalClusterOptions, type ResolvedOptions } from './options.js';
@@ -113,7 +114,7 @@ export class LocalCluster {
           opts.log(`cluster ${opts.scope}: a port was taken during start, retrying on fresh ports`);
           continue;
         }
-        throw new PgrError('PGR_ERR_HARNESS', `local cluster ${opts.scope} did not start: ${describeError(err)}\n${logs}`, {
+        throw new HarnessError(`local cluster ${opts.scope} did not start: ${describeError(err)}\n${logs}`, {
           cause: err,
         });
       }
@@ -141,7 +142,7 @@ export class LocalCluster {
     // node1 goes first and takes the initialize key, so it is the first leader on every run;
     // the others start while it runs initdb and clone it (pg_basebackup) once it is up.
     const [first, ...rest] = [...this.patroni.values()];
-    if (!first) throw new PgrError('PGR_ERR_HARNESS', 'a cluster needs at least one node');
+    if (!first) throw new HarnessError('a cluster needs at least one node');
     await first.start();
     const initKey = `${this.namespace}${this.scope}/initialize`;
     await this.unlessPatroniExits((signal) =>
@@ -163,7 +164,7 @@ export class LocalCluster {
 
   private patroniNode(name: string): PatroniNode {
     const node = this.patroni.get(name);
-    if (!node) throw new PgrError('PGR_ERR_HARNESS', `no node named ${name} (have ${[...this.patroni.keys()].join(', ')})`);
+    if (!node) throw new HarnessError(`no node named ${name} (have ${[...this.patroni.keys()].join(', ')})`);
     return node;
   }
 
@@ -177,7 +178,7 @@ export class LocalCluster {
   /** The leader per /cluster (it may still be promoting; waitForLeader waits until it is writable). */
   async leader(): Promise<string> {
     const leader = leaderOf(await this.members());
-    if (!leader) throw new PgrError('PGR_ERR_HARNESS', `cluster ${this.scope} has no leader`);
+    if (!leader) throw new HarnessError(`cluster ${this.scope} has no leader`);
     return leader;
   }
 
@@ -197,7 +198,7 @@ export class LocalCluster {
       },
       { timeoutMs: opts.timeoutMs ?? 60_000, intervalMs: 200, what, ...(opts.signal ? { signal: opts.signal } : {}) },
     ).catch((err: unknown) => {
-      throw new PgrError('PGR_ERR_HARNESS', `${describeError(err)}; last seen: ${seen}`, { cause: err });
+      throw new HarnessError(`${describeError(err)}; last seen: ${seen}`, { cause: err });
     });
   }
 
@@ -222,9 +223,9 @@ export class LocalCluster {
   async switchover(candidate?: string): Promise<{ from: string; to: string }> {
     const members = await this.members();
     const from = leaderOf(members);
-    if (!from) throw new PgrError('PGR_ERR_HARNESS', 'switchover: no leader');
+    if (!from) throw new HarnessError('switchover: no leader');
     const to = candidate ?? members.find((m) => m.name !== from && m.state === 'running')?.name;
-    if (!to || to === from) throw new PgrError('PGR_ERR_HARNESS', `switchover: no usable candidate (got ${to ?? 'none'})`);
+    if (!to || to === from) throw new HarnessError(`switchover: no usable candidate (got ${to ?? 'none'})`);
     await this.patronictl(['switchover', '--leader', from, '--candidate', to, '--force']);
     await this.waitForLeader((name) => name === to, 60_000);
     this.opts.log(`switchover ${from} -> ${to} done`);
@@ -326,7 +327,7 @@ export class LocalCluster {
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed.length > 0) {
       // Keep the base dir and the exit hook: the logs explain the failure, the hook still kills.
-      throw new PgrError('PGR_ERR_HARNESS', `stop: ${failed.map((r) => describeError(r.reason)).join('; ')}`);
+      throw new HarnessError(`stop: ${failed.map((r) => describeError(r.reason)).join('; ')}`);
     }
     this.watchdog.stop();
     unregisterForExit(this);

@@ -2,7 +2,7 @@
 // (stopEtcd/startEtcd simulate a DCS outage).
 import path from 'node:path';
 import { request } from 'undici';
-import { PgrError } from '../../src/errors.js';
+import { HarnessError } from './errors.js';
 import { ManagedProcess, childEnv, makeOwnedDir, tailFile, unlessExited, type RunAs } from './process.js';
 import { waitFor } from './wait.js';
 
@@ -70,7 +70,7 @@ export class EtcdServer {
           waitFor(() => this.healthy(), { timeoutMs, intervalMs: 100, what: `etcd on ${this.clientUrl} to be healthy`, signal }),
       );
     } catch (err) {
-      throw new PgrError('PGR_ERR_HARNESS', `etcd did not start; last log lines:\n${tailFile(this.logFile, 5)}`, {
+      throw new HarnessError(`etcd did not start; last log lines:\n${tailFile(this.logFile, 5)}`, {
         cause: err,
       });
     }
@@ -98,7 +98,7 @@ export class EtcdServer {
       bodyTimeout: 2000,
     });
     const body = (await res.body.json()) as { kvs?: Array<{ key: string; value?: string }> };
-    if (res.statusCode !== 200) throw new PgrError('PGR_ERR_HARNESS', `etcd range ${prefix}: status ${res.statusCode}`);
+    if (res.statusCode !== 200) throw new HarnessError(`etcd range ${prefix}: status ${res.statusCode}`);
     return (body.kvs ?? []).map((kv) => ({
       key: Buffer.from(kv.key, 'base64').toString('utf8'),
       value: Buffer.from(kv.value ?? '', 'base64').toString('utf8'),

@@ -1,6 +1,6 @@
 // What "healthy" means for the local cluster, from Patroni's REST API: a leader that is
 // actually writable, and replicas that are actually streaming from it.
-import { PgrError } from '../../src/errors.js';
+import { HarnessError } from './errors.js';
 import { getClusterMembers, getNodeStatus, isPrimaryRole, type MemberStatus } from './patroni-rest.js';
 
 /** Members from GET /cluster of the first API that answers. */
@@ -13,7 +13,7 @@ export async function firstMembers(apiUrls: readonly string[]): Promise<MemberSt
       errors.push(`${url}: ${(err as Error).message}`);
     }
   }
-  throw new PgrError('PGR_ERR_HARNESS', `no Patroni REST API answered /cluster (${errors.join('; ') || 'none running'})`);
+  throw new HarnessError(`no Patroni REST API answered /cluster (${errors.join('; ') || 'none running'})`);
 }
 
 export function leaderOf(members: readonly MemberStatus[]): string | undefined {

@@ -1,6 +1,6 @@
 // LocalCluster options: defaults and the checks Patroni itself would only fail on at runtime.
 import crypto from 'node:crypto';
-import { PgrError } from '../../src/errors.js';
+import { HarnessError } from './errors.js';
 
 export interface LocalClusterOptions {
   /** Number of Patroni nodes, named node1..nodeN. Default 3. */
@@ -51,17 +51,17 @@ export function resolveOptions(options: LocalClusterOptions): ResolvedOptions {
   // Patroni's documented rule: the leader must be able to retry DCS for retry_timeout twice
   // within one ttl, or it loses the lock during a single slow cycle.
   if (opts.ttl < opts.loopWait + 2 * opts.retryTimeout) {
-    throw new PgrError('PGR_ERR_HARNESS', `ttl ${opts.ttl} must be >= loopWait + 2 * retryTimeout`);
+    throw new HarnessError(`ttl ${opts.ttl} must be >= loopWait + 2 * retryTimeout`);
   }
   if (!Number.isInteger(opts.nodes) || opts.nodes < 1) {
-    throw new PgrError('PGR_ERR_HARNESS', `nodes must be a positive integer, got ${opts.nodes}`);
+    throw new HarnessError(`nodes must be a positive integer, got ${opts.nodes}`);
   }
   // The scope becomes a directory name, an etcd key segment and PostgreSQL's cluster_name.
   if (!/^[A-Za-z0-9_-]+$/.test(opts.scope)) {
-    throw new PgrError('PGR_ERR_HARNESS', `scope must match [A-Za-z0-9_-]+, got ${opts.scope}`);
+    throw new HarnessError(`scope must match [A-Za-z0-9_-]+, got ${opts.scope}`);
   }
   if (!opts.namespace.startsWith('/') || !opts.namespace.endsWith('/')) {
-    throw new PgrError('PGR_ERR_HARNESS', `namespace must start and end with '/', got ${opts.namespace}`);
+    throw new HarnessError(`namespace must start and end with '/', got ${opts.namespace}`);
   }
   return opts;
 }

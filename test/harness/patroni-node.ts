@@ -1,7 +1,7 @@
 // One Patroni-managed PostgreSQL node: its files, its Patroni process, and its postmaster.
 import fs from 'node:fs';
 import path from 'node:path';
-import { PgrError } from '../../src/errors.js';
+import { HarnessError } from './errors.js';
 import { ManagedProcess, childEnv, isPidAlive, killQuietly, processGroupOf, waitForPidsDead, type RunAs } from './process.js';
 
 export interface ClusterNode {
@@ -75,7 +75,7 @@ export class PatroniNode {
     // node has none left (crash() kills it), so this only guards against misuse.
     const orphan = this.postmasterPid();
     if (orphan !== undefined) {
-      throw new PgrError('PGR_ERR_HARNESS', `${this.name}: postmaster ${orphan} still running, stop it first`);
+      throw new HarnessError(`${this.name}: postmaster ${orphan} still running, stop it first`);
     }
     this.proc = await ManagedProcess.spawn('patroni', [this.info.configFile], {
       logFile: this.logFile,
@@ -96,7 +96,7 @@ export class PatroniNode {
       text = fs.readFileSync(path.join(this.info.dataDir, 'postmaster.pid'), 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new PgrError('PGR_ERR_HARNESS', `${this.name}: cannot read postmaster.pid`, { cause: err });
+      throw new HarnessError(`${this.name}: cannot read postmaster.pid`, { cause: err });
     }
     const pid = Number.parseInt(text.split('\n')[0] ?? '', 10);
     if (!Number.isInteger(pid) || pid <= 0 || !isPidAlive(pid)) return undefined;
@@ -105,7 +105,7 @@ export class PatroniNode {
       cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new PgrError('PGR_ERR_HARNESS', `${this.name}: cannot read /proc/${pid}/cmdline`, { cause: err });
+      throw new HarnessError(`${this.name}: cannot read /proc/${pid}/cmdline`, { cause: err });
     }
     return cmdline.includes(this.info.dataDir) ? pid : undefined;
   }

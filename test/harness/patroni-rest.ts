@@ -1,7 +1,7 @@
 // Reads of Patroni's REST API (3.0.2): GET /cluster for the members as the DCS sees them,
 // GET /patroni for one node's own view of its PostgreSQL.
 import { Agent, request, type Dispatcher } from 'undici';
-import { PgrError } from '../../src/errors.js';
+import { HarnessError } from './errors.js';
 
 export interface MemberStatus {
   name: string;
@@ -52,7 +52,7 @@ async function getJson(url: string, timeoutMs: number): Promise<{ status: number
   try {
     return { status: res.statusCode, body: JSON.parse(text) as unknown };
   } catch (err) {
-    throw new PgrError('PGR_ERR_HARNESS', `GET ${url}: not JSON (status ${res.statusCode})`, { cause: err });
+    throw new HarnessError(`GET ${url}: not JSON (status ${res.statusCode})`, { cause: err });
   }
 }
 
@@ -60,7 +60,7 @@ export async function getClusterMembers(apiUrl: string, timeoutMs = 1500): Promi
   const { status, body } = await getJson(`${apiUrl}/cluster`, timeoutMs);
   const members = (body as { members?: RawClusterMember[] }).members;
   if (status !== 200 || !Array.isArray(members)) {
-    throw new PgrError('PGR_ERR_HARNESS', `GET ${apiUrl}/cluster answered ${status}`);
+    throw new HarnessError(`GET ${apiUrl}/cluster answered ${status}`);
   }
   return members.map((m) => ({
     name: m.name,
@@ -75,7 +75,7 @@ export async function getClusterMembers(apiUrl: string, timeoutMs = 1500): Promi
 /** GET /patroni answers 200 on any member that is up, whatever its role. */
 export async function getNodeStatus(apiUrl: string, timeoutMs = 1500): Promise<NodeStatus> {
   const { status, body } = await getJson(`${apiUrl}/patroni`, timeoutMs);
-  if (status !== 200) throw new PgrError('PGR_ERR_HARNESS', `GET ${apiUrl}/patroni answered ${status}`);
+  if (status !== 200) throw new HarnessError(`GET ${apiUrl}/patroni answered ${status}`);
   return body as NodeStatus;
 }
 

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { isIP } from 'node:net';
-import { PgrError } from '../../src/errors.js';
+import { HarnessError } from './errors.js';
 
 export interface Leaf {
   readonly cert: string;
@@ -40,7 +40,7 @@ function openssl(args: string[], cwd: string): void {
     execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (err) {
     const stderr = (err as { stderr?: Buffer }).stderr?.toString() ?? '';
-    throw new PgrError('PGR_ERR_HARNESS', `openssl ${args[0] ?? ''} failed: ${stderr.trim()}`, { cause: err });
+    throw new HarnessError(`openssl ${args[0] ?? ''} failed: ${stderr.trim()}`, { cause: err });
   }
 }
 

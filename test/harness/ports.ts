@@ -1,7 +1,7 @@
 // Free loopback ports for the local cluster. We bind port 0, read the port the kernel picked
 // and release it; the process that will own it binds it a moment later.
 import net from 'node:net';
-import { PgrError } from '../../src/errors.js';
+import { HarnessError } from './errors.js';
 
 // The production defaults (DESIGN.md port table): a test must never touch a real service on them.
 const RESERVED = new Set([5432, 5433, 5442, 8404, 2379, 2380, 8008]);
@@ -30,14 +30,14 @@ export async function findFreePort(): Promise<number> {
     try {
       port = await bindZero();
     } catch (err) {
-      throw new PgrError('PGR_ERR_HARNESS', 'cannot bind a free loopback port', { cause: err });
+      throw new HarnessError('cannot bind a free loopback port', { cause: err });
     }
     if (port > 0 && !RESERVED.has(port) && !handedOut.has(port)) {
       handedOut.add(port);
       return port;
     }
   }
-  throw new PgrError('PGR_ERR_HARNESS', 'no unused free loopback port after 50 attempts');
+  throw new HarnessError('no unused free loopback port after 50 attempts');
 }
 
 /** `count` distinct free loopback ports. */

@@ -5,7 +5,7 @@
 // killed via postmaster.pid.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import { PgrError } from '../../src/errors.js';
+import { HarnessError } from './errors.js';
 import { waitFor } from './wait.js';
 
 export const PG_BIN_DIR = '/usr/lib/postgresql/15/bin';
@@ -24,7 +24,7 @@ export function runAsIdentity(): RunAs | undefined {
     .find((l) => l.startsWith('postgres:'));
   const fields = line?.split(':');
   if (!fields || fields.length < 4) {
-    throw new PgrError('PGR_ERR_HARNESS', 'running as root but there is no postgres user (install postgresql-15)');
+    throw new HarnessError('running as root but there is no postgres user (install postgresql-15)');
   }
   return { uid: Number(fields[2]), gid: Number(fields[3]) };
 }
@@ -60,7 +60,7 @@ export class ManagedProcess {
   private readonly exited: Promise<void>;
 
   private constructor(private readonly child: ChildProcess) {
-    if (child.pid === undefined) throw new PgrError('PGR_ERR_HARNESS', 'spawn returned no pid');
+    if (child.pid === undefined) throw new HarnessError('spawn returned no pid');
     this.pid = child.pid;
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
@@ -84,7 +84,7 @@ export class ManagedProcess {
       // A failed exec surfaces as an 'error' event right after spawn; report it instead of a crash.
       await new Promise<void>((resolve, reject) => {
         child.once('spawn', resolve);
-        child.once('error', (err) => reject(new PgrError('PGR_ERR_HARNESS', `cannot start ${command}`, { cause: err })));
+        child.once('error', (err) => reject(new HarnessError(`cannot start ${command}`, { cause: err })));
       });
       // Without unref the test runner would wait for the cluster to exit on its own.
       child.unref();
@@ -140,13 +140,13 @@ export async function unlessExited<T>(
   const controller = new AbortController();
   const deaths = procs.map(({ proc, what }) =>
     proc.exit.then(() => {
-      throw new PgrError('PGR_ERR_HARNESS', `${what} exited (pid ${proc.pid}) while we waited for it`);
+      throw new HarnessError(`${what} exited (pid ${proc.pid}) while we waited for it`);
     }),
   );
   try {
     return await Promise.race([wait(controller.signal), ...deaths]);
   } finally {
-    controller.abort(new PgrError('PGR_ERR_HARNESS', 'stopped waiting'));
+    controller.abort(new HarnessError('stopped waiting'));
     // Whichever side lost the race must not surface as an unhandled rejection.
     for (const d of deaths) d.catch(() => undefined);
   }
@@ -159,7 +159,7 @@ export function killQuietly(pid: number, signal: NodeJS.Signals | 0): boolean {
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
-    throw new PgrError('PGR_ERR_HARNESS', `kill(${pid}, ${signal}) failed`, { cause: err });
+    throw new HarnessError(`kill(${pid}, ${signal}) failed`, { cause: err });
   }
 }
 
@@ -170,7 +170,7 @@ export function isPidAlive(pid: number): boolean {
     stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw new PgrError('PGR_ERR_HARNESS', `cannot read /proc/${pid}/stat`, { cause: err });
+    throw new HarnessError(`cannot read /proc/${pid}/stat`, { cause: err });
   }
   // Format: "pid (comm) S ..."; comm may contain spaces, so find the last ')'.
   const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
@@ -184,7 +184,7 @@ export function processGroupOf(pid: number): number | undefined {
     stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new PgrError('PGR_ERR_HARNESS', `cannot read /proc/${pid}/stat`, { cause: err });
+    throw new HarnessError(`cannot read /proc/${pid}/stat`, { cause: err });
   }
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const pgid = Number(fields[2]);
@@ -224,7 +224,7 @@ export function runCommand(
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.once('error', (err) => reject(new PgrError('PGR_ERR_HARNESS', `cannot run ${command}`, { cause: err })));
+    child.once('error', (err) => reject(new HarnessError(`cannot run ${command}`, { cause: err })));
     child.once('close', (code, signal) => {
       if (code === 0) {
         resolve({ stdout, stderr, code });
@@ -232,7 +232,7 @@ export function runCommand(
       }
       const why = signal ? `killed by ${signal} (timeout ${opts.timeoutMs} ms?)` : `exit code ${code}`;
       reject(
-        new PgrError('PGR_ERR_HARNESS', `${command} ${args.join(' ')}: ${why}\n${stderr.trim()}\n${stdout.trim()}`.trim()),
+        new HarnessError(`${command} ${args.join(' ')}: ${why}\n${stderr.trim()}\n${stdout.trim()}`.trim()),
       );
     });
   });

@@ -10,7 +10,7 @@
 //    exit on postmaster death) and removes the base dir.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import { PgrError } from '../../src/errors.js';
+import { HarnessError } from './errors.js';
 import { killQuietly } from './process.js';
 
 export interface Killable {
@@ -67,7 +67,7 @@ export class Watchdog {
     // Without a watchdog the cluster still works; only the crash cleanup is lost, so say so.
     child.once('error', (err) => log(`watchdog for ${baseDir} failed: ${err.message}`));
     child.unref();
-    if (child.pid === undefined) throw new PgrError('PGR_ERR_HARNESS', 'cannot start the harness watchdog (bash)');
+    if (child.pid === undefined) throw new HarnessError('cannot start the harness watchdog (bash)');
     return new Watchdog(child.pid);
   }
 

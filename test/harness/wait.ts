@@ -1,7 +1,8 @@
 // Condition polling for tests and the harness: we wait on what we need to be true,
 // never on a fixed sleep, so fast machines stay fast and slow ones get the whole deadline.
 import { setTimeout as delay } from 'node:timers/promises';
-import { PgrError, describeError } from '../../src/errors.js';
+import { describeError } from '../../src/errors.js';
+import { HarnessError } from './errors.js';
 
 export interface WaitOptions {
   timeoutMs: number;
@@ -36,7 +37,7 @@ export async function waitFor<T>(
     const left = deadline - Date.now();
     if (left <= 0) {
       const detail = lastError === undefined ? '' : ` (last error: ${describeError(lastError)})`;
-      throw new PgrError('PGR_ERR_HARNESS', `timed out after ${opts.timeoutMs} ms waiting for ${opts.what}${detail}`, {
+      throw new HarnessError(`timed out after ${opts.timeoutMs} ms waiting for ${opts.what}${detail}`, {
         cause: lastError,
       });
     }
@@ -52,7 +53,7 @@ export async function waitFor<T>(
 export async function within<T>(promise: Promise<T>, timeoutMs: number, what: () => string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new PgrError('PGR_ERR_HARNESS', `timed out after ${timeoutMs} ms waiting for ${what()}`)), timeoutMs);
+    timer = setTimeout(() => reject(new HarnessError(`timed out after ${timeoutMs} ms waiting for ${what()}`)), timeoutMs);
   });
   try {
     return await Promise.race([promise, expired]);

@@ -1,5 +1,5 @@
 // Cluster mode against a real cluster (etcd 3.4 + 3 × Patroni 3.0.2 / PostgreSQL 15): a
-// ClusterRouter with two data-path workers (the compiled dist/ build: `npm run build` first),
+// ClusterPlane with two data-path workers (the compiled dist/ build: `npm run build` first),
 // real clients (node-postgres, psycopg2), kill -9, switchover, reload, and the CLI's drain.
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -10,11 +10,11 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterRouter } from '../../src/cluster/cluster-router.js';
-import { reloadFromFile } from '../../src/cluster/reload.js';
+import { ClusterPlane } from '../../src/cluster/cluster-plane.js';
+import { reloadFromFile } from '../../src/plane/reload.js';
 import { loadConfigText } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
-import type { SessionInfo } from '../../src/http/types.js';
+import type { SessionInfo } from '../../src/sessions/types.js';
 import { LocalCluster, findFreePort, waitFor, within } from '../harness/cluster.js';
 import { freeRouterPorts, pgClient, portOf, startRouter, whereAmI, type RouterPorts } from './router-fixture.js';
 import { captureLog } from '../helpers/capture-log.js';
@@ -59,7 +59,7 @@ function ended(c: pg.Client): Promise<void> {
 }
 
 /** Worker id → its sessions' client ports (from the admin API's session list). */
-async function sessionsByWorker(router: ClusterRouter): Promise<Map<number, number[]>> {
+async function sessionsByWorker(router: ClusterPlane): Promise<Map<number, number[]>> {
   const out = new Map<number, number[]>();
   for (const a of await router.supervisor.query('sessions')) {
     const ports = (a.data as SessionInfo[]).map((s) => Number(s.client_address.split(':').pop()));
@@ -94,14 +94,14 @@ function sendCancel(port: number, pid: number, key: number): Promise<void> {
 
 describe('cluster mode (2 workers) in front of a real Patroni cluster', () => {
   let cluster: LocalCluster;
-  let router: ClusterRouter;
+  let router: ClusterPlane;
   let ports: Ports;
   const log = captureLog();
 
   beforeAll(async () => {
     cluster = await LocalCluster.start();
     ports = await freeRouterPorts();
-    router = new ClusterRouter(load(yaml(cluster, ports)), log.logger, { log: { level: process.env.PGROUTER_TEST_LOG ?? 'warn', format: 'json' } });
+    router = new ClusterPlane(load(yaml(cluster, ports)), log.logger, { log: { level: process.env.PGROUTER_TEST_LOG ?? 'warn', format: 'json' } });
     await router.start();
     const leader = await cluster.leader();
     await waitFor(() => router.view().primary === leader, { timeoutMs: 15_000, what: 'router to confirm the leader' });

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Router } from '../../src/app.js';
+import type { Router } from '../../src/router/router.js';
 import type { Config } from '../../src/config/types.js';
 import { HttpServer } from '../../src/http/server.js';
 import type { StatsSnapshot } from '../../src/http/types.js';

@@ -2,7 +2,7 @@
 // 3.0.2 / PostgreSQL 15. Every scrape goes through a strict text-format parser.
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Router } from '../../src/app.js';
+import type { Router } from '../../src/router/router.js';
 import { LocalCluster, waitFor } from '../harness/cluster.js';
 import { parsePrometheusText, sumOf, valueOf, type Family } from '../helpers/prom-text.js';
 import { freeRouterPorts, pgClient, routerConfig, startRouter, type RouterPorts } from './router-fixture.js';

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { loadConfigText } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
-import { Router } from '../../src/app.js';
+import { Router } from '../../src/router/router.js';
 import { silentLogger, createLogger } from '../../src/log.js';
 import { findFreePort, type LocalCluster } from '../harness/cluster.js';
 

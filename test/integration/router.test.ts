@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findFreePort, LocalCluster, waitFor } from '../harness/cluster.js';
 import { sslRequest, startupPacket } from '../unit/proxy/helpers/packets.js';
-import type { Router } from '../../src/app.js';
+import type { Router } from '../../src/router/router.js';
 import { freeRouterPorts, pgClient, portOf, psql, rawClientClosed, routerConfig, startRouter, whereAmI, type RouterPorts } from './router-fixture.js';
 
 const run = promisify(execFile);
@@ -67,7 +67,7 @@ describe('pgrouter in front of a real Patroni cluster', () => {
 
   it('closes and counts bad clients while a concurrent pgbench runs without a single error', async () => {
     await run('pgbench', ['-i', '-q', '-s', '1', '-h', '127.0.0.1', '-p', String(ports.rw), '-U', 'postgres', 'postgres']);
-    const before = router.dataPath.stats().rejected;
+    const before = router.dataPath.traffic()['rw']?.refusals ?? {};
     const bench = spawn('pgbench', ['-S', '-c', '4', '-j', '2', '-T', '8', '-h', '127.0.0.1', '-p', String(ports.rw), '-U', 'postgres', 'postgres']);
     let out = '';
     bench.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -91,7 +91,7 @@ describe('pgrouter in front of a real Patroni cluster', () => {
     const code = await benchDone;
     expect(code, out).toBe(0);
     expect(out).toMatch(/number of failed transactions: 0/);
-    const after = router.dataPath.stats().rejected;
+    const after = router.dataPath.traffic()['rw']?.refusals ?? {};
     const delta = (k: string): number => (after[k] ?? 0) - (before[k] ?? 0);
     expect(Object.keys(after).reduce((n, k) => n + delta(k), 0)).toBe(4);
     expect(delta('startup_timeout')).toBe(1);

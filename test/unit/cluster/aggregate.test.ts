@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { mergeCounts, mergeTraffic, retiredTraffic, sumTrees } from '../../../src/cluster/aggregate.js';
-import type { ListenerTraffic } from '../../../src/http/types.js';
+import type { ListenerTraffic } from '../../../src/sessions/types.js';
 
 function traffic(current: number, total: number, backends: ListenerTraffic['backends'] = {}): ListenerTraffic {
-  return { current, total, queued: 1, held: 0, bytes_in: 10 * total, bytes_out: 100 * total, refusals: { no_backend: total }, backends };
+  return { current, total, queued: 1, held: 0, bytes_in: 10 * total, bytes_out: 100 * total, refusals: { no_backend: total }, closed: { client_closed: total }, backends };
 }
 const backend = (current: number, total: number, killed: Record<string, number> = {}) => ({ current, max: current + 1, total, bytes_in: total, bytes_out: total, connect_errors: 0, killed });
 
@@ -20,6 +20,7 @@ describe('merging worker reports', () => {
       bytes_in: 80,
       bytes_out: 800,
       refusals: { no_backend: 8 },
+      closed: { client_closed: 8 },
       backends: { n1: { current: 3, max: 5, total: 8, bytes_in: 8, bytes_out: 8, connect_errors: 0, killed: { not_primary: 1 } } },
     });
     expect(merged['ro']?.total).toBe(1);
@@ -28,7 +29,7 @@ describe('merging worker reports', () => {
   it('keeps an exited worker\'s totals but none of its gauges', () => {
     const last = { rw: traffic(4, 9, { n1: backend(4, 9, { admin: 2 }) }) };
     const retired = retiredTraffic(last);
-    expect(retired['rw']).toMatchObject({ current: 0, queued: 0, held: 0, total: 9, bytes_in: 90, refusals: { no_backend: 9 } });
+    expect(retired['rw']).toMatchObject({ current: 0, queued: 0, held: 0, total: 9, bytes_in: 90, refusals: { no_backend: 9 }, closed: { client_closed: 9 } });
     expect(retired['rw']?.backends['n1']).toEqual({ current: 0, max: 0, total: 9, bytes_in: 9, bytes_out: 9, connect_errors: 0, killed: { admin: 2 } });
     const after = mergeTraffic([retired, { rw: traffic(1, 1, { n1: backend(1, 1) }) }]);
     expect(after['rw']?.total).toBe(10);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CancelKeyMap } from '../../../src/cluster/cancel-key-map.js';
-import { cancelKeyId } from '../../../src/sessions/registry.js';
+import { cancelKeyId } from '../../../src/protocol/cancel-key.js';
 
 const key = (hex: string): Buffer => Buffer.from(hex, 'hex');
 const owner = (workerId: number, port = 5432) => ({ host: '10.0.0.1', port, workerId, sessionId: `s${workerId}` });

@@ -1,7 +1,7 @@
 // The DataPath's cluster hooks (CancelKeyHooks): learned and forgotten cancel keys are reported,
 // an unknown key is looked up before falling back to the broadcast, and drain() keeps sessions.
 import { afterEach, describe, expect, it } from 'vitest';
-import type { BackendKey } from '../../../src/proxy/server-startup-parser.js';
+import type { BackendKey } from '../../../src/protocol/cancel-key.js';
 import { DataPath, type CancelKeyHooks } from '../../../src/proxy/data-path.js';
 import { silentLogger } from '../../../src/log.js';
 import { testConfig } from '../proxy/helpers/config.js';

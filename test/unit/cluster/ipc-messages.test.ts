@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { envelope, IPC_VERSION, parseToPrimary, parseToWorker } from '../../../src/cluster/ipc-messages.js';
-import { emptyView } from '../../../src/discovery/types.js';
+import { emptyView } from '../../../src/view/cluster-view.js';
 
 const key4 = Buffer.from([1, 2, 3, 4]).toString('base64');
 

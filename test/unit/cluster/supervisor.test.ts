@@ -3,7 +3,8 @@
 // dropped, a failed reload keeps the running generation.
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WorkerSupervisor, resolveWorkerCount, type SupervisorOptions } from '../../../src/cluster/supervisor.js';
+import { WorkerSupervisor } from '../../../src/cluster/supervisor.js';
+import { resolveWorkerCount, type SupervisorOptions } from '../../../src/cluster/supervisor-options.js';
 import { workerConfig } from '../../../src/cluster/worker-cohort.js';
 import { testConfig } from '../proxy/helpers/config.js';
 import { member, view } from '../proxy/helpers/view.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { initialCheck, type CheckRecord } from '../../../src/discovery/check-state.js';
 import { deriveView, type MemberChecks } from '../../../src/discovery/derive-view.js';
-import type { ClusterView, MemberView } from '../../../src/discovery/types.js';
+import type { ClusterView, MemberView } from '../../../src/view/cluster-view.js';
 import {
   INTERVAL,
   STALE_AFTER,

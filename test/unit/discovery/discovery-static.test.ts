@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Config } from '../../../src/config/types.js';
 import { Discovery } from '../../../src/discovery/discovery.js';
-import type { ClusterView } from '../../../src/discovery/types.js';
+import type { ClusterView } from '../../../src/view/cluster-view.js';
 import { waitFor } from '../../harness/wait.js';
 import { FakePatroni } from './fake-patroni.js';
 import { captureLog } from '../../helpers/capture-log.js';

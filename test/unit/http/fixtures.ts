@@ -1,15 +1,7 @@
 // A fake RouterControl and snapshot builders for the HTTP unit tests.
-import type { ClusterView, MemberView } from '../../../src/discovery/types.js';
-import type {
-  AdminState,
-  BackendRow,
-  BackendTraffic,
-  ListenerRow,
-  ListenerTraffic,
-  RouterControl,
-  SessionInfo,
-  StatsSnapshot,
-} from '../../../src/http/types.js';
+import type { ClusterView, MemberView } from '../../../src/view/cluster-view.js';
+import type { AdminState, BackendRow, ListenerRow, RouterControl, StatsSnapshot } from '../../../src/http/types.js';
+import type { BackendTraffic, ListenerTraffic, SessionInfo } from '../../../src/sessions/types.js';
 
 export const NOW = Date.UTC(2025, 2, 1, 12, 0, 0);
 
@@ -33,7 +25,7 @@ export function backend(name: string, over: Partial<BackendRow> = {}): BackendRo
 }
 
 export function listener(name: string, role: 'primary' | 'replica', backends: BackendRow[], over: Partial<ListenerRow> = {}): ListenerRow {
-  const t: ListenerTraffic = { current: 0, total: 0, queued: 0, held: 0, bytes_in: 0, bytes_out: 0, refusals: {}, backends: {} };
+  const t: ListenerTraffic = { current: 0, total: 0, queued: 0, held: 0, bytes_in: 0, bytes_out: 0, refusals: {}, closed: {}, backends: {} };
   return { name, bind: role === 'primary' ? ':5432' : ':5433', role, can_route: backends.some((b) => b.state === 'UP'), traffic: t, backends, ...over };
 }
 

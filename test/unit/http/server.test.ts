@@ -3,7 +3,8 @@ import { loadConfigText } from '../../../src/config/load.js';
 import type { Config } from '../../../src/config/types.js';
 import { captureLog } from '../../helpers/capture-log.js';
 import { HttpServer, type HttpServerOptions } from '../../../src/http/server.js';
-import { planReload, type ReloadOutcome } from '../../../src/cluster/reload.js';
+import type { ReloadReply } from '../../../src/http/types.js';
+import { describePlan, planReload } from '../../../src/plane/reload.js';
 import { refreshSeconds } from '../../../src/http/public-routes.js';
 import { PgrError } from '../../../src/errors.js';
 import { backend, FakeControl, listener, snapshot } from './fixtures.js';
@@ -216,7 +217,8 @@ describe('POST /admin/reload', () => {
 
   it('applies the file like SIGHUP and says what changed and what waits for a restart', async () => {
     const next = config(`admin: { token: "${TOKEN}" }\nlog: { level: debug }\n`);
-    const outcome: ReloadOutcome = { ok: true, plan: planReload(withAdmin, next) };
+    const plan = planReload(withAdmin, next);
+    const outcome: ReloadReply = { ok: true, changes: describePlan(plan), restartNeeded: plan.restartNeeded };
     let calls = 0;
     const { s, logs } = server(withAdmin, new FakeControl(), { reload: () => (calls++, Promise.resolve(outcome)) });
     const admin = s.admin ?? expect.fail('admin API should be on');
@@ -229,14 +231,14 @@ describe('POST /admin/reload', () => {
   });
 
   it('answers 400 with every issue for an invalid file, 500 when applying failed, 501 without a file', async () => {
-    const invalid: ReloadOutcome = { ok: false, reason: 'invalid', issues: [{ path: 'listeners[0].bind', line: 4, message: 'bad address' }] };
+    const invalid: ReloadReply = { ok: false, reason: 'invalid', issues: [{ path: 'listeners[0].bind', line: 4, message: 'bad address' }] };
     const admin = server(withAdmin, new FakeControl(), { reload: () => Promise.resolve(invalid) }).s.admin ?? expect.fail('admin API should be on');
     const bad = await admin.inject({ method: 'POST', url: '/admin/reload', headers: auth });
     expect([bad.statusCode, bad.json()]).toEqual([
       400,
       { ok: false, error: 'invalid_config', message: 'the config file is invalid; the running config is kept', issues: [{ path: 'listeners[0].bind', line: 4, message: 'bad address' }] },
     ]);
-    const failed: ReloadOutcome = { ok: false, reason: 'apply_failed', error: 'EADDRINUSE' };
+    const failed: ReloadReply = { ok: false, reason: 'apply_failed', error: 'EADDRINUSE' };
     const admin2 = server(withAdmin, new FakeControl(), { reload: () => Promise.resolve(failed) }).s.admin ?? expect.fail('admin API should be on');
     const res = await admin2.inject({ method: 'POST', url: '/admin/reload', headers: auth });
     expect([res.statusCode, res.json()]).toEqual([500, { ok: false, error: 'apply_failed', message: 'the running config is kept: EADDRINUSE' }]);

@@ -28,6 +28,15 @@ describe('the stats page', () => {
     expect(rowsOf(page, 'node3')[1]).toContain('<td class="num">3.0 MB</td>');
   });
 
+  it('names why clients were refused and why sessions ended, by reason, under their listener', () => {
+    const rw = listener('rw', 'primary', [backend('node1', { state: 'UP' })]);
+    const traffic = { ...rw.traffic, refusals: { no_backend: 2, startup_timeout: 0 }, closed: { client_closed: 5, killed_not_primary: 1 } };
+    const page = render(snapshot({ listeners: [{ ...rw, traffic }] }));
+    expect(page).toContain('<p class="muted">refused: no_backend 2</p>');
+    expect(page).toContain('<p class="muted">ended: client_closed 5, killed_not_primary 1</p>');
+    expect(render(snapshot({ listeners: [rw] }))).not.toContain('ended:');
+  });
+
   it('colours each row by state like HAProxy: UP green, DOWN red, DRAIN blue, MAINT brown', () => {
     const s = snapshot({
       listeners: [

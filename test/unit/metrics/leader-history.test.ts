@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ClusterView } from '../../../src/discovery/types.js';
+import type { ClusterView } from '../../../src/view/cluster-view.js';
 import {
   INITIAL_LEADER_HISTORY,
   LEADER_HISTORY_MAX,

@@ -1,7 +1,7 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import type { ClusterView, EtcdStatus } from '../../../src/discovery/types.js';
-import type { ListenerTraffic } from '../../../src/http/types.js';
+import type { ClusterView, EtcdStatus } from '../../../src/view/cluster-view.js';
+import type { ListenerTraffic } from '../../../src/sessions/types.js';
 import { declareMetrics } from '../../../src/metrics/metrics.js';
 import { RouterMetrics, type MetricsSources } from '../../../src/metrics/router-metrics.js';
 import { backendStates } from '../../../src/metrics/stats-snapshot.js';
@@ -29,7 +29,7 @@ async function scrape(m: RouterMetrics): Promise<Map<string, Family>> {
 }
 
 function traffic(over: Partial<ListenerTraffic> = {}): ListenerTraffic {
-  return { current: 0, total: 0, queued: 0, held: 0, bytes_in: 0, bytes_out: 0, refusals: {}, backends: {}, ...over };
+  return { current: 0, total: 0, queued: 0, held: 0, bytes_in: 0, bytes_out: 0, refusals: {}, closed: {}, backends: {}, ...over };
 }
 
 describe('declareMetrics', () => {
@@ -76,6 +76,7 @@ describe('RouterMetrics', () => {
         bytes_in: 10,
         bytes_out: 20,
         refusals: { no_backend: 4, startup_timeout: 1 },
+        closed: { client_closed: 2, killed_not_primary: 3 },
         backends: { n1: { current: 2, max: 5, total: 6, bytes_in: 10, bytes_out: 20, connect_errors: 1, killed: { not_primary: 3 } } },
       }),
     };
@@ -91,6 +92,8 @@ describe('RouterMetrics', () => {
     expect(valueOf(f, 'pgrouter_listener_refusals_total', { ...rw, reason: 'no_backend' })).toBe(4);
     expect(valueOf(f, 'pgrouter_listener_refusals_total', { ...rw, reason: 'startup_timeout' })).toBe(1);
     expect(valueOf(f, 'pgrouter_listener_refusals_total', { ...rw, reason: 'queue_timeout' })).toBe(0);
+    expect(valueOf(f, 'pgrouter_listener_closed_sessions_total', { ...rw, reason: 'client_closed' })).toBe(2);
+    expect(valueOf(f, 'pgrouter_listener_closed_sessions_total', { ...rw, reason: 'killed_not_primary' })).toBe(3);
     expect(valueOf(f, 'pgrouter_backend_current_sessions', n1)).toBe(2);
     expect(valueOf(f, 'pgrouter_backend_max_sessions', n1)).toBe(5);
     expect(valueOf(f, 'pgrouter_backend_sessions_total', n1)).toBe(6);

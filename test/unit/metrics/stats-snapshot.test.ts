@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ListenerConfig } from '../../../src/config/types.js';
-import type { ListenerTraffic } from '../../../src/http/types.js';
+import type { ListenerTraffic } from '../../../src/sessions/types.js';
 import { INITIAL_LEADER_HISTORY, nextLeaderHistory } from '../../../src/metrics/leader-history.js';
 import { backendKey, backendStates, buildStatsSnapshot, type SnapshotInput } from '../../../src/metrics/stats-snapshot.js';
 import type { AdminStates } from '../../../src/routing/eligible.js';
@@ -105,6 +105,7 @@ describe('buildStatsSnapshot', () => {
         bytes_in: 100,
         bytes_out: 900,
         refusals: { no_backend: 2 },
+        closed: { killed_not_primary: 1 },
         backends: { n1: { current: 2, max: 4, total: 9, bytes_in: 100, bytes_out: 900, connect_errors: 1, killed: { not_primary: 1 } } },
       },
     };
@@ -118,14 +119,14 @@ describe('buildStatsSnapshot', () => {
     expect(rwRow).toMatchObject({ name: 'rw', bind: '127.0.0.1:6432', role: 'primary', traffic: traffic['rw'] });
     expect(rwRow?.backends[0]).toMatchObject({ name: 'n1', address: '127.0.0.1:1', role: 'primary', lag_bytes: 0, last_change_at: 21_500, traffic: traffic['rw']?.backends['n1'] });
     expect(rwRow?.backends[1]).toMatchObject({ name: 'n2', last_change_at: null, traffic: { current: 0, total: 0 } });
-    expect(snap.listeners[1]?.traffic).toEqual({ current: 0, total: 0, queued: 0, held: 0, bytes_in: 0, bytes_out: 0, refusals: {}, backends: {} });
+    expect(snap.listeners[1]?.traffic).toEqual({ current: 0, total: 0, queued: 0, held: 0, bytes_in: 0, bytes_out: 0, refusals: {}, closed: {}, backends: {} });
     expect(snap.workers).toEqual({ '42': 0 });
   });
 
   it('keeps a member that left the view visible on a listener while sessions still run on it', () => {
     const t = { current: 1, max: 1, total: 1, bytes_in: 0, bytes_out: 0, connect_errors: 0, killed: {} };
     const traffic: Record<string, ListenerTraffic> = {
-      ro: { current: 1, total: 1, queued: 0, held: 0, bytes_in: 0, bytes_out: 0, refusals: {}, backends: { gone: t, n2: { ...t, current: 0 } } },
+      ro: { current: 1, total: 1, queued: 0, held: 0, bytes_in: 0, bytes_out: 0, refusals: {}, closed: {}, backends: { gone: t, n2: { ...t, current: 0 } } },
     };
     const row = buildStatsSnapshot(input({ traffic })).listeners[1];
     expect(row?.backends.map((b) => [b.name, b.state, b.reason])).toContainEqual(['gone', 'DOWN', 'not in the cluster view']);

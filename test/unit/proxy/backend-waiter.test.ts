@@ -1,7 +1,7 @@
 // The waiter owns timers: fake timers let these tests run the clock instead of sleeping.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { TimeoutsConfig } from '../../../src/config/types.js';
-import type { MemberView } from '../../../src/discovery/types.js';
+import type { MemberView } from '../../../src/view/cluster-view.js';
 import { Admission } from '../../../src/proxy/admission.js';
 import { BackendWaiter, CONNECT_RETRY_MS, type Route, type Wakeable, type WaiterContext } from '../../../src/proxy/backend-waiter.js';
 import { listenerConfig, testConfig } from './helpers/config.js';

@@ -67,7 +67,7 @@ describe('DataPath admin states', () => {
     const fixture = f;
     await waitFor(() => fixture.dp.traffic()['rw']?.backends['n1']?.current === 0, { what: 'killed session to end' });
     expect(fixture.dp.traffic()['rw']?.backends['n1']?.killed).toEqual({ admin: 1 });
-    expect(fixture.dp.stats().closed).toMatchObject({ killed_admin: 1 });
+    expect(fixture.dp.traffic()['rw']?.closed).toMatchObject({ killed_admin: 1 });
     expect((await ro.query<{ backend: string }>('select backend')).rows).toEqual([{ backend: 'n2' }]);
     expect(fixture.dp.killBackendSessions('n9')).toBe(0);
     await ro.end();
@@ -101,7 +101,7 @@ describe('DataPath traffic and sessions', () => {
     expect(after?.bytes_in).toBeGreaterThan(during?.bytes_in ?? 0);
     expect(after?.bytes_out).toBeGreaterThan(during?.bytes_out ?? 0);
     expect(fixture.dp.sessions()).toEqual([]);
-    expect(fixture.dp.traffic()['ro']).toEqual({ current: 0, total: 0, queued: 0, held: 0, bytes_in: 0, bytes_out: 0, refusals: {}, backends: {} });
+    expect(fixture.dp.traffic()['ro']).toEqual({ current: 0, total: 0, queued: 0, held: 0, bytes_in: 0, bytes_out: 0, refusals: {}, closed: {}, backends: {} });
   });
 
   it('counts refused clients by reason and failed backend connections per backend', async () => {

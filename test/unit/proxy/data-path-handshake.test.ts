@@ -43,7 +43,7 @@ describe('DataPath handshake', () => {
     await waitReady(raw);
     expect(f.backends['n1']?.conns.size).toBe(1);
     // BackendKeyData was parsed from the plaintext startup: the cancel key is registered.
-    await waitFor(() => f?.dp.stats().sessions.active === 1, { what: 'session registered' });
+    await waitFor(() => f?.dp.sessionCount() === 1, { what: 'session registered' });
     raw.destroy();
   });
 
@@ -66,7 +66,7 @@ describe('DataPath handshake', () => {
     raw.write(Buffer.concat([sslRequest(), startupPacket({ user: 'app' })]));
     await raw.waitClosed();
     expect(raw.received.length).toBe(0);
-    expect(f.dp.stats().rejected).toEqual({ ssl_pipelined: 1 });
+    expect(f.dp.traffic()['rw']?.refusals).toEqual({ ssl_pipelined: 1 });
     expect(f.backends['n1']?.sslRequests).toBe(0);
   });
 
@@ -76,7 +76,7 @@ describe('DataPath handshake', () => {
     raw.write(Buffer.concat([sslRequest(), Buffer.from('Q')]));
     await raw.waitClosed();
     expect(raw.received.length).toBe(0);
-    expect(f.dp.stats().rejected).toEqual({ ssl_pipelined: 1 });
+    expect(f.dp.traffic()['rw']?.refusals).toEqual({ ssl_pipelined: 1 });
   });
 
   it('rejects bytes the client sends while the backend has not answered its SSLRequest yet', async () => {
@@ -84,11 +84,11 @@ describe('DataPath handshake', () => {
     const fixture = f;
     const raw = await RawClient.connect(fixture.port('rw'));
     raw.write(sslRequest());
-    await waitFor(() => fixture.dp.stats().listeners['rw']?.held === 1, { what: 'client held' });
+    await waitFor(() => fixture.dp.traffic()['rw']?.held === 1, { what: 'client held' });
     raw.write(startupPacket({ user: 'app' }));
     await raw.waitClosed();
     expect(raw.received.length).toBe(0);
-    expect(fixture.dp.stats().rejected).toEqual({ ssl_pipelined: 1 });
+    expect(fixture.dp.traffic()['rw']?.refusals).toEqual({ ssl_pipelined: 1 });
   });
 
   it("answers a GSSENCRequest with 'N' and continues with the startup on the same connection", async () => {
@@ -117,7 +117,7 @@ describe('DataPath handshake', () => {
     noUser.write(startupPacket({ database: 'db' }));
 
     await Promise.all([random, oversized, tls, silent, noUser].map((c) => c.waitClosed()));
-    expect(fixture.dp.stats().rejected).toEqual({ invalid_startup: 3, direct_tls: 1, startup_timeout: 1 });
+    expect(fixture.dp.traffic()['rw']?.refusals).toEqual({ invalid_startup: 3, direct_tls: 1, startup_timeout: 1 });
     expect(fixture.backends['n1']?.startups.length).toBe(1);
     expect((await good.query<{ backend: string }>('select backend')).rows).toEqual([{ backend: 'n1' }]);
     await good.end();
@@ -128,7 +128,7 @@ describe('DataPath handshake', () => {
     const raw = await RawClient.connect(f.port('rw'));
     raw.write(startupPacket({ user: 'app' }).subarray(0, 10));
     await raw.waitClosed();
-    expect(f.dp.stats().rejected).toEqual({ startup_timeout: 1 });
+    expect(f.dp.traffic()['rw']?.refusals).toEqual({ startup_timeout: 1 });
   });
 
   it('accepts a startup packet split byte by byte', async () => {

@@ -30,7 +30,7 @@ describe('DataPath relay', () => {
     raw.write(payload);
     await raw.waitBytes(1 + payload.length, 30_000);
     expect(raw.received.subarray(1).equals(payload)).toBe(true);
-    await waitFor(() => (f?.dp.stats().sessions.active ?? 0) === 1, { what: 'one session' });
+    await waitFor(() => f?.dp.sessionCount() === 1, { what: 'one session' });
     raw.destroy();
   });
 
@@ -60,7 +60,7 @@ describe('DataPath relay', () => {
     raw.socket.end();
     await raw.waitClosed();
     await waitFor(() => f?.backends['n1']?.conns.size === 0, { what: 'backend connection closed' });
-    await waitFor(() => f?.dp.stats().sessions.active === 0, { what: 'session gone' });
+    await waitFor(() => f?.dp.sessionCount() === 0, { what: 'session gone' });
   });
 
   it('closes the client when the backend goes away, counted as server_closed', async () => {
@@ -68,21 +68,21 @@ describe('DataPath relay', () => {
     const raw = (await readySession(f.port('rw'))).raw;
     for (const c of f.backends['n1']?.conns ?? []) c.socket.destroy();
     await raw.waitClosed();
-    await waitFor(() => f?.dp.stats().closed['server_closed'] === 1, { what: 'server_closed counted' });
+    await waitFor(() => f?.dp.traffic()['rw']?.closed['server_closed'] === 1, { what: 'server_closed counted' });
   });
 
   it('closes a session idle longer than timeouts.client', async () => {
     f = await Fixture.start({ backends: ['n1'], primary: 'n1', config: testConfig({ timeouts: { client: 200 } }) });
     const raw = (await readySession(f.port('rw'))).raw;
     await raw.waitClosed();
-    expect(f.dp.stats().closed).toEqual({ client_timeout: 1 });
+    expect(f.dp.traffic()['rw']?.closed).toEqual({ client_timeout: 1 });
   });
 
   it('closes a session whose backend is idle longer than timeouts.server', async () => {
     f = await Fixture.start({ backends: ['n1'], primary: 'n1', config: testConfig({ timeouts: { server: 200 } }) });
     const raw = (await readySession(f.port('rw'))).raw;
     await raw.waitClosed();
-    expect(f.dp.stats().closed).toEqual({ server_timeout: 1 });
+    expect(f.dp.traffic()['rw']?.closed).toEqual({ server_timeout: 1 });
   });
 
   it('moves a client still negotiating SSL with a former primary to the new primary', async () => {
@@ -96,7 +96,7 @@ describe('DataPath relay', () => {
     raw.write(startupPacket({ user: 'app' }));
     await waitFor(() => raw.received.includes(READY), { what: 'ReadyForQuery from n2' });
     expect(fixture.backends['n2']?.startups).toEqual([{ user: 'app' }]);
-    expect(fixture.dp.stats().sessions.sessions['rw']).toEqual({ n2: 1 });
+    expect(fixture.sessionsOn('rw')).toEqual({ n2: 1 });
     raw.destroy();
   });
 });
@@ -109,7 +109,7 @@ describe('DataPath shutdown', () => {
     const established = (await readySession(fixture.port('rw'))).raw;
     const held = await RawClient.connect(fixture.port('ro'));
     held.write(startupPacket({ user: 'app' }));
-    await waitFor(() => fixture.dp.stats().listeners['ro']?.held === 1, { what: 'RO client held' });
+    await waitFor(() => fixture.dp.traffic()['ro']?.held === 1, { what: 'RO client held' });
 
     let closed = false;
     const closing = fixture.dp.close({ graceMs: 10_000 }).then(() => {

@@ -20,10 +20,10 @@ describe('DataPath routing', () => {
     const r = await c.query<{ backend: string }>('select backend');
     expect(r.rows).toEqual([{ backend: 'n2' }]);
     expect(f.backends['n2']?.startups[0]).toMatchObject({ user: 'app', database: 'db', application_name: 'routing-test' });
-    expect(f.dp.stats().sessions.sessions).toEqual({ rw: { n2: 1 }, ro: {} });
+    expect([f.sessionsOn('rw'), f.sessionsOn('ro')]).toEqual([{ n2: 1 }, {}]);
     await c.end();
-    await waitFor(() => f?.dp.stats().sessions.active === 0, { what: 'session to end' });
-    expect(f.dp.stats().closed).toMatchObject({ client_closed: 1 });
+    await waitFor(() => f?.dp.sessionCount() === 0, { what: 'session to end' });
+    expect(f.dp.traffic()['rw']?.closed).toMatchObject({ client_closed: 1 });
   });
 
   it('spreads RO sessions over both replicas round robin, never the primary', async () => {
@@ -41,20 +41,20 @@ describe('DataPath routing', () => {
     f.publish('n1', [f.member('n1'), dead, f.member('n3')]);
     expect(await f.whereAmI('ro')).toBe('n3');
     expect(await f.whereAmI('ro')).toBe('n3');
-    expect(f.dp.stats().connect_errors['ECONNREFUSED']).toBeGreaterThanOrEqual(1);
+    expect(f.dp.traffic()['ro']?.backends['n2']?.connect_errors).toBeGreaterThanOrEqual(1);
   });
 
   it('moves a client to the next replica when one answers its startup with 57P03, unseen by the client', async () => {
     f = await Fixture.start({ backends: ['n1', 'n2', 'n3'], primary: 'n1', perBackend: { n2: { refuseStartups: 100 } } });
     expect(await f.whereAmI('ro')).toBe('n3');
-    expect(f.dp.stats().connect_errors).toEqual({ cannot_connect_now: 1 });
+    expect([f.dp.traffic()['ro']?.backends['n2']?.connect_errors, f.dp.traffic()['ro']?.backends['n3']?.connect_errors]).toEqual([1, 0]);
   });
 
   it('holds an RW client while the primary answers 57P03 and connects it once the primary accepts', async () => {
     f = await Fixture.start({ backends: ['n1'], primary: 'n1', perBackend: { n1: { refuseStartups: 2 } } });
     expect(await f.whereAmI('rw')).toBe('n1');
-    expect(f.dp.stats().connect_errors).toEqual({ cannot_connect_now: 2 });
-    expect(f.dp.stats().rejected).toEqual({});
+    expect(f.dp.traffic()['rw']?.backends['n1']?.connect_errors).toBe(2);
+    expect(f.dp.traffic()['rw']?.refusals).toEqual({});
   });
 
   it('relays any other startup error to the client as is', async () => {
@@ -65,7 +65,7 @@ describe('DataPath routing', () => {
       (e: unknown) => e as { code?: string; message?: string },
     );
     expect(err).toMatchObject({ code: '28P01', message: refuseWith.message });
-    expect(f.dp.stats().connect_errors).toEqual({});
+    expect(f.dp.traffic()['rw']?.backends['n1']?.connect_errors).toBe(0);
   });
 
   it('falls back to the primary on a replica listener with fallback: primary when no replica is fit', async () => {
@@ -85,8 +85,8 @@ describe('DataPath routing', () => {
     f.publish('n2');
     await ended;
     await waitFor(() => f?.backends['n1']?.sessions === 0, { what: 'backend side closed too' });
-    expect(f.dp.stats().closed).toMatchObject({ killed_not_primary: 1 });
-    expect(f.dp.stats().sessions.killed).toEqual({ not_primary: 1 });
+    expect(f.dp.traffic()['rw']?.closed).toMatchObject({ killed_not_primary: 1 });
+    expect(f.dp.traffic()['rw']?.backends['n1']?.killed).toEqual({ not_primary: 1 });
     expect(await f.whereAmI('rw')).toBe('n2');
   });
 
@@ -109,7 +109,7 @@ describe('DataPath without a backend', () => {
     );
     expect(err).toMatchObject({ code: '57P03', message: 'no primary available for listener rw' });
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
-    expect(f.dp.stats().rejected).toEqual({ no_backend: 1 });
+    expect(f.dp.traffic()['rw']?.refusals).toEqual({ no_backend: 1 });
   });
 
   it('names the replica listener in its 57P03', async () => {
@@ -133,7 +133,7 @@ describe('DataPath without a backend', () => {
     f = await Fixture.start({ backends: ['n1'], primary: null, config: testConfig({ timeouts: { connect_wait: 10_000 } }) });
     const fixture = f;
     const pending = fixture.whereAmI('rw');
-    await waitFor(() => fixture.dp.stats().listeners['rw']?.held === 1, { what: 'client to be held' });
+    await waitFor(() => fixture.dp.traffic()['rw']?.held === 1, { what: 'client to be held' });
     expect(fixture.backends['n1']?.startups).toEqual([]);
     fixture.publish('n1');
     expect(await pending).toBe('n1');
@@ -144,7 +144,7 @@ describe('DataPath without a backend', () => {
     const fixture = f;
     const raw = await RawClient.connect(fixture.port('rw'));
     raw.write(startupPacket({ user: 'app' }));
-    await waitFor(() => fixture.dp.stats().listeners['rw']?.held === 1, { what: 'client to be held' });
+    await waitFor(() => fixture.dp.traffic()['rw']?.held === 1, { what: 'client to be held' });
     const q = Buffer.from('select 1\0');
     const msg = Buffer.alloc(5);
     msg.write('Q');
@@ -164,7 +164,7 @@ describe('DataPath maxconn', () => {
     const fixture = f;
     const first = await fixture.pgClient('rw');
     const second = fixture.pgClient('rw');
-    await waitFor(() => fixture.dp.stats().listeners['rw']?.queued === 1, { what: 'second client to queue' });
+    await waitFor(() => fixture.dp.traffic()['rw']?.queued === 1, { what: 'second client to queue' });
     await first.end();
     const c2 = await second;
     expect((await c2.query<{ backend: string }>('select backend')).rows).toEqual([{ backend: 'n1' }]);
@@ -180,7 +180,7 @@ describe('DataPath maxconn', () => {
       (e: unknown) => e as { code?: string; message?: string },
     );
     expect(err).toMatchObject({ code: '53300', message: 'too many connections for listener rw' });
-    expect(f.dp.stats().rejected).toEqual({ queue_timeout: 1 });
+    expect(f.dp.traffic()['rw']?.refusals).toEqual({ queue_timeout: 1 });
     await first.end();
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { handshakeStep, type HandshakeState } from '../../../src/proxy/handshake.js';
+import { ClientHandshake, handshakeStep, type HandshakeState } from '../../../src/proxy/handshake.js';
 import { cancelPacket, gssencRequest, sslRequest, startupPacket } from './helpers/packets.js';
 
 const fresh: HandshakeState = { ssl: 'passthrough', sslDone: false, gssDone: false };
@@ -31,5 +31,24 @@ describe('handshakeStep', () => {
 
   it('rejects garbage with the decoder reason as detail', () => {
     expect(handshakeStep(Buffer.from([0, 0, 0, 4, 0, 0, 0, 0]), fresh)).toMatchObject({ step: 'reject', reason: 'invalid_startup', detail: 'packet length 4 below 8' });
+  });
+});
+
+describe('ClientHandshake', () => {
+  it('gathers a packet split byte by byte, then starts over for the next one', () => {
+    const h = new ClientHandshake();
+    const ssl = sslRequest();
+    for (const byte of ssl.subarray(0, ssl.length - 1)) expect(h.feed(Buffer.from([byte]), 'disable')).toEqual({ step: 'wait' });
+    expect(h.feed(ssl.subarray(ssl.length - 1), 'disable')).toEqual({ step: 'answer_no', request: 'ssl' });
+    const packet = startupPacket({ user: 'app' });
+    expect(h.feed(packet, 'disable')).toEqual({ step: 'startup', packet, tail: Buffer.alloc(0), user: 'app' });
+  });
+
+  it('remembers what the client negotiated: a second SSLRequest or GSSENCRequest is refused', () => {
+    const h = new ClientHandshake();
+    expect(h.feed(gssencRequest(), 'passthrough')).toEqual({ step: 'answer_no', request: 'gssenc' });
+    expect(h.feed(sslRequest(), 'passthrough')).toEqual({ step: 'ssl_passthrough' });
+    expect(h.feed(sslRequest(), 'passthrough')).toMatchObject({ step: 'reject', detail: 'repeated ssl_request' });
+    expect(h.feed(gssencRequest(), 'passthrough')).toMatchObject({ step: 'reject', detail: 'repeated gssenc_request' });
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ListenerConfig } from '../../../src/config/types.js';
-import type { ClusterView } from '../../../src/discovery/types.js';
+import type { ClusterView } from '../../../src/view/cluster-view.js';
 import { sessionsToKill, type SessionRef } from '../../../src/routing/kill.js';
 import { listenerConfig } from '../proxy/helpers/config.js';
 import { check, member, view } from '../proxy/helpers/view.js';

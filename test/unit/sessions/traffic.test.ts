@@ -21,11 +21,12 @@ describe('TrafficCounter', () => {
     let snap = t.snapshot({ current: 2, queued: 1, held: 0 });
     expect(snap).toMatchObject({ current: 2, total: 2, queued: 1, bytes_in: 10, bytes_out: 300 });
     expect(snap.backends['n1']).toMatchObject({ current: 2, max: 2, total: 2, bytes_in: 10, bytes_out: 300 });
-    t.relayEnded(a, null);
+    t.relayEnded(a, 'client_closed');
     a.bytesIn += 1_000; // late bytes of an ended session are not counted twice
-    t.relayEnded(a, null);
+    t.relayEnded(a, 'client_closed');
     snap = t.snapshot(gauges);
     expect(snap.backends['n1']).toMatchObject({ current: 1, max: 2, total: 2, bytes_in: 10 });
+    expect(snap.closed).toEqual({ client_closed: 1 });
   });
 
   it('never lets the byte totals go down while sessions end (counters must be monotonic)', () => {
@@ -40,12 +41,12 @@ describe('TrafficCounter', () => {
       const now = t.snapshot(gauges).bytes_in;
       expect(now).toBeGreaterThanOrEqual(last);
       last = now;
-      if (i % 3 === 0) t.relayEnded(sessions.shift() as LiveSession, null);
+      if (i % 3 === 0) t.relayEnded(sessions.shift() as LiveSession, 'server_closed');
     }
     expect(t.snapshot(gauges).bytes_in).toBe(210);
   });
 
-  it('counts refusals by reason, connect errors and killed sessions by reason', () => {
+  it('counts refusals by reason, connect errors, and ended sessions by reason with kills per backend', () => {
     const t = new TrafficCounter();
     t.refused('no_backend');
     t.refused('no_backend');
@@ -53,10 +54,14 @@ describe('TrafficCounter', () => {
     t.connectError('n2');
     const s = session('n1');
     t.relayStarted(s);
-    t.relayEnded(s, 'not_primary');
+    t.relayEnded(s, 'killed_not_primary');
+    const timedOut = session('n1');
+    t.relayStarted(timedOut);
+    t.relayEnded(timedOut, 'client_timeout');
     const snap = t.snapshot(gauges);
     expect(snap.refusals).toEqual({ no_backend: 2, startup_timeout: 1 });
     expect(snap.backends['n2']).toMatchObject({ connect_errors: 1, total: 0 });
     expect(snap.backends['n1']?.killed).toEqual({ not_primary: 1 });
+    expect(snap.closed).toEqual({ killed_not_primary: 1, client_timeout: 1 });
   });
 });

@@ -4,7 +4,7 @@
 // matching CancelRequest arrives, and records every startup, SSL request and cancel it sees.
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { errorResponse } from '../../../../src/proxy/messages.js';
+import { errorResponse } from '../../../../src/protocol/messages.js';
 import { authOk, backendKeyData, backendMessage, parameterStatus, readyForQuery } from './packets.js';
 
 export interface FakeBackendOptions {

@@ -1,8 +1,8 @@
 // A DataPath bound to port 0 in front of fake backends, with a hand-made view.
 import pg from 'pg';
 import type { Config } from '../../../../src/config/types.js';
-import type { ClusterView, MemberView } from '../../../../src/discovery/types.js';
-import { silentLogger } from '../../../../src/log.js';
+import type { ClusterView, MemberView } from '../../../../src/view/cluster-view.js';
+import { silentLogger, type Logger } from '../../../../src/log.js';
 import { DataPath } from '../../../../src/proxy/data-path.js';
 import { testConfig } from './config.js';
 import { FakeBackend, type FakeBackendOptions } from './fake-backend.js';
@@ -22,10 +22,11 @@ export class Fixture {
     config?: Config;
     backend?: FakeBackendOptions;
     perBackend?: Record<string, FakeBackendOptions>;
+    logger?: Logger;
   }): Promise<Fixture> {
     const backends: Record<string, FakeBackend> = {};
     for (const name of opts.backends) backends[name] = await FakeBackend.start(name, opts.perBackend?.[name] ?? opts.backend);
-    const dp = new DataPath({ config: opts.config ?? testConfig(), logger: silentLogger() });
+    const dp = new DataPath({ config: opts.config ?? testConfig(), logger: opts.logger ?? silentLogger() });
     await dp.start();
     const f = new Fixture(dp, backends);
     f.publish(opts.primary);
@@ -43,6 +44,13 @@ export class Fixture {
     const v = view(++this.generation, members ?? Object.keys(this.backends).map((n) => this.member(n)), primary);
     this.dp.updateView(v);
     return v;
+  }
+
+  /** Sessions with a backend on `listener`, by backend (the admin API's session list, counted). */
+  sessionsOn(listener: string): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const s of this.dp.sessions()) if (s.listener === listener) out[s.backend] = (out[s.backend] ?? 0) + 1;
+    return out;
   }
 
   port(listener: string): number {

@@ -1,5 +1,5 @@
 // Hand-made ClusterViews for routing and data-path tests.
-import type { CheckStatus, ClusterView, MemberView } from '../../../../src/discovery/types.js';
+import type { CheckStatus, ClusterView, MemberView } from '../../../../src/view/cluster-view.js';
 
 export function check(up: boolean, extra: Partial<CheckStatus> = {}): CheckStatus {
   return { up, lastOk: up, lastStatus: up ? 200 : 503, lastAt: 0, stale: false, lagging: false, error: up ? null : '503', ...extra };

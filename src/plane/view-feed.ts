@@ -1,0 +1,47 @@
+// Which view a worker keeps, and when a reload needs (and may trust) a new Discovery (PURE).
+import type { Config } from '../config/types.js';
+import { replicaCheckKey, type ClusterView } from '../view/cluster-view.js';
+
+/**
+ * The view to keep: `incoming` only if its generation is newer. IPC keeps the order of one
+ * sender's messages, but a respawned worker gets the current view in its init and may then see
+ * an older one still in flight; generations make that harmless, as in DataPath.updateView.
+ */
+export function newerView(current: ClusterView, incoming: ClusterView): ClusterView {
+  return incoming.generation > current.generation ? incoming : current;
+}
+
+/**
+ * What a Discovery is built from: the cluster (etcd or static members), the checks, and the
+ * distinct max_lag of the replica listeners (each is one /replica?lag= probe and one key of
+ * MemberView.replica_checks). Two configs with the same key can share one Discovery.
+ */
+export function discoveryKey(config: Config): string {
+  const lags = [...new Set(config.listeners.filter((l) => l.role === 'replica').map((l) => replicaCheckKey(l.max_lag)))].sort();
+  return JSON.stringify({ cluster: config.cluster, checks: config.checks, lags });
+}
+
+/** Members a replica listener could use, by check key: "name@key" for every check that is up. */
+function upReplicaChecks(view: ClusterView): Set<string> {
+  const out = new Set<string>();
+  for (const m of view.members) for (const [key, c] of Object.entries(m.replica_checks)) if (c.up) out.add(`${m.name}@${key}`);
+  return out;
+}
+
+/**
+ * A reload started a new Discovery (its config changed). Its first views know nothing yet: no
+ * confirmed primary, no replica check up. New workers fed from it would only hold clients,
+ * so the reload waits until it agrees with the running one: the same confirmed primary, and
+ * every replica check the running one has up (that the new one probes too) up as well. A real
+ * change during the reload makes them disagree until both saw it; the caller bounds the wait.
+ */
+export function discoverySettled(candidate: ClusterView, incumbent: ClusterView): boolean {
+  if (candidate.generation === 0 || candidate.primary !== incumbent.primary) return false;
+  const have = upReplicaChecks(candidate);
+  const probedKeys = new Set(candidate.members.flatMap((m) => Object.keys(m.replica_checks)));
+  for (const up of upReplicaChecks(incumbent)) {
+    const key = up.slice(up.lastIndexOf('@') + 1);
+    if (probedKeys.has(key) && !have.has(up)) return false;
+  }
+  return true;
+}

@@ -1,0 +1,61 @@
+// Why a client connection ended: ONE vocabulary for the logs (`reason` of client_rejected and
+// session lines), the counters (ListenerTraffic.refusals and .closed), the metrics
+// (pgrouter_listener_refusals_total and pgrouter_listener_closed_sessions_total, label `reason`)
+// and the stats page. Every place that closes a client names one of these; docs/metrics.md
+// explains each.
+import type { KillReason } from '../routing/kill.js';
+
+/** A client closed before its session reached the relay (ListenerTraffic.refusals). */
+export const REFUSAL_REASONS = [
+  'no_backend',
+  'queue_timeout',
+  'startup_timeout',
+  'invalid_startup',
+  'direct_tls',
+  'ssl_pipelined',
+  'gssenc_pipelined',
+  'client_closed',
+  'client_error',
+  'backend_protocol',
+  'shutdown',
+  'listener_removed',
+  'internal_error',
+] as const;
+export type RefusalReason = (typeof REFUSAL_REASONS)[number];
+
+/** A relayed session ended (ListenerTraffic.closed). */
+export const END_REASONS = [
+  'client_closed',
+  'server_closed',
+  'client_error',
+  'server_error',
+  'client_timeout',
+  'server_timeout',
+  'killed_not_primary',
+  'killed_marked_down',
+  'killed_admin',
+  'shutdown',
+  'internal_error',
+] as const satisfies ReadonlyArray<string>;
+export type EndReason = (typeof END_REASONS)[number];
+
+export type CloseReason = RefusalReason | EndReason;
+
+/** A kill's end reason. Typed as EndReason, so a new KillReason fails to compile until listed. */
+export function killedReason(reason: KillReason): EndReason {
+  return `killed_${reason}`;
+}
+
+/** The kill reason inside an end reason (null when a side closed or it timed out). */
+export function killReasonOf(reason: EndReason): KillReason | null {
+  switch (reason) {
+    case 'killed_not_primary':
+      return 'not_primary';
+    case 'killed_marked_down':
+      return 'marked_down';
+    case 'killed_admin':
+      return 'admin';
+    default:
+      return null;
+  }
+}

@@ -1,0 +1,46 @@
+// What the data path reports about its sessions: traffic per listener and per backend, and the
+// live session list. The sessions part owns these shapes (TrafficCounter and the registry fill
+// them); the planes, metrics and the HTTP surface read them. Plain JSON data: in cluster mode
+// every worker sends its own over IPC and the primary sums them (cluster/aggregate.ts).
+
+/** Per listener, per backend member: counted by the data path. */
+export interface BackendTraffic {
+  /** Sessions open now. */
+  readonly current: number;
+  /** Highest `current` seen since start. */
+  readonly max: number;
+  /** Sessions relayed since start. */
+  readonly total: number;
+  /** Bytes client → server and server → client. */
+  readonly bytes_in: number;
+  readonly bytes_out: number;
+  readonly connect_errors: number;
+  /** Sessions killed by reason (not_primary, marked_down, admin). */
+  readonly killed: Readonly<Record<string, number>>;
+}
+
+export interface ListenerTraffic {
+  readonly current: number;
+  readonly total: number;
+  readonly queued: number;
+  readonly held: number;
+  readonly bytes_in: number;
+  readonly bytes_out: number;
+  /** Clients closed before their session reached the relay, by RefusalReason (close-reason.ts). */
+  readonly refusals: Readonly<Record<string, number>>;
+  /** Relayed sessions that ended, by EndReason (client_closed, server_timeout, killed_not_primary, ...). */
+  readonly closed: Readonly<Record<string, number>>;
+  readonly backends: Readonly<Record<string, BackendTraffic>>;
+}
+
+/** One live session, for the admin API's session list. */
+export interface SessionInfo {
+  readonly id: string;
+  readonly listener: string;
+  readonly backend: string;
+  readonly backend_address: string;
+  readonly client_address: string;
+  readonly started_at: number;
+  readonly bytes_in: number;
+  readonly bytes_out: number;
+}
