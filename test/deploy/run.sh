@@ -223,6 +223,15 @@ patroni_pid=$(cat "$PGRDEP_ROOT/hosts/pg1/run/fake-systemd/patroni.service.main"
 clean_environment() { ! tr '\0' '\n' <"/proc/$patroni_pid/environ" | grep -q '^PGPASSWORD='; }
 check "Patroni runs with a clean environment (the caller's PGPASSWORD did not reach it)" clean_environment
 
+step "TLS: etcd and Patroni's REST API want a client certificate of the cluster's CA"
+tls_get() { on_node pg2 curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert /etc/patroni/tls/ca.crt "$@"; }
+client_cert=(--cert /etc/patroni/tls/patroni.crt --key /etc/patroni/tls/patroni.key)
+check "etcd answers a client with a certificate" test "$(tls_get "${client_cert[@]}" "https://${PGRDEP_IP[pg1]}:2379/health")" = 200
+check "etcd refuses a client without one" test "$(tls_get "https://${PGRDEP_IP[pg1]}:2379/health")" = 000
+check "Patroni's REST API answers a client with a certificate" \
+  test "$(tls_get "${client_cert[@]}" "https://${PGRDEP_IP[pg1]}:8008/health")" = 200
+check "Patroni's REST API refuses a client without one" test "$(tls_get "https://${PGRDEP_IP[pg1]}:8008/health")" = 000
+
 step "data path: sslmode=verify-full through every node's pgrouter"
 leader=$(leader_name)
 echo "leader: $leader (${PGRDEP_IP[$leader]:-none})"
