@@ -2,7 +2,7 @@
 # Namespace "hosts" for the deploy test: each host is a network namespace on the bridge
 # pgrdep0 (198.18.0.16/28, the benchmark range) plus a mount and UTS namespace in which
 # /etc, /var/lib and /opt are overlays of the real ones and /run is the host's own directory,
-# so the roles write the real paths per node. /usr/bin/systemctl is the fake one in there.
+# so the roles write the real paths per node. /usr/bin/systemctl is fake-systemd/ in there.
 # Sourced by run.sh; every name it makes starts with pgrdep so a cleanup never touches others.
 
 PGRDEP_ROOT=/tmp/pgrdep
@@ -83,6 +83,9 @@ hosts_create() {
     dir=$PGRDEP_ROOT/hosts/$h
     mkdir -p "$dir"/{etc,varlib,opt}.{up,wk} "$dir/run"
     touch "$PGRDEP_ROOT/ns/$h.mnt" "$PGRDEP_ROOT/ns/$h.uts"
+    # The stand-in systemctl (fake-systemd/), in place of /usr/bin/systemctl on this host only.
+    printf '#!/bin/sh\nexec /usr/bin/python3 -B %s/fake-systemd/systemctl.py "$@"\n' "$PGRDEP_HERE" >"$dir/systemctl"
+    chmod 0755 "$dir/systemctl"
     # sysfs is mounted from inside the network namespace so /sys/class/net shows its own links.
     # shellcheck disable=SC2016 # the script's variables are its own arguments
     unshare --mount="$PGRDEP_ROOT/ns/$h.mnt" --uts="$PGRDEP_ROOT/ns/$h.uts" --propagation private \
@@ -96,7 +99,7 @@ hosts_create() {
         mount --bind "$dir/run" /run
         mount --bind "$shim" /usr/bin/systemctl
         printf "127.0.0.1 localhost\n%s %s\n" "$4" "$h" > /etc/hosts
-      ' sh "$dir" "$h" "$PGRDEP_HERE/fake-systemctl" "${PGRDEP_IP[$h]}"
+      ' sh "$dir" "$h" "$dir/systemctl" "${PGRDEP_IP[$h]}"
   done
 }
 

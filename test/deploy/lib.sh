@@ -55,11 +55,14 @@ leader_name() {
     python3 -c 'import json,sys; print(next((m["Member"] for m in json.load(sys.stdin) if m["Role"] == "Leader"), ""))'
 }
 
+quiet() { "$@" >/dev/null 2>&1; }
+
 # probe NETNS IP PORT: prints open (connected), refused (RST: reached, nothing listening) or
-# dropped (no answer within 3 s).
+# dropped (no answer within 3 s). NETNS "root" is this namespace (the admin box).
 probe() {
-  local out rc
-  out=$(ip netns exec "$1" timeout 3 bash -c "exec 3<>/dev/tcp/$2/$3" 2>&1)
+  local out rc in=(ip netns exec "$1")
+  [ "$1" != root ] || in=()
+  out=$("${in[@]}" timeout 3 bash -c "exec 3<>/dev/tcp/$2/$3" 2>&1)
   rc=$?
   if [ $rc -eq 0 ]; then echo open
   elif [ $rc -eq 124 ]; then echo dropped

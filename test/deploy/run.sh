@@ -19,6 +19,8 @@ PGRDEP_HERE=$HERE
 source "$HERE/hosts.sh"
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
+# shellcheck source=scenarios.sh
+source "$HERE/scenarios.sh"
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "test:deploy needs root (network and mount namespaces, apt-get)" >&2
@@ -192,138 +194,12 @@ else
   grep -B2 -A6 '^changed:\|fatal:' "$WORK/second-run.log" | head -60
 fi
 
-step "a changed pgrouter setting reloads pgrouter and touches nothing else"
-main_pids() { cat "$PGRDEP_ROOT"/hosts/pg1/run/fake-systemd/{etcd,patroni,pgrouter}.service.main | tr '\n' ' '; }
-pids_before=$(main_pids)
-reloads_before=$(grep -c '"msg":"configuration reloaded: listeners changed: ro' "$(unit_log pg1 pgrouter)")
-playbook --limit pg1,localhost -e pgrouter_max_lag=2MB "$DEPLOY/site.yml" >"$WORK/change-run.log" 2>&1
-handlers=$(grep -o '^RUNNING HANDLER \[[^]]*\]' "$WORK/change-run.log" | sed 's/RUNNING HANDLER //' | tr '\n' ' ')
-check "only the handler 'Reload pgrouter' runs (ran: ${handlers:-none})" test "$handlers" = "[pgrouter : Reload pgrouter] "
-check "etcd, Patroni and pgrouter keep their processes (a reload, no restart)" test "$(main_pids)" = "$pids_before"
-# SIGHUP returns at once; pgrouter logs the outcome when it has applied the file.
-reloaded() {
-  [ "$(grep -c '"msg":"configuration reloaded: listeners changed: ro' "$(unit_log pg1 pgrouter)")" -gt "$reloads_before" ]
-}
-check "pgrouter applied the new file (max_lag: 2MB)" wait_until 15 reloaded
-
-step "units"
-# --threshold is in tenths: 20 means an exposure of 2.0 (systemd-analyze prints 1.3, 1.4, 1.7 today).
-for unit in etcd:20 patroni:25 pgrouter:20; do
-  name=${unit%%:*}
-  out=$(on_node pg1 systemd-analyze verify "/etc/systemd/system/$name.service" 2>&1)
-  check "systemd-analyze verify says nothing about $name.service" test -z "$out"
-  [ -z "$out" ] || echo "$out"
-  score=$(on_node pg1 systemd-analyze security --offline=true "/etc/systemd/system/$name.service" | awk '/Overall exposure/ { print $(NF-2) }')
-  check "systemd-analyze security scores $name.service at most ${unit#*:}/10 (got $score)" \
-    on_node pg1 systemd-analyze security --offline=true --threshold="${unit#*:}" "/etc/systemd/system/$name.service" >/dev/null
-done
-check "every key of /etc/etcd/etcd.yml is an etcd flag (etcd ignores misspelt keys)" \
-  python3 "$HERE/etcd-keys.py" "$PGRDEP_ROOT/hosts/pg1/etc.up/etcd/etcd.yml"
-patroni_pid=$(cat "$PGRDEP_ROOT/hosts/pg1/run/fake-systemd/patroni.service.main")
-clean_environment() { ! tr '\0' '\n' <"/proc/$patroni_pid/environ" | grep -q '^PGPASSWORD='; }
-check "Patroni runs with a clean environment (the caller's PGPASSWORD did not reach it)" clean_environment
-
-step "TLS: etcd and Patroni's REST API want a client certificate of the cluster's CA"
-tls_get() { on_node pg2 curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert /etc/patroni/tls/ca.crt "$@"; }
-client_cert=(--cert /etc/patroni/tls/patroni.crt --key /etc/patroni/tls/patroni.key)
-check "etcd answers a client with a certificate" test "$(tls_get "${client_cert[@]}" "https://${PGRDEP_IP[pg1]}:2379/health")" = 200
-check "etcd refuses a client without one" test "$(tls_get "https://${PGRDEP_IP[pg1]}:2379/health")" = 000
-check "Patroni's REST API answers a client with a certificate" \
-  test "$(tls_get "${client_cert[@]}" "https://${PGRDEP_IP[pg1]}:8008/health")" = 200
-check "Patroni's REST API refuses a client without one" test "$(tls_get "https://${PGRDEP_IP[pg1]}:8008/health")" = 000
-
-step "data path: sslmode=verify-full through every node's pgrouter"
-leader=$(leader_name)
-echo "leader: $leader (${PGRDEP_IP[$leader]:-none})"
-for n in "${PGRDEP_NODES[@]}"; do
-  ip=${PGRDEP_IP[$n]}
-  got=$(sql "$ip" 5432 'select inet_server_addr(), pg_is_in_recovery()')
-  check "$n's RW port answers from the leader $leader ($got)" test "$got" = "${PGRDEP_IP[$leader]}|f"
-  got=$(sql "$ip" 5433 'select inet_server_addr(), pg_is_in_recovery()')
-  check "$n's RO port answers from a replica ($got)" \
-    test "${got%|*}" != "${PGRDEP_IP[$leader]}" -a "${got#*|}" = t
-done
-# No load balancer runs here: connect to pg2 while checking the names clients would use for it.
-check "the certificate names the load balancer's DNS name $LB_NAME" \
-  test "$(sql "${PGRDEP_IP[pg2]}" 5432 'select 1' "$LB_NAME")" = 1
-check "the certificate names the load balancer's address $LB_IP" \
-  test "$(sql "${PGRDEP_IP[pg2]}" 5432 'select 1' "$LB_IP")" = 1
-refused_name() { ! sql "${PGRDEP_IP[pg1]}" 5432 'select 1' not-in-the-cert.example && grep -q 'does not match host name' "$WORK/sql.err"; }
-check "verify-full refuses a name the certificate does not carry" refused_name
-token="written-$RANDOM-$RANDOM"
-sql "${PGRDEP_IP[pg1]}" 5432 "create table if not exists deploy_test (token text, at timestamptz default now()); insert into deploy_test (token) values ('$token')" >/dev/null
-read_everywhere() {
-  local n
-  for n in "${PGRDEP_NODES[@]}"; do
-    [ "$(sql "${PGRDEP_IP[$n]}" 5433 "select count(*) from deploy_test where token = '$1'")" = 1 ] || return 1
-  done
-}
-check "a write through pg1's RW port is read through every node's RO port" wait_until 30 read_everywhere "$token"
-
-step "firewall: allowed ports answer, the others are dropped"
-probes=(
-  "pgrdep-cli pg1 5432 open" "pgrdep-cli pg2 5433 open" "pgrdep-cli pg3 8404 open"
-  "pgrdep-pg2 pg1 2379 open" "pgrdep-pg2 pg1 2380 open" "pgrdep-pg3 pg1 5442 open" "pgrdep-pg3 pg1 8008 open"
-  "root pg1 22 refused"
-  "pgrdep-cli pg1 5442 dropped" "pgrdep-cli pg1 8008 dropped" "pgrdep-cli pg1 2379 dropped"
-  "pgrdep-cli pg1 2380 dropped" "pgrdep-cli pg1 22 dropped" "pgrdep-cli pg1 9 dropped" "root pg1 5432 dropped"
-)
-mkdir -p "$WORK/probes"
-for i in "${!probes[@]}"; do
-  read -r from to port _ <<<"${probes[$i]}"
-  if [ "$from" = root ]; then
-    (timeout 3 bash -c "exec 3<>/dev/tcp/${PGRDEP_IP[$to]}/$port" >/dev/null 2>&1; rc=$?
-     case $rc in 0) echo open ;; 124) echo dropped ;; *) echo refused ;; esac) >"$WORK/probes/$i" &
-  else
-    probe "$from" "${PGRDEP_IP[$to]}" "$port" >"$WORK/probes/$i" &
-  fi
-done
-wait
-for i in "${!probes[@]}"; do
-  read -r from to port want <<<"${probes[$i]}"
-  [ "$from" = root ] && from="the admin box" || from=${from#pgrdep-}
-  got=$(cat "$WORK/probes/$i")
-  check "$from -> $to:$port is $want (got $got)" test "$got" = "$want"
-done
-
-step "failover: stop the leader's Patroni"
-old=$leader
-other=
-for n in "${PGRDEP_NODES[@]}"; do [ "$n" != "$old" ] && other=$n && break; done
-write_elsewhere() {
-  local got
-  got=$(sql "${PGRDEP_IP[$other]}" 5432 "insert into deploy_test (token) values ('after-failover') returning inet_server_addr()")
-  # Acknowledged by another member: a write the old leader took before it shut down does not count.
-  [ "$got" != "${PGRDEP_IP[$old]}" ] && [[ " ${PGRDEP_IP[pg1]} ${PGRDEP_IP[pg2]} ${PGRDEP_IP[pg3]} " == *" $got "* ]]
-}
-failover_start=$(now)
-on_node "$old" systemctl stop patroni.service &
-stop_pid=$!
-if wait_until 90 write_elsewhere; then
-  FAILOVER=$(since "$failover_start")
-  pass "writes work again through $other's router after $old's Patroni stops ($FAILOVER s)"
-else
-  FAILOVER=none
-  fail "writes work again through $other's router after $old's Patroni stops"
-fi
-wait "$stop_pid"
-new=$(leader_name "$other")
-check "another member leads ($new)" test -n "$new" -a "$new" != "$old"
-all_routers_follow() {
-  local n
-  for n in "${PGRDEP_NODES[@]}"; do
-    [ "$(sql "${PGRDEP_IP[$n]}" 5432 'select inet_server_addr()')" = "${PGRDEP_IP[$new]}" ] || return 1
-  done
-}
-check "every node's RW port follows the new leader $new" wait_until 30 all_routers_follow
-rejoin_start=$(now)
-on_node "$old" systemctl start patroni.service
-streaming() { [ "$(local_sql "$new" "select state from pg_stat_replication where application_name = '$old'")" = streaming ]; }
-check "$old comes back streaming (pg_stat_replication on $new)" wait_until 120 streaming
-echo "rejoin took $(since "$rejoin_start") s"
-check "$old is a replica now" test "$(local_sql "$old" 'select pg_is_in_recovery()')" = t
-caught_up() { [ "$(local_sql "$old" "select count(*) > 0 from deploy_test where token = 'after-failover'")" = t ]; }
-check "$old has the writes made while it was away" wait_until 30 caught_up
+scenario_config_change
+scenario_units
+scenario_tls
+scenario_data_path
+scenario_firewall
+scenario_failover
 
 SECOND_RESULT=$(recap_clean "$WORK/second-run.log" && echo changed=0 || echo 'changes, see above')
 

@@ -1,13 +1,4 @@
-#!/usr/bin/python3
-"""A stand-in for systemctl on hosts without systemd as PID 1 (the test's namespace hosts).
-
-The deploy test bind-mounts this file over /usr/bin/systemctl inside each host's mount
-namespace, so the roles run the very same ansible.builtin.systemd tasks as on a real host and
-this program starts the *installed* unit files: User/Group, Environment/EnvironmentFile (and
-nothing else: a clean environment, as systemd gives), WorkingDirectory, UMask,
-RuntimeDirectory, ExecStartPre/ExecStart/ExecReload/ExecStop, Type=oneshot with
-RemainAfterExit, Restart/RestartSec, KillSignal/KillMode and TimeoutStopSec.
-Sandboxing keys are ignored here; `systemd-analyze security` scores them instead.
+"""Starting, supervising and stopping one unit's service (the fake systemd's manager part).
 
 Each started unit gets a supervisor process (double-forked, own session) whose pid is in
 /run/fake-systemd/<unit>.supervisor; the service's pid is in <unit>.main, its output in
@@ -16,79 +7,14 @@ Each started unit gets a supervisor process (double-forked, own session) whose p
 import grp
 import os
 import pwd
-import shlex
 import signal
 import subprocess
 import sys
 import time
 
+from unit import exec_argv, seconds, service_env, specifiers
+
 STATE = '/run/fake-systemd'
-UNIT_DIRS = ['/etc/systemd/system', '/run/systemd/system', '/lib/systemd/system', '/usr/lib/systemd/system']
-LIST_KEYS = {'Environment', 'EnvironmentFile', 'ExecStartPre', 'ExecStart', 'ExecStartPost',
-             'ExecReload', 'ExecStop', 'WantedBy', 'RequiredBy', 'RuntimeDirectory', 'StateDirectory'}
-DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
-
-
-def unit_name(arg):
-    return arg if '.' in arg else arg + '.service'
-
-
-def find_unit(name):
-    for d in UNIT_DIRS:
-        path = os.path.join(d, name)
-        if os.path.lexists(path):
-            return path
-    return None
-
-
-def parse_unit(name):
-    """Returns {section: {key: value or [values]}} merged with drop-ins, or None when absent."""
-    path = find_unit(name)
-    if path is None or os.path.realpath(path) == '/dev/null':
-        return None
-    files = [path]
-    for d in UNIT_DIRS:
-        dropins = os.path.join(d, name + '.d')
-        if os.path.isdir(dropins):
-            files += [os.path.join(dropins, f) for f in sorted(os.listdir(dropins)) if f.endswith('.conf')]
-    unit = {}
-    for f in files:
-        section = None
-        with open(f, encoding='utf-8') as fh:
-            lines = fh.read().replace('\\\n', ' ').splitlines()
-        for line in lines:
-            line = line.strip()
-            if not line or line[0] in '#;':
-                continue
-            if line.startswith('['):
-                section = unit.setdefault(line.strip('[]'), {})
-                continue
-            key, _, value = line.partition('=')
-            key, value = key.strip(), value.strip()
-            if key in LIST_KEYS:
-                # An empty assignment resets the list, as in systemd.
-                section[key] = [] if value == '' else section.get(key, []) + [value]
-            else:
-                section[key] = value
-    return unit
-
-
-def specifiers(text, name):
-    return (text.replace('%%', '\0').replace('%n', name).replace('%N', name.rsplit('.', 1)[0])
-            .replace('%p', name.rsplit('.', 1)[0].split('@')[0]).replace('%t', '/run')
-            .replace('%H', os.uname().nodename).replace('\0', '%'))
-
-
-def seconds(value, default):
-    if not value:
-        return default
-    value = value.strip()
-    if value in ('infinity', '0'):
-        return 3600.0 if value == 'infinity' else default
-    for suffix, factor in (('ms', 0.001), ('min', 60), ('s', 1), ('m', 60)):
-        if value.endswith(suffix):
-            return float(value[:-len(suffix)]) * factor
-    return float(value)
 
 
 def state_file(name, kind):
@@ -110,50 +36,6 @@ def write_file(path, text):
     with open(tmp, 'w', encoding='utf-8') as fh:
         fh.write(text)
     os.replace(tmp, path)
-
-
-def service_env(svc, name):
-    env = {'PATH': DEFAULT_PATH, 'LANG': 'C.UTF-8'}
-    user = svc.get('User')
-    if user:
-        pw = pwd.getpwnam(user)
-        env.update(HOME=pw.pw_dir, USER=user, LOGNAME=user, SHELL=pw.pw_shell)
-    for spec in svc.get('EnvironmentFile', []):
-        optional = spec.startswith('-')
-        path = specifiers(spec.lstrip('-'), name)
-        if not os.path.exists(path):
-            if optional:
-                continue
-            raise SystemExit(f'EnvironmentFile {path} is missing')
-        with open(path, encoding='utf-8') as fh:
-            for line in fh:
-                line = line.strip()
-                if line and not line.startswith('#') and '=' in line:
-                    key, _, value = line.partition('=')
-                    env[key.strip()] = value.strip().strip('"\'')
-    for spec in svc.get('Environment', []):
-        for item in shlex.split(specifiers(spec, name)):
-            key, _, value = item.partition('=')
-            env[key] = value
-    return env
-
-
-def exec_argv(line, name, env, mainpid=None):
-    """Splits one Exec line: returns (argv, ignore_failure, as_root)."""
-    flags = ''
-    while line and line[0] in '-+!@:':
-        flags += line[0]
-        line = line[1:]
-    text = specifiers(line, name)
-    if mainpid is not None:
-        text = text.replace('$MAINPID', str(mainpid)).replace('${MAINPID}', str(mainpid))
-    argv = []
-    for word in shlex.split(text):
-        if word.startswith('$') and not word.startswith('$$'):
-            argv += env.get(word.strip('${}'), '').split()
-        else:
-            argv.append(word)
-    return argv, '-' in flags, '+' in flags
 
 
 def demote(svc, as_root):
@@ -348,90 +230,3 @@ def reload(name, unit):
         return 1
     with open(state_file(name, 'log'), 'a', encoding='utf-8') as log:
         return run_sync(svc, name, 'ExecReload', service_env(svc, name), log, read_pid(name, 'main'))
-
-
-def wants_links(name, unit):
-    install = (unit or {}).get('Install', {})
-    targets = ' '.join(install.get('WantedBy', []) + install.get('RequiredBy', [])).split()
-    return [os.path.join('/etc/systemd/system', f'{t}.wants', name) for t in targets]
-
-
-def is_enabled(name, unit):
-    if unit is None:
-        return 'not-found' if find_unit(name) is None else 'masked'
-    links = wants_links(name, unit)
-    if not links:
-        return 'static'
-    return 'enabled' if any(os.path.lexists(link) for link in links) else 'disabled'
-
-
-def enable(name, unit, on):
-    for link in wants_links(name, unit):
-        if on and not os.path.lexists(link):
-            os.makedirs(os.path.dirname(link), exist_ok=True)
-            os.symlink(find_unit(name), link)
-        elif not on and os.path.lexists(link):
-            os.unlink(link)
-    return 0
-
-
-def show(name, unit):
-    if find_unit(name) is None:
-        load, active = 'not-found', 'inactive'
-    elif unit is None:
-        load, active = 'masked', 'inactive'
-    else:
-        load = 'loaded'
-        result = open(state_file(name, 'result'), encoding='utf-8').read() if os.path.exists(state_file(name, 'result')) else ''
-        active = 'active' if is_active(name, unit) else ('failed' if result == 'failed' else 'inactive')
-    print(f'Id={name}\nLoadState={load}\nActiveState={active}\nSubState={"running" if active == "active" else "dead"}\n'
-          f'MainPID={read_pid(name, "main") or 0}\nUnitFileState={is_enabled(name, unit)}')
-    return 0
-
-
-def main(argv):
-    words = [a for a in argv if not a.startswith('-')]
-    if not words:
-        print('fake-systemctl: no command', file=sys.stderr)
-        return 1
-    command, units = words[0], [unit_name(u) for u in words[1:]]
-    if command in ('daemon-reload', 'daemon-reexec', 'reset-failed'):
-        return 0
-    if command == 'list-unit-files':
-        for u in units:
-            if find_unit(u):
-                print(f'{u} {is_enabled(u, parse_unit(u))}')
-        return 0
-    rc = 0
-    for name in units:
-        unit = parse_unit(name)
-        if command == 'start':
-            rc |= start(name, unit)
-        elif command == 'stop':
-            rc |= stop(name, unit)
-        elif command == 'restart' or (command == 'try-restart' and is_active(name, unit)):
-            rc |= stop(name, unit) or start(name, unit)
-        elif command == 'reload':
-            rc |= reload(name, unit)
-        elif command in ('reload-or-restart', 'try-reload-or-restart'):
-            rc |= reload(name, unit) if is_active(name, unit) else start(name, unit)
-        elif command in ('is-active', 'status'):
-            active = unit is not None and is_active(name, unit)
-            print('active' if active else 'inactive')
-            rc |= 0 if active else 3
-        elif command == 'is-enabled':
-            state = is_enabled(name, unit)
-            print(state)
-            rc |= 0 if state in ('enabled', 'static') else 1
-        elif command in ('enable', 'disable'):
-            rc |= enable(name, unit, command == 'enable')
-        elif command == 'show':
-            rc |= show(name, unit)
-        elif command != 'try-restart':
-            print(f'fake-systemctl: unsupported command {command}', file=sys.stderr)
-            return 1
-    return rc
-
-
-if __name__ == '__main__':
-    sys.exit(main(sys.argv[1:]))
