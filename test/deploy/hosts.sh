@@ -8,8 +8,12 @@
 PGRDEP_ROOT=/tmp/pgrdep
 PGRDEP_BRIDGE=pgrdep0
 PGRDEP_BRIDGE_IP=198.18.0.17
-declare -A PGRDEP_IP=([pg1]=198.18.0.21 [pg2]=198.18.0.22 [pg3]=198.18.0.23 [cli]=198.18.0.25)
+declare -A PGRDEP_IP=([pg1]=198.18.0.21 [pg2]=198.18.0.22 [pg3]=198.18.0.23 [cli]=198.18.0.25 [fw]=198.18.0.26)
+# The cluster's members; fw is a fourth host with its own mount namespace (the UFW check);
+# cli is the client host, a network namespace only.
+# shellcheck disable=SC2034 # used by run.sh and scenarios.sh
 PGRDEP_NODES=(pg1 pg2 pg3)
+PGRDEP_HOSTS=(pg1 pg2 pg3 fw)
 
 # Runs a command inside node $1's namespaces (network, mount, UTS).
 on_node() {
@@ -70,7 +74,7 @@ hosts_create() {
   ip link add "$PGRDEP_BRIDGE" type bridge
   ip addr add "$PGRDEP_BRIDGE_IP/28" dev "$PGRDEP_BRIDGE"
   ip link set "$PGRDEP_BRIDGE" up
-  for h in "${PGRDEP_NODES[@]}" cli; do
+  for h in "${PGRDEP_HOSTS[@]}" cli; do
     ip=${PGRDEP_IP[$h]}
     ip netns add "pgrdep-$h"
     ip link add "pgrdep-$h-h" type veth peer name eth0 netns "pgrdep-$h"
@@ -79,7 +83,7 @@ hosts_create() {
     ip -n "pgrdep-$h" link set lo up
     ip -n "pgrdep-$h" link set eth0 up
   done
-  for h in "${PGRDEP_NODES[@]}"; do
+  for h in "${PGRDEP_HOSTS[@]}"; do
     dir=$PGRDEP_ROOT/hosts/$h
     mkdir -p "$dir"/{etc,varlib,opt}.{up,wk} "$dir/run"
     touch "$PGRDEP_ROOT/ns/$h.mnt" "$PGRDEP_ROOT/ns/$h.uts"

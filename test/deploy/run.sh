@@ -67,7 +67,7 @@ trap 'exit 130' INT TERM
 step "system packages"
 # Debian's packages of the stack (the roles find them installed) and the lint tools. The
 # namespaces share /usr with this host, so nothing may be installed from inside them.
-packages=(ansible-core ansible-lint yamllint shellcheck nftables systemd python3-apt etcd-server etcd-client
+packages=(ansible-core ansible-lint yamllint shellcheck nftables ufw systemd python3-apt etcd-server etcd-client
   patroni postgresql-15 postgresql-client-15 python3-psycopg2 openssl curl)
 missing=()
 for p in "${packages[@]}"; do
@@ -100,7 +100,7 @@ hosts_destroy
 mkdir -p "$PGRDEP_ROOT"
 hosts_create
 mkdir -p "$WORK"
-echo "pg1 ${PGRDEP_IP[pg1]}, pg2 ${PGRDEP_IP[pg2]}, pg3 ${PGRDEP_IP[pg3]}, client ${PGRDEP_IP[cli]}, admin box $PGRDEP_BRIDGE_IP"
+echo "pg1 ${PGRDEP_IP[pg1]}, pg2 ${PGRDEP_IP[pg2]}, pg3 ${PGRDEP_IP[pg3]}, client ${PGRDEP_IP[cli]}, fw ${PGRDEP_IP[fw]}, admin box $PGRDEP_BRIDGE_IP"
 
 step "admin box: release bundle and PKI bundle"
 "$DEPLOY/bundle.sh" --node-binary /usr/bin/node --out "$WORK/release" || exit 1
@@ -200,6 +200,7 @@ scenario_tls
 scenario_data_path
 scenario_firewall
 scenario_failover
+scenario_ufw
 
 SECOND_RESULT=$(recap_clean "$WORK/second-run.log" && echo changed=0 || echo 'changes, see above')
 

@@ -68,7 +68,7 @@ scenario_units() {
     [ -z "$out" ] || echo "$out"
     score=$(on_node pg1 systemd-analyze security --offline=true "/etc/systemd/system/$name.service" |
       awk '/Overall exposure/ { print $(NF-2) }')
-    check "systemd-analyze security scores $name.service at most $limit/10 (got $score)" \
+    check "systemd-analyze security scores $name.service at most $((limit / 10)).$((limit % 10)) (got $score)" \
       quiet on_node pg1 systemd-analyze security --offline=true --threshold="$limit" "/etc/systemd/system/$name.service"
   done
   check "every key of /etc/etcd/etcd.yml is one etcd knows (it ignores misspelt keys)" \
@@ -162,4 +162,60 @@ scenario_failover() {
   echo "rejoin took $(since "$start") s"
   check "$old is a replica now" test "$(local_sql "$old" 'select pg_is_in_recovery()')" = t
   check "$old has the writes made while it was away" wait_until 30 caught_up "$old"
+}
+
+# The seeds' firewall: the firewall role alone (site.yml --tags firewall) with
+# pgr_firewall=ufw on the fourth host, fw, as a member of a cluster with pg2 and pg3.
+scenario_ufw() {
+  local inventory=$WORK/ufw-inventory.yml run listener from port want got
+  step "UFW (the seeds' firewall) on a fourth host: allowed ports answer, the others are dropped"
+  {
+    echo '---'
+    echo 'all:'
+    echo '  children:'
+    echo '    pgrouter_nodes:'
+    echo '      hosts:'
+    echo "        fw:"
+    echo "          pgr_node_ip: ${PGRDEP_IP[fw]}"
+    echo "          ansible_connection: local"
+    echo "          ansible_python_interpreter: nsenter --net=/run/netns/pgrdep-fw --mount=$PGRDEP_ROOT/ns/fw.mnt --uts=$PGRDEP_ROOT/ns/fw.uts /usr/bin/python3"
+    echo "        pg2: { pgr_node_ip: ${PGRDEP_IP[pg2]} }"
+    echo "        pg3: { pgr_node_ip: ${PGRDEP_IP[pg3]} }"
+    echo '  vars:'
+    echo '    pgr_firewall: ufw'
+    echo "    pgr_client_cidrs: [\"$CLIENT_CIDR\"]"
+    echo "    pgr_admin_cidrs: [\"$ADMIN_CIDR\"]"
+  } >"$inventory"
+  for run in 1 2; do
+    ansible-playbook -i "$inventory" --limit fw --tags firewall "$DEPLOY/site.yml" >"$WORK/ufw-$run.log" 2>&1
+  done
+  check "the firewall role applies UFW rules" recap_ok "$WORK/ufw-1.log"
+  check "a second UFW run changes nothing" recap_clean "$WORK/ufw-2.log"
+  # Listeners on a client port, a cluster port and a port of no table, for 20 s at most.
+  on_node fw timeout 20 python3 -c '
+import socket, time
+held = []
+for port in (5432, 5442, 9):
+    s = socket.socket(); s.bind(("0.0.0.0", port)); s.listen(); held.append(s)
+open("/run/listening", "w").close()
+time.sleep(20)' &
+  listener=$!
+  wait_until 10 test -e "$PGRDEP_ROOT/hosts/fw/run/listening"
+  local probes=("pgrdep-cli 5432 open" "pgrdep-pg2 5442 open" "pgrdep-cli 5442 dropped" "pgrdep-cli 9 dropped"
+    "root 5432 dropped") pids=() i
+  for i in "${!probes[@]}"; do
+    read -r from port _ <<<"${probes[$i]}"
+    probe "$from" "${PGRDEP_IP[fw]}" "$port" >"$WORK/probes/ufw-$i" &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+  for i in "${!probes[@]}"; do
+    read -r from port want <<<"${probes[$i]}"
+    got=$(cat "$WORK/probes/ufw-$i")
+    if [ "$from" = root ]; then from="the admin box"; else from=${from#pgrdep-}; fi
+    check "UFW: $from -> fw:$port is $want (got $got)" test "$got" = "$want"
+  done
+  kill "$listener" 2>/dev/null
+  wait "$listener" 2>/dev/null
+  return 0
 }
