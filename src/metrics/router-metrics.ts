@@ -31,6 +31,8 @@ export interface MetricsSources {
   cancels(): Readonly<Record<string, number>>;
   /** Live etcd status (null in static mode). */
   etcd(): EtcdStatus | null;
+  /** Worker processes replaced after a crash (cluster mode; 0 otherwise). */
+  workerRespawns(): number;
 }
 
 export interface RouterMetricsOptions {
@@ -158,6 +160,8 @@ export class RouterMetrics {
       if (etcd.last_resync_at !== null) m.etcdLastResync.set(etcd.last_resync_at / 1000);
     }
     this.sampleTraffic(src?.listeners() ?? [], src?.traffic() ?? {}, src?.cancels() ?? {});
+    m.workerRespawns.reset();
+    m.workerRespawns.inc(src?.workerRespawns() ?? 0);
   }
 
   private sampleTraffic(listeners: readonly string[], traffic: Readonly<Record<string, ListenerTraffic>>, cancels: Readonly<Record<string, number>>): void {
