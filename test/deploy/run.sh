@@ -88,7 +88,9 @@ fi
 step "lints"
 check "shellcheck passes on deploy/ and test/deploy/" \
   shellcheck -x "$DEPLOY"/*.sh "$DEPLOY"/lib/*.sh "$HERE"/*.sh
-check "yamllint passes on deploy/" yamllint -s -c "$DEPLOY/.yamllint" "$DEPLOY"
+# From deploy/: .yamllint's ignore list (the other deploy/ directories) is relative to it.
+yaml_lint() { (cd "$DEPLOY" && yamllint -s -c .yamllint .); }
+check "yamllint passes on deploy/" yaml_lint
 ansible_lint() {
   (cd "$DEPLOY" && ansible-lint --offline -q --nocolor) >/tmp/pgrdep-ansible-lint.log 2>&1 ||
     { cat /tmp/pgrdep-ansible-lint.log; return 1; }
@@ -126,12 +128,14 @@ for n in "${PGRDEP_NODES[@]}"; do
     --release "$WORK/release" --extra-vars "$WORK/extra.yml" >"$WORK/bootstrap-$n.log" 2>&1 &
   pids+=($!)
 done
+bootstrap_failed=0
 for i in "${!pids[@]}"; do
   n=${PGRDEP_NODES[$i]}
   if wait "${pids[$i]}" && recap_ok "$WORK/bootstrap-$n.log"; then
     pass "bootstrap.sh --node $n succeeds"
   else
     fail "bootstrap.sh --node $n succeeds"
+    bootstrap_failed=1
     grep -B5 -A15 'fatal:\|FAILED!' "$WORK/bootstrap-$n.log" | head -60
   fi
 done
@@ -144,7 +148,7 @@ finish_early() {
   echo "$PASSED passed, $FAILED failed"
   exit 1
 }
-[ "$FAILED" -eq 0 ] || finish_early "a bootstrap failed"
+[ "$bootstrap_failed" -eq 0 ] || finish_early "a bootstrap failed"
 
 # The push-mode inventory: the same cluster, each node reached through its namespaces.
 {
