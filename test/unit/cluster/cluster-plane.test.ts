@@ -171,6 +171,31 @@ describe('ClusterPlane with two workers', () => {
     fresh.raw.socket.destroy();
   });
 
+  it('pauses a listener in every worker, starts a reloaded generation paused, and releases every held client on resume', async () => {
+    const c = await fakeCluster();
+    const rw = await findFreePort();
+    const router = await startRouter(config(c, [`{ name: rw, bind: "127.0.0.1:${rw}", role: primary }`]));
+    router.setPausedListeners({ rw: { since: Date.now(), hold_ms: 20_000 } });
+    const held = [readySession(rw), readySession(rw), readySession(rw), readySession(rw)];
+    const heldPerWorker = async (): Promise<number[]> => {
+      await router.supervisor.refresh();
+      return router.supervisor.workers().map((w) => w.report?.traffic['rw']?.held ?? 0);
+    };
+    await waitFor(async () => (await heldPerWorker()).join() === '2,2', { timeoutMs: 5_000, what: 'two clients held in each worker' });
+    expect(c.backends.n1.sessions).toBe(0);
+
+    // A new generation of workers (reload) starts paused too: its first client is held as well.
+    expect(await router.reload(config(c, [`{ name: rw, bind: "127.0.0.1:${rw}", role: primary, maxconn: 50 }`]))).toMatchObject({ ok: true });
+    held.push(readySession(rw));
+    await waitFor(async () => (await heldPerWorker()).reduce((n, x) => n + x, 0) === 5, { timeoutMs: 5_000, what: 'the new generation\'s client held' });
+    expect(c.backends.n1.sessions).toBe(0);
+
+    router.setPausedListeners({});
+    const sessions = await Promise.all(held);
+    expect(c.backends.n1.sessions).toBe(5);
+    for (const s of sessions) s.raw.socket.destroy();
+  });
+
   it('exports the workers\' traffic through the primary\'s metrics, summed, with their process metrics', async () => {
     const c = await fakeCluster();
     const rw = await findFreePort();
