@@ -245,7 +245,9 @@ export class Router implements RouterControl {
 
   private onView(view: ClusterView): void {
     // The plane has already handed the view to the data path (in-process or workers).
-    const step = this.metrics.observeView(view, this.now(), this.heldOnPrimaryListeners());
+    // The held count is only read around a switchover: summing the traffic on every view is not free.
+    const switchover = (view.switchover ?? null) !== null || (this.metrics.leaderHistory().switchover ?? null) !== null;
+    const step = this.metrics.observeView(view, this.now(), switchover ? this.heldOnPrimaryListeners() : 0);
     if (step) this.logSwitchover(step);
     this.refreshStates(view);
   }

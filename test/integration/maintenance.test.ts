@@ -6,14 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import pg from 'pg';
 import { findFreePort, LocalCluster, waitFor } from '../harness/cluster.js';
-import { loadConfigText } from '../../src/config/load.js';
-import type { Config } from '../../src/config/types.js';
 import { HttpServer } from '../../src/http/server.js';
 import type { StatsSnapshot } from '../../src/http/types.js';
 import { silentLogger } from '../../src/log.js';
 import { main } from '../../src/cli/main.js';
 import type { Router } from '../../src/router/router.js';
-import { pgClient, portOf, startRouter } from './router-fixture.js';
+import { pgClient, portOf, routerConfig, startRouter } from './router-fixture.js';
 
 const TOKEN = 'maintenance-test-token-0123456789';
 
@@ -23,26 +21,6 @@ interface Ports {
   sync: number;
   http: number;
   admin: number;
-}
-
-function maintenanceConfig(cluster: LocalCluster, p: Ports): Config {
-  const yaml = [
-    'cluster:',
-    `  scope: ${cluster.scope}`,
-    `  namespace: ${cluster.namespace}`,
-    `  etcd: { hosts: ["${cluster.etcdHost}:${cluster.etcdPort}"], resync_interval: 10s }`,
-    'checks: { interval: 3s, timeout: 2s, fall: 3, rise: 2, fast_interval: 100ms }',
-    'listeners:',
-    `  - { name: rw, bind: "127.0.0.1:${p.rw}", role: primary }`,
-    `  - { name: ro, bind: "127.0.0.1:${p.ro}", role: replica, fallback: none }`,
-    `  - { name: sync, bind: "127.0.0.1:${p.sync}", role: sync, fallback: none }`,
-    'timeouts: { connect: 2s, startup: 2s, connect_wait: 30s, shutdown_grace: 1s }',
-    `http: { bind: "127.0.0.1:${p.http}" }`,
-    `admin: { bind: "127.0.0.1:${p.admin}", token: "${TOKEN}" }`,
-  ].join('\n');
-  const result = loadConfigText(yaml, { file: 'maintenance.yaml', env: {} });
-  if (!result.ok) throw new Error(`test config invalid: ${JSON.stringify(result.issues)}`);
-  return result.config;
 }
 
 /** One "application request": a new connection, one committed INSERT, close. Resolves with the server port. */
@@ -82,7 +60,7 @@ describe('planned maintenance through pgrouter on a real cluster', () => {
     await waitFor(
       () => {
         const v = router.discovery.current();
-        return v.primary === leader && v.members.filter((m) => m.replica_checks.any?.up === true).length === 2;
+        return v.primary === leader && v.members.filter((m) => m.replica_checks['1048576']?.up === true).length === 2;
       },
       { timeoutMs: 30_000, what: `router to confirm ${leader} and two fit replicas` },
     );
@@ -92,7 +70,12 @@ describe('planned maintenance through pgrouter on a real cluster', () => {
   beforeAll(async () => {
     cluster = await LocalCluster.start();
     ports = { rw: await findFreePort(), ro: await findFreePort(), sync: await findFreePort(), http: await findFreePort(), admin: await findFreePort() };
-    const config = maintenanceConfig(cluster, ports);
+    // The rw/ro pair of the other suites, a sync listener that holds rather than fall back, and the admin API.
+    const config = routerConfig(cluster, ports, {
+      connectWait: '30s',
+      extraListeners: [`  - { name: sync, bind: "127.0.0.1:${ports.sync}", role: sync, fallback: none }`],
+      extra: [`admin: { bind: "127.0.0.1:${ports.admin}", token: "${TOKEN}" }`],
+    });
     router = await startRouter(config);
     http = new HttpServer({ config, control: router, logger: silentLogger() });
     await http.start();
