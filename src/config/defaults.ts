@@ -42,6 +42,12 @@ export const DEFAULTS = {
     /** HAProxy `on-marked-down shutdown-sessions`. */
     on_marked_down: 'shutdown',
     on_lag: 'drain',
+    /** No PROXY header is read unless configured: a header from anyone would let them pick their address. */
+    proxy_protocol: null,
+    /** proxy_protocol.accept: both versions (the trusted ranges are the guard, not the version). */
+    proxy_accept: 'any',
+    /** Everyone may connect (pg_hba.conf still decides). */
+    allow: null,
   },
   /** Used when `listeners` is omitted: the RW/RO pair of the seeds. */
   listeners: [
@@ -74,6 +80,7 @@ export const DEFAULTS = {
     bind: { host: '127.0.0.1', port: 8405 },
     /** Shorter tokens are rejected: the token is the only thing guarding the admin API. */
     token_min_length: 16,
+    quitquitquit: false,
   },
   log: {
     level: 'info',

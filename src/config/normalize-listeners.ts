@@ -6,6 +6,7 @@ import type { RawListener } from './schema.js';
 import type { KeyPath } from './path.js';
 import { DEFAULTS } from './defaults.js';
 import { bindAt, has, sizeAt, type Loose, type Report } from './normalize-values.js';
+import { normalizeAllow, normalizeProxyProtocol } from './normalize-access.js';
 
 export interface NormalizedListener {
   readonly config: ListenerConfig;
@@ -52,6 +53,8 @@ export function normalizeListeners(
         maxconn: l.maxconn ?? d.maxconn,
         on_marked_down: l.on_marked_down ?? d.on_marked_down,
         on_lag: l.on_lag ?? d.on_lag,
+        proxy_protocol: normalizeProxyProtocol(l.proxy_protocol, [...at, 'proxy_protocol'], report),
+        allow: normalizeAllow(l.allow, [...at, 'allow'], report),
       },
     });
   });

@@ -237,6 +237,13 @@ export function declareMetrics(opts: MetricsOptions) {
       registers: etcdRegisters,
       ...sampled,
     }),
+    // ---- the process layout ------------------------------------------------------------------
+    workerRespawns: new Counter({
+      name: 'pgrouter_worker_respawns_total',
+      help: 'Data-path worker processes that exited unasked and were replaced (workers > 1; always 0 with workers: 1).',
+      registers,
+      ...sampled,
+    }),
     // ---- planned maintenance (issue 13) -------------------------------------------------------
     listenerPaused: new Gauge({
       name: 'pgrouter_listener_paused',

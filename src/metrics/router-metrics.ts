@@ -32,6 +32,8 @@ export interface MetricsSources {
   cancels(): Readonly<Record<string, number>>;
   /** Live etcd status (null in static mode). */
   etcd(): EtcdStatus | null;
+  /** Worker processes replaced after a crash (cluster mode; 0 otherwise). */
+  workerRespawns(): number;
   /** The operator's paused listeners (issue 13); absent: none. */
   paused?(): PausedListeners;
 }
@@ -170,6 +172,8 @@ export class RouterMetrics {
       if (etcd.last_resync_at !== null) m.etcdLastResync.set(etcd.last_resync_at / 1000);
     }
     this.sampleTraffic(src?.listeners() ?? [], src?.traffic() ?? {}, src?.cancels() ?? {});
+    m.workerRespawns.reset();
+    m.workerRespawns.inc(src?.workerRespawns() ?? 0);
     this.samplePaused(src?.listeners() ?? [], src?.paused?.() ?? {});
   }
 

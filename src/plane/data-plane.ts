@@ -38,6 +38,8 @@ export interface DataPlane {
   addresses(): Record<string, HostPort>;
   traffic(): Record<string, ListenerTraffic>;
   cancels(): Record<string, number>;
+  /** Data-path worker processes that exited unasked and were replaced (always 0 with workers: 1). */
+  workerRespawns(): number;
   /** Sessions per data-path process id. */
   workerSessions(): Record<string, number>;
   setAdminStates(states: AdminStates): void;

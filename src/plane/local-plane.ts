@@ -77,6 +77,10 @@ export class LocalPlane implements DataPlane {
     return this.dataPath.cancels();
   }
 
+  workerRespawns(): number {
+    return 0;
+  }
+
   workerSessions(): Record<string, number> {
     return { [String(process.pid)]: this.dataPath.sessionCount() };
   }

@@ -14,6 +14,9 @@ import { Admission } from './admission.js';
 import type { Route, Wakeable } from './backend-waiter.js';
 import type { RelayEngine } from '../relay/relay.js';
 import { ClientSession, type SessionContext } from './client-session.js';
+import { FrontDoor, guardsTheDoor, socketOrigin, type ClientOrigin, type FrontDoorContext } from './front-door.js';
+
+const EMPTY = Buffer.alloc(0);
 
 export interface ListenerDeps {
   readonly timeouts: TimeoutsConfig;
@@ -42,7 +45,7 @@ export interface ListenerOptions {
   readonly traffic?: TrafficCounter;
 }
 
-export class Listener implements SessionContext {
+export class Listener implements SessionContext, FrontDoorContext {
   readonly admission: Admission;
   readonly traffic: TrafficCounter;
   /** null once handed to another listener (takeOver): this one then only relays its sessions. */
@@ -50,7 +53,8 @@ export class Listener implements SessionContext {
   private stopped: Promise<void> | null = null;
   private config: ListenerConfig;
   private currentTimeouts: TimeoutsConfig;
-  private readonly sessions = new Set<ClientSession>();
+  /** Its clients: sessions, and clients still at the front door (PROXY header, allow-list). */
+  private readonly sessions = new Set<ClientSession | FrontDoor>();
   /** Clients waiting for a backend; woken on every new view. */
   private readonly held = new Set<Wakeable>();
   /** Clients ever held, so each is counted once in traffic.held_total however often it waits. */
@@ -249,7 +253,7 @@ export class Listener implements SessionContext {
     this.held.delete(w);
   }
 
-  closed(session: ClientSession): void {
+  closed(session: ClientSession | FrontDoor): void {
     this.sessions.delete(session);
     if (this.sessions.size === 0 && this.closedWaiters.length > 0) {
       const waiters = this.closedWaiters;
@@ -263,9 +267,23 @@ export class Listener implements SessionContext {
   };
 
   private readonly accept = (socket: net.Socket): void => {
-    const session = new ClientSession(socket, this, this.deps.nextId());
-    this.sessions.add(session);
     this.traffic.accepted();
-    session.start();
+    if (!guardsTheDoor(this.listener)) return this.startSession(socket, socketOrigin(socket), EMPTY);
+    const door = new FrontDoor(socket, this);
+    this.sessions.add(door);
+    door.start();
   };
+
+  /** FrontDoorContext: the client passed the door (PROXY header read, address allowed). */
+  admitted(door: FrontDoor, socket: net.Socket, origin: ClientOrigin, rest: Buffer): void {
+    // The session is in the set before the door leaves it, so idle() never sees an empty set.
+    this.startSession(socket, origin, rest);
+    this.closed(door);
+  }
+
+  private startSession(socket: net.Socket, origin: ClientOrigin, rest: Buffer): void {
+    const session = new ClientSession(socket, this, this.deps.nextId(), origin);
+    this.sessions.add(session);
+    session.start(rest);
+  }
 }

@@ -20,6 +20,11 @@ export const REFUSAL_REASONS = [
   'shutdown',
   'listener_removed',
   'internal_error',
+  // Who may connect (proxy/front-door.ts): before the handshake reads a byte.
+  'proxy_untrusted',
+  'proxy_missing',
+  'proxy_invalid',
+  'not_allowed',
   // issue 13: held past the hold limit while its listener was paused by the operator
   'paused',
 ] as const;

@@ -53,12 +53,12 @@ describe('loading a minimal file', () => {
       shutdown_grace: 30_000,
     });
     expect(c.http).toEqual({ bind: { host: '0.0.0.0', port: 8404 }, stats_refresh: 10_000, ready: 'primary' });
-    expect(c.admin).toEqual({ bind: { host: '127.0.0.1', port: 8405 }, token: null });
+    expect(c.admin).toEqual({ bind: { host: '127.0.0.1', port: 8405 }, token: null, quitquitquit: false });
     expect(c.log).toEqual({ level: 'info', format: 'json' });
   });
 
   it('creates the rw :5432 and ro :5433 listeners when `listeners` is omitted', () => {
-    const common = { max_lag: null, balance: 'roundrobin', ssl: 'passthrough', maxconn: 1000, on_marked_down: 'shutdown', on_lag: 'drain' };
+    const common = { max_lag: null, balance: 'roundrobin', ssl: 'passthrough', maxconn: 1000, on_marked_down: 'shutdown', on_lag: 'drain', proxy_protocol: null, allow: null };
     expect(load(ETCD).listeners).toEqual([
       { name: 'rw', bind: { host: '0.0.0.0', port: 5432 }, role: 'primary', fallback: 'none', ...common },
       { name: 'ro', bind: { host: '0.0.0.0', port: 5433 }, role: 'replica', fallback: 'primary', ...common },
