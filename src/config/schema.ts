@@ -81,7 +81,8 @@ const Checks = Strict({
   tls: Opt(Strict({ ...TlsClient, verify: Opt(Type.Boolean()) })),
 });
 
-export const ROLES = ['primary', 'replica'] as const;
+/** sync and read_only map to Patroni's /sync and /read-only checks (issue 13). */
+export const ROLES = ['primary', 'replica', 'sync', 'read_only'] as const;
 
 // ---- who may connect: PROXY protocol and allow-lists (normalize-access.ts checks the CIDRs) ----
 const Cidrs = Type.Array(Type.String({ minLength: 1, 'x-expect': 'a CIDR such as 10.0.0.0/8 or 2001:db8::/32' }), { minItems: 1 });

@@ -159,7 +159,7 @@ export class ClientSession implements WaiterEvents, BackendStartupEvents, RelayO
     this.backend = new BackendStartup(m, { timeoutMs: ctx.timeouts.connect, keepaliveMs: ctx.timeouts.keepalive }, this, this.onBackendError);
   }
 
-  onRefuse(reason: 'queue_timeout' | 'no_backend', message: Buffer): void {
+  onRefuse(reason: 'queue_timeout' | 'no_backend' | 'paused', message: Buffer): void {
     this.refuse(reason, message);
   }
 

@@ -8,6 +8,7 @@ import { PgrError } from '../errors.js';
 import type { ListenerTraffic, SessionInfo } from '../sessions/types.js';
 import type { Logger } from '../log.js';
 import type { AdminStates } from '../routing/eligible.js';
+import { NO_PAUSES, pauseOf, type PausedListeners } from '../routing/pause.js';
 import type { KillReason } from '../routing/kill.js';
 import { SessionRegistry, sessionInfo, type CancelKeyObserver } from '../sessions/registry.js';
 import { bump, type TrafficCounter } from '../sessions/traffic.js';
@@ -65,6 +66,7 @@ export class DataPath {
   private readonly retired = new Set<Listener>();
   private view: ClusterView;
   private admin: AdminStates = Object.freeze({});
+  private paused: PausedListeners = NO_PAUSES;
   private sessionSeq = 0;
   private readonly now: () => number;
   private readonly random: () => number;
@@ -99,6 +101,7 @@ export class DataPath {
         countCancel: (outcome: string) => bump(this.cancelOutcomes, outcome),
         view: () => this.view,
         adminStates: () => this.admin,
+        paused: (name: string) => pauseOf(this.paused, name),
         now: this.now,
         random: this.random,
         nextId: () => String(++this.sessionSeq),
@@ -228,6 +231,16 @@ export class DataPath {
 
   adminStates(): AdminStates {
     return this.admin;
+  }
+
+  /** Paused listeners (issue 13) hold new clients up to hold_ms; a resumed one wakes them at once. */
+  setPausedListeners(paused: PausedListeners): void {
+    this.paused = Object.freeze({ ...paused });
+    for (const l of this.all()) l.wake();
+  }
+
+  pausedListeners(): PausedListeners {
+    return this.paused;
   }
 
   /** Closes every session on `member`, on all listeners; returns how many. */
