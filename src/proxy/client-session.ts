@@ -29,6 +29,7 @@ import { newSessionRecord, type SessionRecord } from '../sessions/registry.js';
 import { BackendStartup, type BackendStartupEvents } from './backend-startup.js';
 import { BackendWaiter, type Route, type WaiterContext, type WaiterEvents } from './backend-waiter.js';
 import { handleCancelRequest, type CancelContext } from './cancel-request.js';
+import { socketOrigin, type ClientOrigin } from './front-door.js';
 import { ClientHandshake } from './handshake.js';
 import { RelayedSession, type RelayContext } from './relayed-session.js';
 
@@ -57,6 +58,7 @@ type Phase = 'startup' | 'waiting' | 'connecting' | 'ssl_wait' | 'server_hello' 
 
 export class ClientSession implements WaiterEvents, BackendStartupEvents {
   private readonly clientAddress: string;
+  private readonly linkId: number | null;
   private phase: Phase = 'startup';
   private readonly handshake = new ClientHandshake();
   /** What to send once a backend is connected: an SSLRequest, or the StartupMessage (+ pipelined tail). */
@@ -70,12 +72,15 @@ export class ClientSession implements WaiterEvents, BackendStartupEvents {
     private readonly client: net.Socket,
     private readonly ctx: SessionContext,
     readonly id: string,
+    origin: ClientOrigin = socketOrigin(client),
   ) {
-    this.clientAddress = `${client.remoteAddress ?? '?'}:${client.remotePort ?? '?'}`;
+    this.clientAddress = origin.address;
+    this.linkId = origin.linkId;
     this.waiter = new BackendWaiter(ctx, this);
   }
 
-  start(): void {
+  /** `first`: bytes already read from the client (past a PROXY header), handled as if just received. */
+  start(first: Buffer = EMPTY): void {
     const { client, ctx } = this;
     client.setNoDelay(true);
     client.setKeepAlive(true, ctx.timeouts.keepalive);
@@ -84,6 +89,7 @@ export class ClientSession implements WaiterEvents, BackendStartupEvents {
     client.on('close', this.onClientGone);
     client.on('error', this.onClientError);
     this.armStartupTimer();
+    if (first.length > 0) this.onClientData(first);
   }
 
   /** Shutdown, or its listener removed: a client not yet relaying gets 57P01. */
@@ -146,14 +152,14 @@ export class ClientSession implements WaiterEvents, BackendStartupEvents {
     const { ctx } = this;
     const m = route.member;
     this.phase = 'connecting';
-    this.record = newSessionRecord(this.id, ctx.listener.name, m, route.viaFallback, this.clientAddress, ctx.now());
+    this.record = newSessionRecord(this.id, ctx.listener.name, m, route.viaFallback, this.clientAddress, ctx.now(), this.linkId);
     // Registered while connecting already: leastconn counts it, and a view change reaches it.
     // The listener is the kill scope: after a reload, views judge it by that listener's rules.
     ctx.registry.add(this.record, this.onKill, ctx);
     this.backend = new BackendStartup(m, { timeoutMs: ctx.timeouts.connect, keepaliveMs: ctx.timeouts.keepalive }, this, this.onBackendError);
   }
 
-  onRefuse(reason: 'queue_timeout' | 'no_backend', message: Buffer): void {
+  onRefuse(reason: 'queue_timeout' | 'no_backend' | 'paused', message: Buffer): void {
     this.refuse(reason, message);
   }
 

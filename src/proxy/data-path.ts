@@ -8,12 +8,13 @@ import { PgrError } from '../errors.js';
 import type { ListenerTraffic, RelayReport, SessionInfo } from '../sessions/types.js';
 import type { Logger } from '../log.js';
 import type { AdminStates } from '../routing/eligible.js';
+import { NO_PAUSES, pauseOf, type PausedListeners } from '../routing/pause.js';
 import type { KillReason } from '../routing/kill.js';
 import { SessionRegistry, sessionInfo, type CancelKeyObserver } from '../sessions/registry.js';
 import { bump, type TrafficCounter } from '../sessions/traffic.js';
 import type { RelayEngine } from '../relay/relay.js';
 import { checkRelayChoice, chooseRelayEngine, type RelayChoice } from '../relay/select-engine.js';
-import { Listener } from './listener.js';
+import { bindAll, Listener } from './listener.js';
 import { planListenerChanges } from './listener-plan.js';
 
 /**
@@ -65,11 +66,11 @@ export class DataPath {
   private readonly retired = new Set<Listener>();
   private view: ClusterView;
   private admin: AdminStates = Object.freeze({});
+  private paused: PausedListeners = NO_PAUSES;
   private sessionSeq = 0;
   private readonly now: () => number;
   private readonly random: () => number;
-  private readonly relayEngine: RelayEngine;
-  /** How config.relay was resolved: logged, or thrown for an unavailable `native`, at start(). */
+  /** config.relay resolved to an engine: logged, or thrown for an unavailable `native`, at start(). */
   private readonly relayChoice: RelayChoice;
   private readonly hooks: CancelKeyHooks | undefined;
   /** Reloads run one after another: each plans against the config the previous one left. */
@@ -86,7 +87,6 @@ export class DataPath {
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
     this.relayChoice = chooseRelayEngine(opts.config.relay, opts.logger, opts.relay);
-    this.relayEngine = this.relayChoice.engine;
     this.listeners = opts.config.listeners.map((l) => this.makeListener(l, opts.config.timeouts));
   }
 
@@ -98,10 +98,11 @@ export class DataPath {
         timeouts,
         logger: this.logger.child({ listener: l.name }),
         registry: this.registry,
-        relayEngine: this.relayEngine,
+        relayEngine: this.relayChoice.engine,
         countCancel: (outcome: string) => bump(this.cancelOutcomes, outcome),
         view: () => this.view,
         adminStates: () => this.admin,
+        paused: (name: string) => pauseOf(this.paused, name),
         now: this.now,
         random: this.random,
         nextId: () => String(++this.sessionSeq),
@@ -116,10 +117,7 @@ export class DataPath {
     return [...this.listeners, ...this.retired];
   }
 
-  /**
-   * Binds every listener; if one fails, the others are closed again and the error is thrown.
-   * `relay: native` without a native relay fails here, before anything is bound.
-   */
+  /** Binds every listener (after checkRelayChoice); if one fails, the others are closed again and the error is thrown. */
   async start(): Promise<void> {
     checkRelayChoice(this.relayChoice, this.logger);
     await bindAll(this.listeners.map((listener, i) => ({ listener, path: `listeners[${i}].bind` })));
@@ -237,6 +235,16 @@ export class DataPath {
     return this.admin;
   }
 
+  /** Paused listeners (issue 13) hold new clients up to hold_ms; a resumed one wakes them at once. */
+  setPausedListeners(paused: PausedListeners): void {
+    this.paused = Object.freeze({ ...paused });
+    for (const l of this.all()) l.wake();
+  }
+
+  pausedListeners(): PausedListeners {
+    return this.paused;
+  }
+
   /** Closes every session on `member`, on all listeners; returns how many. */
   killBackendSessions(member: string, reason: KillReason = 'admin'): number {
     return this.registry.killBackend(member, reason);
@@ -286,7 +294,7 @@ export class DataPath {
 
   /** The relay engine in use and what it did (stats, pgrouter_relay_engine). */
   relay(): RelayReport {
-    return this.relayEngine.report();
+    return this.relayChoice.engine.report();
   }
 
   /** Sessions with a backend, all listeners. */
@@ -336,13 +344,4 @@ export class DataPath {
   current(): ClusterView {
     return this.view;
   }
-}
-
-/** Binds the listeners together; if one fails, closes them all again and throws its error. */
-async function bindAll(targets: ReadonlyArray<{ readonly listener: Listener; readonly path: string }>): Promise<void> {
-  const results = await Promise.allSettled(targets.map((t) => t.listener.start(t.path)));
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (!failed) return;
-  await Promise.all(targets.map((t) => t.listener.stopAccepting()));
-  throw failed.reason;
 }

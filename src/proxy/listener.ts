@@ -6,6 +6,7 @@ import type { ClusterView, MemberView } from '../view/cluster-view.js';
 import { PgrError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { cancelTargets, eligibleBackends, type AdminStates } from '../routing/eligible.js';
+import type { ListenerPause } from '../routing/pause.js';
 import { pick } from '../routing/pick.js';
 import type { SessionRegistry } from '../sessions/registry.js';
 import { TrafficCounter } from '../sessions/traffic.js';
@@ -14,6 +15,9 @@ import type { Route, Wakeable } from './backend-waiter.js';
 import type { RelayEngine } from '../relay/relay.js';
 import { ClientSession, type SessionContext } from './client-session.js';
 import type { RelayedSession } from './relayed-session.js';
+import { FrontDoor, guardsTheDoor, socketOrigin, type ClientOrigin, type FrontDoorContext } from './front-door.js';
+
+const EMPTY = Buffer.alloc(0);
 
 export interface ListenerDeps {
   readonly timeouts: TimeoutsConfig;
@@ -25,6 +29,8 @@ export interface ListenerDeps {
   view(): ClusterView;
   /** Operator states by member name: drain and maint take no new sessions. */
   adminStates(): AdminStates;
+  /** The operator's pause of a listener by name, or null (issue 13). */
+  paused(listener: string): ListenerPause | null;
   now(): number;
   random(): number;
   nextId(): string;
@@ -40,7 +46,7 @@ export interface ListenerOptions {
   readonly traffic?: TrafficCounter;
 }
 
-export class Listener implements SessionContext {
+export class Listener implements SessionContext, FrontDoorContext {
   readonly admission: Admission;
   readonly traffic: TrafficCounter;
   /** null once handed to another listener (takeOver): this one then only relays its sessions. */
@@ -48,12 +54,14 @@ export class Listener implements SessionContext {
   private stopped: Promise<void> | null = null;
   private config: ListenerConfig;
   private currentTimeouts: TimeoutsConfig;
-  /** Clients in their startup phase (handshake, queued, held, connecting). */
-  private readonly sessions = new Set<ClientSession>();
-  /** Sessions past it, relayed by either engine; the ClientSession is gone by then. */
+  /** Its clients in their startup phase (handshake, queued, held, connecting), and clients still at the front door (PROXY header, allow-list). */
+  private readonly sessions = new Set<ClientSession | FrontDoor>();
+  /** Sessions past their startup phase, relayed by either engine; the ClientSession is gone by then. */
   private readonly relayed = new Set<RelayedSession>();
   /** Clients waiting for a backend; woken on every new view. */
   private readonly held = new Set<Wakeable>();
+  /** Clients ever held, so each is counted once in traffic.held_total however often it waits. */
+  private readonly countedHeld = new WeakSet<Wakeable>();
   private rrCounter = 0;
   private closedWaiters: Array<() => void> = [];
 
@@ -218,7 +226,9 @@ export class Listener implements SessionContext {
   }
 
   route(exclude: ReadonlySet<string>): Route | null {
-    const eligible = eligibleBackends(this.deps.view(), this.listener, this.deps.adminStates());
+    // Paused: held like a listener without a backend (backend-waiter.ts, the pause's hold limit).
+    if (this.pause() !== null) return null;
+    const eligible = eligibleBackends(this.deps.view(), this.listener, this.deps.adminStates(), this.deps.now());
     const candidates = exclude.size === 0 ? eligible.members : eligible.members.filter((m) => !exclude.has(m.name));
     const load = { sessions: (name: string) => this.registry.sessionsOn(this.listener.name, name), rrCounter: this.rrCounter };
     const member = pick(candidates, this.listener.balance, load, () => this.deps.random());
@@ -232,9 +242,16 @@ export class Listener implements SessionContext {
     return cancelTargets(this.deps.view(), this.listener);
   }
 
+  pause(): ListenerPause | null {
+    return this.deps.paused(this.listener.name);
+  }
 
   hold(w: Wakeable): void {
     this.held.add(w);
+    if (!this.countedHeld.has(w)) {
+      this.countedHeld.add(w);
+      this.traffic.held();
+    }
   }
 
   unhold(w: Wakeable): void {
@@ -250,7 +267,7 @@ export class Listener implements SessionContext {
     this.wakeIdleWaiters();
   }
 
-  closed(session: ClientSession): void {
+  closed(session: ClientSession | FrontDoor): void {
     this.sessions.delete(session);
     this.wakeIdleWaiters();
   }
@@ -268,9 +285,32 @@ export class Listener implements SessionContext {
   };
 
   private readonly accept = (socket: net.Socket): void => {
-    const session = new ClientSession(socket, this, this.deps.nextId());
-    this.sessions.add(session);
     this.traffic.accepted();
-    session.start();
+    if (!guardsTheDoor(this.listener)) return this.startSession(socket, socketOrigin(socket), EMPTY);
+    const door = new FrontDoor(socket, this);
+    this.sessions.add(door);
+    door.start();
   };
+
+  /** FrontDoorContext: the client passed the door (PROXY header read, address allowed). */
+  admitted(door: FrontDoor, socket: net.Socket, origin: ClientOrigin, rest: Buffer): void {
+    // The session is in the set before the door leaves it, so idle() never sees an empty set.
+    this.startSession(socket, origin, rest);
+    this.closed(door);
+  }
+
+  private startSession(socket: net.Socket, origin: ClientOrigin, rest: Buffer): void {
+    const session = new ClientSession(socket, this, this.deps.nextId(), origin);
+    this.sessions.add(session);
+    session.start(rest);
+  }
+}
+
+/** Binds the listeners together; if one fails, closes them all again and throws its error. */
+export async function bindAll(targets: ReadonlyArray<{ readonly listener: Listener; readonly path: string }>): Promise<void> {
+  const results = await Promise.allSettled(targets.map((t) => t.listener.start(t.path)));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (!failed) return;
+  await Promise.all(targets.map((t) => t.listener.stopAccepting()));
+  throw failed.reason;
 }

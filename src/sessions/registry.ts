@@ -20,6 +20,8 @@ export interface SessionRecord {
   readonly clientAddress: string;
   /** Epoch ms. */
   readonly startedAt: number;
+  /** Azure Private Link's LINKID from the client's PROXY v2 header, or null. */
+  readonly linkId: number | null;
   /** Client → server bytes; the session updates it while relaying. */
   bytesIn: number;
   /** Server → client bytes. */
@@ -41,9 +43,10 @@ export function newSessionRecord(
   viaFallback: boolean,
   clientAddress: string,
   startedAt: number,
+  linkId: number | null = null,
 ): SessionRecord {
   const { name: backend, host: backendHost, port: backendPort } = member;
-  return { id, listener, backend, backendHost, backendPort, viaFallback, clientAddress, startedAt, bytesIn: 0, bytesOut: 0, relayBytes: null, cancelKey: null };
+  return { id, listener, backend, backendHost, backendPort, viaFallback, clientAddress, startedAt, linkId, bytesIn: 0, bytesOut: 0, relayBytes: null, cancelKey: null };
 }
 
 /** Client → server bytes so far, the native relay's live count included. */
@@ -67,6 +70,7 @@ export function sessionInfo(r: SessionRecord): SessionInfo {
     started_at: r.startedAt,
     bytes_in: liveBytesIn(r),
     bytes_out: liveBytesOut(r),
+    ...(r.linkId === null ? {} : { link_id: r.linkId }),
   };
 }
 

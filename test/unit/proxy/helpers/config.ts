@@ -24,6 +24,8 @@ export function listenerConfig(over: Partial<ListenerConfig> & { name: string })
     maxconn: 0,
     on_marked_down: 'shutdown',
     on_lag: 'shutdown',
+    proxy_protocol: null,
+    allow: null,
     ...over,
   };
 }
