@@ -2,11 +2,11 @@
 // admin API, a kill in the middle of a large transfer, the shutdown after its grace period, a
 // reload that removes the listener; and the cancel key, learnt before the handover, still routes
 // a CancelRequest to its one owner. Every test ends with no socket left behind.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Logger } from '../../../src/log.js';
 import { captureLog } from '../../helpers/capture-log.js';
 import { listenerConfig, testConfig } from './helpers/config.js';
-import { ENGINES, fdCensus, handedOver, noFdLeak, type FdCensus } from './helpers/engines.js';
+import { checkFdsAround, ENGINES, handedOver } from './helpers/engines.js';
 import { Fixture } from './helpers/fixture.js';
 import type { FakeBackendOptions } from './helpers/fake-backend.js';
 import { cancelPacket, queryPacket, sslRequest } from './helpers/packets.js';
@@ -16,14 +16,9 @@ import { waitFor } from './helpers/wait-for.js';
 
 describe.each(ENGINES)('relayed sessions ended from outside (%s engine)', (engine) => {
   let f: Fixture | null = null;
-  let before: FdCensus;
-  beforeEach(() => {
-    before = fdCensus();
-  });
-  afterEach(async () => {
+  checkFdsAround(async () => {
     await f?.close();
     f = null;
-    await noFdLeak(before);
   });
 
   const start = async (backends: string[], opts: { backend?: FakeBackendOptions; listeners?: ReturnType<typeof listenerConfig>[]; logger?: Logger } = {}): Promise<Fixture> => {

@@ -4,9 +4,9 @@
 // Kills (view change, admin, shutdown, during a large transfer) and cancels are in
 // data-path-relay-kills.test.ts.
 import net from 'node:net';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { testConfig } from './helpers/config.js';
-import { ENGINES, fdCensus, handedOver, noFdLeak, type FdCensus } from './helpers/engines.js';
+import { checkFdsAround, ENGINES, handedOver } from './helpers/engines.js';
 import { Fixture } from './helpers/fixture.js';
 import type { FakeBackendOptions } from './helpers/fake-backend.js';
 import { queryPacket, sslRequest, startupPacket } from './helpers/packets.js';
@@ -17,14 +17,9 @@ const READY = Buffer.from([0x5a, 0, 0, 0, 5, 0x49]);
 
 describe.each(ENGINES)('the data path relay (%s engine)', (engine) => {
   let f: Fixture | null = null;
-  let before: FdCensus;
-  beforeEach(() => {
-    before = fdCensus();
-  });
-  afterEach(async () => {
+  checkFdsAround(async () => {
     await f?.close();
     f = null;
-    await noFdLeak(before);
   });
 
   const start = async (opts: { backend?: FakeBackendOptions; timeouts?: { client?: number; server?: number } } = {}): Promise<Fixture> => {

@@ -1,7 +1,7 @@
 // The data path's relay tests run once per relay engine (issue 12): js, and native where the
 // addon is built (npm ci builds it). Each test checks the process's fds before and after.
 import fs from 'node:fs';
-import { expect } from 'vitest';
+import { afterEach, beforeEach, expect } from 'vitest';
 import { available } from '../../../../src/relay/native-relay.js';
 import type { Fixture } from './fixture.js';
 import { waitFor } from './wait-for.js';
@@ -48,6 +48,18 @@ export async function noFdLeak(before: FdCensus): Promise<void> {
   const now = fdCensus();
   expect(now.pipes).toBeLessThanOrEqual(before.pipes + 64);
   expect(now.other).toBeLessThanOrEqual(before.other + 2);
+}
+
+/** Each test of the calling suite: `close` what it started, then no socket may be left behind. */
+export function checkFdsAround(close: () => Promise<void>): void {
+  let before: FdCensus;
+  beforeEach(() => {
+    before = fdCensus();
+  });
+  afterEach(async () => {
+    await close();
+    await noFdLeak(before);
+  });
 }
 
 /** With the native engine, waits until `n` sessions of the fixture's data path are in the relay thread. */
