@@ -168,6 +168,7 @@ export class WorkerProcess {
       addresses: dp.addresses(),
       traffic: dp.traffic(),
       cancels: dp.cancels(),
+      tls_cert_expiry: dp.tlsCertExpiry(),
     };
   }
 

@@ -42,6 +42,12 @@ export const DEFAULTS = {
     /** HAProxy `on-marked-down shutdown-sessions`. */
     on_marked_down: 'shutdown',
     on_lag: 'drain',
+    /** ssl: terminate (issue 11): plaintext clients are still served unless tls.require is set. */
+    tls_require: false,
+    /** TLS 1.2 is what PostgreSQL's ssl_min_protocol_version defaults to. */
+    tls_min_version: 'TLSv1.2',
+    /** No TLS to PostgreSQL unless asked for: pass-through or a trusted network is the default. */
+    server_tls_mode: 'disable',
   },
   /** Used when `listeners` is omitted: the RW/RO pair of the seeds. */
   listeners: [

@@ -83,6 +83,23 @@ const Checks = Strict({
 
 export const ROLES = ['primary', 'replica'] as const;
 
+// ---- TLS termination and TLS to PostgreSQL (issue 11) -------------------------------------
+export const SSL_MODES = ['passthrough', 'disable', 'terminate'] as const;
+export const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const;
+export const SERVER_TLS_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+
+/** ssl: terminate — pgrouter is the TLS server for clients. */
+const ListenerTls = Strict({
+  cert: Pem,
+  key: Pem,
+  client_ca: Opt(Pem),
+  require: Opt(Type.Boolean()),
+  min_version: Opt(Enum(TLS_VERSIONS)),
+});
+
+/** TLS from pgrouter to PostgreSQL (ssl: terminate or disable), libpq's sslmode words. */
+const ServerTls = Strict({ mode: Opt(Enum(SERVER_TLS_MODES)), ...TlsClient });
+
 const Listener = Strict({
   name: Type.String({
     pattern: '^[a-z0-9_-]+$',
@@ -94,7 +111,9 @@ const Listener = Strict({
   max_lag: Opt(Type.Union([Type.String(), Type.Number(), Type.Null()], { 'x-expect': 'a size such as 1MB, or null' })),
   balance: Opt(Enum(['roundrobin', 'leastconn', 'random'] as const)),
   fallback: Opt(Enum(['primary', 'none'] as const)),
-  ssl: Opt(Enum(['passthrough', 'disable'] as const)),
+  ssl: Opt(Enum(SSL_MODES)),
+  tls: Opt(ListenerTls),
+  server_tls: Opt(ServerTls),
   maxconn: Opt(Type.Integer({ minimum: 0 })),
   on_marked_down: Opt(Enum(['shutdown', 'keep'] as const)),
   on_lag: Opt(Enum(['shutdown', 'drain'] as const)),
@@ -146,3 +165,5 @@ export type RawMember = Static<typeof Member>;
 export type RawListener = Static<typeof Listener>;
 export type RawSecret = Static<typeof Secret>;
 export type RawPem = Static<typeof Pem>;
+export type RawListenerTls = Static<typeof ListenerTls>;
+export type RawServerTls = Static<typeof ServerTls>;

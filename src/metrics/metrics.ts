@@ -237,6 +237,14 @@ export function declareMetrics(opts: MetricsOptions) {
       registers: etcdRegisters,
       ...sampled,
     }),
+    // ---- TLS termination (issue 11) ------------------------------------------------------------
+    tlsCertExpiry: new Gauge({
+      name: 'pgrouter_tls_cert_expiry_timestamp_seconds',
+      help: 'Unix time when the certificate a listener with ssl: terminate presents expires (the leaf notAfter).',
+      labelNames: L,
+      registers,
+      ...sampled,
+    }),
     buildInfo: new Gauge({
       name: 'pgrouter_build_info',
       help: 'Always 1; labels carry the pgrouter and Node.js versions.',

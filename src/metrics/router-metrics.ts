@@ -31,6 +31,8 @@ export interface MetricsSources {
   cancels(): Readonly<Record<string, number>>;
   /** Live etcd status (null in static mode). */
   etcd(): EtcdStatus | null;
+  /** ssl: terminate listeners: their certificate's notAfter, epoch seconds. */
+  tlsCertExpiry?(): Readonly<Record<string, number>>;
 }
 
 export interface RouterMetricsOptions {
@@ -158,6 +160,8 @@ export class RouterMetrics {
       if (etcd.last_resync_at !== null) m.etcdLastResync.set(etcd.last_resync_at / 1000);
     }
     this.sampleTraffic(src?.listeners() ?? [], src?.traffic() ?? {}, src?.cancels() ?? {});
+    m.tlsCertExpiry.reset();
+    for (const [listener, seconds] of Object.entries(src?.tlsCertExpiry?.() ?? {})) m.tlsCertExpiry.set({ listener }, seconds);
   }
 
   private sampleTraffic(listeners: readonly string[], traffic: Readonly<Record<string, ListenerTraffic>>, cancels: Readonly<Record<string, number>>): void {

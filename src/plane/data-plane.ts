@@ -37,6 +37,8 @@ export interface DataPlane {
   addresses(): Record<string, HostPort>;
   traffic(): Record<string, ListenerTraffic>;
   cancels(): Record<string, number>;
+  /** ssl: terminate listeners: the notAfter of the certificate each presents now (epoch seconds). */
+  tlsCertExpiry(): Record<string, number>;
   /** Sessions per data-path process id. */
   workerSessions(): Record<string, number>;
   setAdminStates(states: AdminStates): void;

@@ -76,6 +76,10 @@ export class LocalPlane implements DataPlane {
     return this.dataPath.cancels();
   }
 
+  tlsCertExpiry(): Record<string, number> {
+    return this.dataPath.tlsCertExpiry();
+  }
+
   workerSessions(): Record<string, number> {
     return { [String(process.pid)]: this.dataPath.sessionCount() };
   }

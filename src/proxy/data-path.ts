@@ -13,7 +13,7 @@ import { SessionRegistry, sessionInfo, type CancelKeyObserver } from '../session
 import { bump, type TrafficCounter } from '../sessions/traffic.js';
 import { JS_RELAY } from '../relay/js-relay.js';
 import type { RelayEngine } from '../relay/relay.js';
-import { Listener } from './listener.js';
+import { checkListenerTls, Listener } from './listener.js';
 import { planListenerChanges } from './listener-plan.js';
 
 /**
@@ -149,6 +149,8 @@ export class DataPath {
     const plan = planListenerChanges(this.listeners.map((l) => l.listener), next.listeners);
     const current = new Map(this.listeners.map((l) => [l.listener.name, l]));
     const kept = new Set(plan.kept);
+    // TLS material OpenSSL refuses fails the reload here, before anything changed.
+    for (const cfg of next.listeners) if (kept.has(cfg.name)) checkListenerTls(cfg, this.logger);
     const fresh = new Map<string, Listener>();
     const toBind: Array<{ listener: Listener; path: string }> = [];
     next.listeners.forEach((cfg, i) => {
@@ -265,6 +267,16 @@ export class DataPath {
       else groups.set(l.listener.name, [l]);
     }
     return groups;
+  }
+
+  /** ssl: terminate listeners: the notAfter of the certificate each presents now (epoch seconds). */
+  tlsCertExpiry(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const l of this.listeners) {
+      const notAfter = l.tlsCertExpiry();
+      if (notAfter !== null) out[l.listener.name] = Math.floor(notAfter / 1000);
+    }
+    return out;
   }
 
   /** Cancel requests by outcome (exact, broadcast, no_target, send_failed_*). */

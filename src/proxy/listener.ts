@@ -13,6 +13,8 @@ import { Admission } from './admission.js';
 import type { Route, Wakeable } from './backend-waiter.js';
 import type { RelayEngine } from '../relay/relay.js';
 import { ClientSession, type SessionContext } from './client-session.js';
+import { upstreamTlsOf, type UpstreamTls } from './backend-tls.js';
+import { TlsContextStore } from './tls-context-store.js';
 
 export interface ListenerDeps {
   readonly timeouts: TimeoutsConfig;
@@ -54,6 +56,10 @@ export class Listener implements SessionContext {
   private closedWaiters: Array<() => void> = [];
 
   readonly remoteCancelOwner: ((pid: number, key: Buffer) => Promise<{ host: string; port: number } | null>) | undefined;
+  /** ssl: terminate: the certificate clients get, watched and rotated (null otherwise). */
+  private tls: TlsContextStore | null = null;
+  /** server_tls: the context for TLS to PostgreSQL (null: plaintext). */
+  private upstream: UpstreamTls | null;
 
   constructor(
     listener: ListenerConfig,
@@ -66,6 +72,9 @@ export class Listener implements SessionContext {
     this.remoteCancelOwner = deps.remoteCancelOwner?.bind(deps);
     this.traffic = opts.traffic ?? new TrafficCounter();
     this.admission = new Admission(listener.maxconn);
+    // Built first: a certificate OpenSSL refuses throws (PGR_ERR_TLS) before a socket exists.
+    this.upstream = upstreamTlsOf(listener.name, listener.server_tls);
+    this.tls = this.tlsStoreFor(listener);
     // allowHalfOpen: a client FIN is forwarded to the backend as a FIN (relay/js-relay.ts).
     this.server = net.createServer({ allowHalfOpen: true });
     this.server.on('connection', this.accept);
@@ -92,6 +101,21 @@ export class Listener implements SessionContext {
   get relayEngine(): RelayEngine {
     return this.deps.relayEngine;
   }
+  get tlsStore(): TlsContextStore | null {
+    return this.tls;
+  }
+  get upstreamTls(): UpstreamTls | null {
+    return this.upstream;
+  }
+
+  /** ssl: terminate: the certificate's notAfter (epoch ms); null otherwise. */
+  tlsCertExpiry(): number | null {
+    return this.tls?.notAfter ?? null;
+  }
+
+  private tlsStoreFor(listener: ListenerConfig): TlsContextStore | null {
+    return tlsStoreFor(listener, this.deps.logger);
+  }
   countCancel(outcome: string): void {
     this.deps.countCancel(outcome);
   }
@@ -101,6 +125,7 @@ export class Listener implements SessionContext {
     const server = this.server;
     if (!server) return Promise.reject(new PgrError('PGR_ERR_BIND', `listener ${this.listener.name} has handed its socket on`));
     if (server.listening) return Promise.resolve();
+    this.tls?.start();
     const { host, port } = this.listener.bind;
     const where = path === undefined ? '' : `${path}: `;
     return new Promise((resolve, reject) => {
@@ -127,6 +152,8 @@ export class Listener implements SessionContext {
    */
   stopAccepting(): Promise<void> {
     if (this.stopped) return this.stopped;
+    // Clients already in their handshake still get the current certificate; it is no longer watched.
+    this.tls?.close();
     const server = this.server;
     this.stopped = new Promise((resolve) => {
       if (!server?.listening) return resolve();
@@ -141,6 +168,16 @@ export class Listener implements SessionContext {
    * Established sessions keep their relay; views judge them by the new rules (KillScope).
    */
   reconfigure(listener: ListenerConfig, timeouts: TimeoutsConfig): void {
+    // DataPath checked the TLS material first (checkListenerTls): this does not throw.
+    const upstream = upstreamTlsOf(listener.name, listener.server_tls);
+    if (listener.ssl === 'terminate' && listener.tls !== null && this.tls) this.tls.update(listener.tls);
+    else {
+      const fresh = this.tlsStoreFor(listener);
+      this.tls?.close();
+      this.tls = fresh;
+      if (this.server?.listening) this.tls?.start();
+    }
+    this.upstream = upstream;
     this.config = listener;
     this.currentTimeouts = timeouts;
     this.admission.setLimit(listener.maxconn);
@@ -254,4 +291,15 @@ export class Listener implements SessionContext {
     this.traffic.accepted();
     session.start();
   };
+}
+
+function tlsStoreFor(listener: ListenerConfig, logger: Logger): TlsContextStore | null {
+  if (listener.ssl !== 'terminate' || listener.tls === null) return null;
+  return new TlsContextStore(listener.tls, { listener: listener.name, logger });
+}
+
+/** Builds a listener's TLS contexts once, to throw PGR_ERR_TLS before a reload changes anything. */
+export function checkListenerTls(listener: ListenerConfig, logger: Logger): void {
+  upstreamTlsOf(listener.name, listener.server_tls);
+  tlsStoreFor(listener, logger);
 }

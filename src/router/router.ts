@@ -63,6 +63,7 @@ export class Router implements RouterControl {
       traffic: () => this.plane.traffic(),
       cancels: () => this.plane.cancels(),
       etcd: () => this.plane.discovery.etcdStatus(),
+      tlsCertExpiry: () => this.plane.tlsCertExpiry(),
     });
   }
 
