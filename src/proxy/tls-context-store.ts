@@ -49,7 +49,7 @@ export class TlsContextStore {
   private cfg: ListenerTlsConfig;
   private built: Built;
   private watchers: fs.FSWatcher[] = [];
-  private watched = '';
+  private watched: string[] = [];
   private timer: NodeJS.Timeout | null = null;
   private running = false;
   private readonly readFile: (file: string) => string;
@@ -141,7 +141,6 @@ export class TlsContextStore {
   private watch(): void {
     this.unwatch();
     const dirs = new Set([this.cfg.cert, this.cfg.key, this.cfg.client_ca].flatMap((s) => (s?.path ? [path.dirname(s.path)] : [])));
-    this.watched = watchKey(this.cfg);
     for (const dir of dirs) {
       try {
         const w = fs.watch(dir, { persistent: false }, () => this.changed());
@@ -150,6 +149,7 @@ export class TlsContextStore {
           w.close();
         });
         this.watchers.push(w);
+        this.watched.push(dir);
       } catch (err) {
         // Rotation then needs a reload (SIGHUP); the certificate in use is fine.
         this.opts.logger.warn({ event: 'tls_watch_failed', listener: this.opts.listener, dir, reason: errorLabel(err) }, 'cannot watch a TLS directory; reload to rotate');
@@ -160,7 +160,7 @@ export class TlsContextStore {
   private unwatch(): void {
     for (const w of this.watchers) w.close();
     this.watchers = [];
-    this.watched = '';
+    this.watched = [];
   }
 
   private changed(): void {
@@ -173,8 +173,8 @@ export class TlsContextStore {
     this.timer.unref();
   }
 
-  /** For tests: which directories are watched. */
-  watching(): string {
+  /** The directories watched now. */
+  watching(): readonly string[] {
     return this.watched;
   }
 }
