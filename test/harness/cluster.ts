@@ -131,6 +131,7 @@ export class LocalCluster {
           ...{ scope: this.scope, namespace: this.namespace, name: node.name, pgPort, apiPort, dataDir, timings },
           ...{ etcdHost: this.etcd.host, etcdPort: this.etcd.clientPort, nodeDir: node.dir, maxConnections: this.opts.maxConnections },
           tls: this.nodeTls(),
+          scramUser: this.opts.scram?.user ?? null,
         }),
       );
     }
@@ -150,6 +151,12 @@ export class LocalCluster {
     );
     await Promise.all(rest.map((n) => n.start()));
     await this.unlessPatroniExits((signal) => this.waitForHealthy({ timeoutMs: this.opts.startTimeoutMs, signal }));
+    const scram = this.opts.scram;
+    if (scram) {
+      // password_encryption is scram-sha-256 by default (PostgreSQL 14+); replicas get the role by replication.
+      const password = scram.password.replaceAll("'", "''");
+      await this.psql(first.name, `create role ${scram.user} login password '${password}'`);
+    }
   }
 
   /** During boot a Patroni that exits (bad config, port taken) fails the start at once. */

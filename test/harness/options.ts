@@ -28,6 +28,17 @@ export interface LocalClusterOptions {
    * Default false.
    */
   tls?: boolean;
+  /**
+   * A role that must log in with SCRAM (scram-sha-256 in pg_hba.conf, over TLS and plaintext,
+   * ahead of the trust lines), created once the cluster is healthy. For SCRAM channel binding
+   * tests; everyone else keeps trust. Default none.
+   */
+  scram?: ScramRole | null;
+}
+
+export interface ScramRole {
+  readonly user: string;
+  readonly password: string;
 }
 
 export type ResolvedOptions = Required<Omit<LocalClusterOptions, 'baseDir'>> & { baseDir: string | undefined };
@@ -47,6 +58,7 @@ export function resolveOptions(options: LocalClusterOptions): ResolvedOptions {
     maxConnections: options.maxConnections ?? 200,
     startTimeoutMs: options.startTimeoutMs ?? 90_000,
     tls: options.tls ?? false,
+    scram: options.scram ?? null,
   };
   // Patroni's documented rule: the leader must be able to retry DCS for retry_timeout twice
   // within one ttl, or it loses the lock during a single slow cycle.
@@ -59,6 +71,10 @@ export function resolveOptions(options: LocalClusterOptions): ResolvedOptions {
   // The scope becomes a directory name, an etcd key segment and PostgreSQL's cluster_name.
   if (!/^[A-Za-z0-9_-]+$/.test(opts.scope)) {
     throw new HarnessError(`scope must match [A-Za-z0-9_-]+, got ${opts.scope}`);
+  }
+  // The user name goes into pg_hba.conf and a CREATE ROLE: keep it a plain identifier.
+  if (opts.scram && !/^[a-z_][a-z0-9_]*$/.test(opts.scram.user)) {
+    throw new HarnessError(`scram.user must be a plain lowercase identifier, got ${opts.scram.user}`);
   }
   if (!opts.namespace.startsWith('/') || !opts.namespace.endsWith('/')) {
     throw new HarnessError(`namespace must start and end with '/', got ${opts.namespace}`);

@@ -23,6 +23,8 @@ export interface PatroniNodeConfigInput {
   maxConnections: number;
   /** PostgreSQL ssl=on and the REST API on HTTPS (client certificates required), or null. */
   tls: NodeTls | null;
+  /** A role that logs in with scram-sha-256 (its pg_hba lines come before the trust lines), or null. */
+  scramUser?: string | null;
 }
 
 export interface NodeTls {
@@ -35,6 +37,8 @@ export interface NodeTls {
 export function patroniConfigYaml(c: PatroniNodeConfigInput): string {
   // Trust on loopback keeps tests free of passwords; nothing here listens on another interface.
   const hba = [
+    // First match wins: this one role must prove its password (SCRAM), over TLS or not.
+    ...(c.scramUser ? [`host all ${c.scramUser} 127.0.0.1/32 scram-sha-256`] : []),
     'local all all trust',
     'local replication all trust',
     'host all all 127.0.0.1/32 trust',
