@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
+import { X509Certificate } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ListenerConfig, ServerTlsConfig } from '../../../src/config/types.js';
 import { CHANNEL_BINDING_MESSAGE } from '../../../src/proxy/channel-binding.js';
@@ -155,11 +156,13 @@ describe('ssl: terminate', () => {
     const at = c.received.indexOf(Buffer.from([0x4b, 0, 0, 0, 12]));
     const pid = c.received.readUInt32BE(at + 5);
     const key = Buffer.from(c.received.subarray(at + 9, at + 13));
+    // Only what comes after the login: a key byte may well be an 'E'.
+    const mark = c.received.length;
     c.write(queryPacket('sleep'));
     await waitFor(() => fx.backends['n1']?.queries.includes('sleep'), { what: 'the query to reach the backend' });
     const cancel = await tlsClient(fx.port('rw'), { direct: true, alpn: ['postgresql'] });
     cancel.write(cancelPacket(pid, key));
-    await waitFor(() => errorFields(c.received.subarray(at)).C === '57014', { what: 'the cancelled query' });
+    await waitFor(() => errorFields(c.received.subarray(mark)).C === '57014', { what: 'the cancelled query' });
     expect(fx.dp.cancels()).toEqual({ exact: 1 });
     c.destroy();
   });
@@ -254,9 +257,10 @@ describe('SCRAM channel binding', () => {
     const fx = await start(terminate({}, upstream), saslBackend('pg'));
     const plus = await tlsClient(fx.port('rw'));
     expect(await offer(plus)).toEqual(BOTH);
+    const mark = plus.received.length;
     plus.write(initial('SCRAM-SHA-256-PLUS'));
     await plus.waitClosed();
-    expect(errorFields(plus.received.subarray(plus.received.indexOf(0x45))).M).toBe(CHANNEL_BINDING_MESSAGE);
+    expect(errorFields(plus.received.subarray(mark))).toMatchObject({ C: '28000', M: CHANNEL_BINDING_MESSAGE });
     expect(refusals(fx)).toEqual({ channel_binding: 1 });
     expect(fx.backends['n1']?.saslChoices).toEqual([]);
     const plain = await tlsClient(fx.port('rw'));
@@ -275,5 +279,47 @@ describe('SCRAM channel binding', () => {
     await waitFor(() => c.received.includes(READY), { what: 'the bound login' });
     expect(fx.backends['n1']?.saslChoices).toEqual(['SCRAM-SHA-256-PLUS']);
     c.destroy();
+  });
+});
+
+describe('a reload', () => {
+  /** The certificate a new TLS client of `port` is shown. */
+  async function presented(port: number): Promise<Buffer> {
+    const socket = tls.connect({ host: '127.0.0.1', port, ca: read(pki.ca), socket: await sslAccepted(port) });
+    const cert = await new Promise<Buffer>((resolve, reject) => {
+      socket.once('secureConnect', () => resolve(socket.getPeerCertificate().raw));
+      socket.once('error', reject);
+    });
+    socket.destroy();
+    return cert;
+  }
+  const der = (leafName: string) => new X509Certificate(pair(pki, leafName).cert).raw;
+
+  it('presents a new certificate to new handshakes while a session already in TLS keeps running', async () => {
+    const fx = await start(terminate());
+    const before = await fx.pgClient('rw', { ssl: { ca: read(pki.ca), servername: 'localhost' } });
+    expect((await presented(fx.port('rw'))).equals(der('router'))).toBe(true);
+    await fx.dp.reconfigure(testConfig({ listeners: [terminate({}, NO_SERVER_TLS, 'pg')] }));
+    expect((await presented(fx.port('rw'))).equals(der('pg'))).toBe(true);
+    expect((await before.query<{ backend: string }>('select 1')).rows[0]?.backend).toBe('n1');
+    await before.end();
+    expect(fx.dp.tlsCertExpiry()['rw']).toBeGreaterThan(Date.now() / 1000);
+  });
+
+  it('turns a kept passthrough listener into a terminating one', async () => {
+    const fx = await start(listenerConfig({ name: 'rw' }));
+    expect(fx.dp.tlsCertExpiry()).toEqual({});
+    await fx.dp.reconfigure(testConfig({ listeners: [terminate()] }));
+    const c = await tlsClient(fx.port('rw'));
+    await login(c);
+    c.destroy();
+  });
+
+  it('fails with PGR_ERR_TLS and changes nothing when OpenSSL refuses the new material', async () => {
+    const fx = await start(terminate());
+    const bad = terminate({}, { mode: 'require', ca: null, cert: pair(pki, 'pg').cert, key: pair(pki, 'router').key });
+    await expect(fx.dp.reconfigure(testConfig({ listeners: [bad] }))).rejects.toMatchObject({ code: 'PGR_ERR_TLS' });
+    const c = await fx.pgClient('rw', { ssl: { ca: read(pki.ca), servername: 'localhost' } });
+    await c.end();
   });
 });
