@@ -25,9 +25,10 @@ export interface LocalClusterOptions {
   /**
    * TLS everywhere a client meets the cluster: PostgreSQL `ssl=on` and Patroni's REST API on
    * HTTPS with `verify_client: required`, all signed by a CA of the cluster's own (`pki`).
-   * Default false.
+   * 'postgresql': PostgreSQL's ssl=on only, the REST API stays on HTTP (the throughput bench's
+   * TLS row, whose HAProxy checks Patroni over plain HTTP). Default false.
    */
-  tls?: boolean;
+  tls?: boolean | 'postgresql';
   /**
    * A role that must log in with SCRAM (scram-sha-256 in pg_hba.conf, over TLS and plaintext,
    * ahead of the trust lines), created once the cluster is healthy. For SCRAM channel binding

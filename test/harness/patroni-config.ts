@@ -23,6 +23,8 @@ export interface PatroniNodeConfigInput {
   maxConnections: number;
   /** PostgreSQL ssl=on and the REST API on HTTPS (client certificates required), or null. */
   tls: NodeTls | null;
+  /** With `tls`: the REST API on HTTPS too (default true). */
+  restTls?: boolean;
   /** A role that logs in with scram-sha-256 (its pg_hba lines come before the trust lines), or null. */
   scramUser?: string | null;
 }
@@ -54,7 +56,7 @@ export function patroniConfigYaml(c: PatroniNodeConfigInput): string {
       connect_address: `127.0.0.1:${c.apiPort}`,
       // Patroni's own calls to other members (and patronictl) present restapi.certfile as their
       // client certificate and trust restapi.cafile (patroni/request.py), so one cert suffices.
-      ...(c.tls ? { certfile: c.tls.cert, keyfile: c.tls.key, cafile: c.tls.ca, verify_client: 'required' } : {}),
+      ...(c.tls && c.restTls !== false ? { certfile: c.tls.cert, keyfile: c.tls.key, cafile: c.tls.ca, verify_client: 'required' } : {}),
     },
     // The `etcd3` section (not `etcd`) makes Patroni use the v3 gRPC-gateway API, so its keys
     // live in the v3 keyspace that pgrouter watches.

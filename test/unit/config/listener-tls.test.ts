@@ -6,6 +6,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configWarnings, formatWarnings, loadConfigText, type ConfigIssue } from '../../../src/config/load.js';
 import type { Config } from '../../../src/config/types.js';
+import { PassThrough } from 'node:stream';
+import { main } from '../../../src/cli/main.js';
 import { makePki, type Pki } from '../../harness/pki.js';
 
 const HEAD = 'cluster:\n  scope: s\n  etcd: { hosts: [127.0.0.1:2379] }\nlisteners:\n';
@@ -138,5 +140,34 @@ describe('pgrouter check warnings', () => {
     if (!fine) throw new Error('invalid');
     expect(configWarnings(fine, Date.now())).toEqual([]);
     expect(configWarnings(fine, Date.now() + 20 * 86_400_000)[0]?.message).toMatch(/^certificate expires in 9 days/);
+  });
+});
+
+describe('pgrouter check', () => {
+  const run = async (yaml: string): Promise<{ code: number; out: string; err: string }> => {
+    const file = path.join(dir, `check-${Math.random().toString(36).slice(2)}.yaml`);
+    fs.writeFileSync(file, yaml);
+    const out = new PassThrough();
+    const err = new PassThrough();
+    let o = '';
+    let e = '';
+    out.on('data', (d: Buffer) => (o += d.toString()));
+    err.on('data', (d: Buffer) => (e += d.toString()));
+    const code = await main(['check', '--config', file], out, err);
+    return { code, out: o, err: e };
+  };
+
+  it('prints a [WARNING] for a certificate that expires within 14 days and still exits 0', async () => {
+    const { cert, key } = leaf('soon');
+    const r = await run(`${HEAD}  - { name: rw, bind: ":6432", role: primary, ssl: terminate, tls: { cert: ${cert}, key: ${key} } }\n`);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^\[WARNING\] .*: listeners\[0\]\.tls\.cert: certificate expires in [45] days/);
+    expect(r.out).toContain('Configuration file is valid');
+  });
+
+  it('fails on a key that does not belong to the certificate', async () => {
+    const r = await run(`${HEAD}  - { name: rw, bind: ":6432", role: primary, ssl: terminate, tls: { cert: ${leaf('front').cert}, key: ${leaf('other').key} } }\n`);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/\[ALERT\] .*listeners\[0\]\.tls\.key: the private key does not belong to the certificate/);
   });
 });
