@@ -98,8 +98,11 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
   const logger = createLogger({ level, format });
   const router = new Router(result.config, logger, { workerLog: { level, format } });
   const reload = () => router.reloadFile(file, process.env);
-  const http = new HttpServer({ config: result.config, current: () => router.config, control: router, logger, reload });
-  return runRouter(router, http, logger, () => void reload());
+  // POST /quitquitquit stops like SIGTERM; runRouter installs the stop it calls.
+  const stop = { now: (_why: string): void => undefined };
+  const quit = (): void => stop.now('quitquitquit');
+  const http = new HttpServer({ config: result.config, current: () => router.config, control: router, logger, reload, quit });
+  return runRouter(router, http, logger, () => void reload(), stop);
 }
 
 async function status(url: string | undefined, file: string | undefined, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
@@ -123,7 +126,13 @@ async function status(url: string | undefined, file: string | undefined, out: No
  * HTTP server is up, and a SIGHUP meeting Node's default action would terminate the router. A
  * SIGHUP during startup is applied once started; a SIGTERM during startup stops right after.
  */
-async function runRouter(router: Router, http: HttpServer, logger: ReturnType<typeof createLogger>, sighup: () => void): Promise<number> {
+async function runRouter(
+  router: Router,
+  http: HttpServer,
+  logger: ReturnType<typeof createLogger>,
+  sighup: () => void,
+  stopHook: { now: (why: string) => void },
+): Promise<number> {
   let started = false;
   let stopping = false;
   let reloadPending = false;
@@ -154,6 +163,7 @@ async function runRouter(router: Router, http: HttpServer, logger: ReturnType<ty
     logger.info({ signal }, 'stopping: no new connections, draining sessions');
     if (started) drain();
   };
+  stopHook.now = stop;
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   // Reload: re-read and validate the file; an invalid one is logged and changes nothing.

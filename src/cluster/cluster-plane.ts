@@ -173,6 +173,10 @@ export class ClusterPlane implements DataPlane {
     return this.supervisor.cancels();
   }
 
+  workerRespawns(): number {
+    return this.supervisor.stats().crashes;
+  }
+
   workerSessions(): Record<string, number> {
     return this.supervisor.workerSessions();
   }

@@ -48,6 +48,12 @@ export const DEFAULTS = {
     tls_min_version: 'TLSv1.2',
     /** No TLS to PostgreSQL unless asked for: pass-through or a trusted network is the default. */
     server_tls_mode: 'disable',
+    /** No PROXY header is read unless configured: a header from anyone would let them pick their address. */
+    proxy_protocol: null,
+    /** proxy_protocol.accept: both versions (the trusted ranges are the guard, not the version). */
+    proxy_accept: 'any',
+    /** Everyone may connect (pg_hba.conf still decides). */
+    allow: null,
   },
   /** Used when `listeners` is omitted: the RW/RO pair of the seeds. */
   listeners: [
@@ -80,6 +86,7 @@ export const DEFAULTS = {
     bind: { host: '127.0.0.1', port: 8405 },
     /** Shorter tokens are rejected: the token is the only thing guarding the admin API. */
     token_min_length: 16,
+    quitquitquit: false,
   },
   log: {
     level: 'info',

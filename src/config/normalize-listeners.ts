@@ -8,6 +8,7 @@ import { DEFAULTS } from './defaults.js';
 import { bindAt, has, sizeAt, type Loose, type Report } from './normalize-values.js';
 import { normalizeListenerTls } from './normalize-listener-tls.js';
 import type { SecretContext } from './secrets.js';
+import { normalizeAllow, normalizeProxyProtocol } from './normalize-access.js';
 
 export interface NormalizedListener {
   readonly config: ListenerConfig;
@@ -53,6 +54,8 @@ export function normalizeListeners(
         maxconn: l.maxconn ?? d.maxconn,
         on_marked_down: l.on_marked_down ?? d.on_marked_down,
         on_lag: l.on_lag ?? d.on_lag,
+        proxy_protocol: normalizeProxyProtocol(l.proxy_protocol, [...at, 'proxy_protocol'], report),
+        allow: normalizeAllow(l.allow, [...at, 'allow'], report),
       },
     });
   });

@@ -100,6 +100,13 @@ const ListenerTls = Strict({
 /** TLS from pgrouter to PostgreSQL (ssl: terminate or disable), libpq's sslmode words. */
 const ServerTls = Strict({ mode: Opt(Enum(SERVER_TLS_MODES)), ...TlsClient });
 
+// ---- who may connect: PROXY protocol and allow-lists (normalize-access.ts checks the CIDRs) ----
+const Cidrs = Type.Array(Type.String({ minLength: 1, 'x-expect': 'a CIDR such as 10.0.0.0/8 or 2001:db8::/32' }), { minItems: 1 });
+const ProxyProtocol = Strict({
+  accept: Opt(Enum(['v1', 'v2', 'any'] as const)),
+  trusted: Cidrs,
+});
+
 const Listener = Strict({
   name: Type.String({
     pattern: '^[a-z0-9_-]+$',
@@ -117,6 +124,8 @@ const Listener = Strict({
   maxconn: Opt(Type.Integer({ minimum: 0 })),
   on_marked_down: Opt(Enum(['shutdown', 'keep'] as const)),
   on_lag: Opt(Enum(['shutdown', 'drain'] as const)),
+  proxy_protocol: Opt(ProxyProtocol),
+  allow: Opt(Cidrs),
 });
 
 const Timeouts = Strict({
@@ -142,7 +151,7 @@ export const RawConfigSchema = Strict({
       ready: Opt(Enum(['primary', 'replica', 'any'] as const)),
     }),
   ),
-  admin: Opt(Strict({ bind: Opt(Bind), token: Opt(Secret) })),
+  admin: Opt(Strict({ bind: Opt(Bind), token: Opt(Secret), quitquitquit: Opt(Type.Boolean()) })),
   /** Data-path processes: 1 runs in-process, more run node:cluster workers; auto = one per CPU. */
   workers: Opt(
     Type.Union([Type.Integer({ minimum: 1, maximum: 256 }), Type.Literal('auto')], {
@@ -167,3 +176,4 @@ export type RawSecret = Static<typeof Secret>;
 export type RawPem = Static<typeof Pem>;
 export type RawListenerTls = Static<typeof ListenerTls>;
 export type RawServerTls = Static<typeof ServerTls>;
+export type RawProxyProtocol = Static<typeof ProxyProtocol>;

@@ -17,6 +17,8 @@ export interface AdminRoutesOptions {
   readonly logger: Logger;
   /** POST /admin/reload (the SIGHUP handler); absent: 501. */
   readonly reload?: () => Promise<ReloadReply>;
+  /** Exact paths on the same socket that guard themselves (POST /quitquitquit): no token asked. */
+  readonly open?: readonly string[];
 }
 
 
@@ -37,7 +39,9 @@ export function registerAdminRoutes(app: FastifyInstance, opts: AdminRoutesOptio
 
   // onRequest runs for unknown routes too, so without a token nothing can be learnt, not even
   // which paths exist.
+  const open = new Set(opts.open ?? []);
   app.addHook('onRequest', async (req, reply) => {
+    if (open.has(req.url)) return;
     const auth = currentTokens().check(req.headers.authorization);
     if (auth.ok) return;
     logger.warn({ event: 'admin_auth_failed', remote: req.ip, method: req.method, url: req.url, why: auth.why }, 'admin API: request refused');

@@ -245,6 +245,13 @@ export function declareMetrics(opts: MetricsOptions) {
       registers,
       ...sampled,
     }),
+    // ---- the process layout ------------------------------------------------------------------
+    workerRespawns: new Counter({
+      name: 'pgrouter_worker_respawns_total',
+      help: 'Data-path worker processes that exited unasked and were replaced (workers > 1; always 0 with workers: 1).',
+      registers,
+      ...sampled,
+    }),
     buildInfo: new Gauge({
       name: 'pgrouter_build_info',
       help: 'Always 1; labels carry the pgrouter and Node.js versions.',

@@ -33,6 +33,8 @@ export interface MetricsSources {
   etcd(): EtcdStatus | null;
   /** ssl: terminate listeners: their certificate's notAfter, epoch seconds. */
   tlsCertExpiry?(): Readonly<Record<string, number>>;
+  /** Worker processes replaced after a crash (cluster mode; 0 otherwise). */
+  workerRespawns(): number;
 }
 
 export interface RouterMetricsOptions {
@@ -162,6 +164,8 @@ export class RouterMetrics {
     this.sampleTraffic(src?.listeners() ?? [], src?.traffic() ?? {}, src?.cancels() ?? {});
     m.tlsCertExpiry.reset();
     for (const [listener, seconds] of Object.entries(src?.tlsCertExpiry?.() ?? {})) m.tlsCertExpiry.set({ listener }, seconds);
+    m.workerRespawns.reset();
+    m.workerRespawns.inc(src?.workerRespawns() ?? 0);
   }
 
   private sampleTraffic(listeners: readonly string[], traffic: Readonly<Record<string, ListenerTraffic>>, cancels: Readonly<Record<string, number>>): void {

@@ -39,6 +39,8 @@ export interface DataPlane {
   cancels(): Record<string, number>;
   /** ssl: terminate listeners: the notAfter of the certificate each presents now (epoch seconds). */
   tlsCertExpiry(): Record<string, number>;
+  /** Data-path worker processes that exited unasked and were replaced (always 0 with workers: 1). */
+  workerRespawns(): number;
   /** Sessions per data-path process id. */
   workerSessions(): Record<string, number>;
   setAdminStates(states: AdminStates): void;

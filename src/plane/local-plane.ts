@@ -80,6 +80,10 @@ export class LocalPlane implements DataPlane {
     return this.dataPath.tlsCertExpiry();
   }
 
+  workerRespawns(): number {
+    return 0;
+  }
+
   workerSessions(): Record<string, number> {
     return { [String(process.pid)]: this.dataPath.sessionCount() };
   }

@@ -15,8 +15,8 @@ export const SQLSTATE = Object.freeze({
   TOO_MANY_CONNECTIONS: '53300',
   /** admin_shutdown: the router is shutting down. */
   ADMIN_SHUTDOWN: '57P01',
-  /** invalid_authorization_specification: TLS required, or a channel binding that cannot work. */
-  INVALID_AUTHORIZATION: '28000',
+  /** invalid_authorization_specification: the client's address is not in the listener's `allow`. */
+  INVALID_AUTHORIZATION_SPECIFICATION: '28000',
 });
 
 /**

@@ -57,7 +57,7 @@ export class SaslGate {
     if (choice.kind === 'incomplete') return { verdict: 'wait' };
     // Anything but a -PLUS choice is PostgreSQL's to judge (a malformed message included).
     if (choice.kind === 'mechanism' && choice.mechanism.endsWith(PLUS_SUFFIX)) {
-      return { verdict: 'refuse', message: errorResponse(SQLSTATE.INVALID_AUTHORIZATION, CHANNEL_BINDING_MESSAGE), detail: `client chose ${choice.mechanism}` };
+      return { verdict: 'refuse', message: errorResponse(SQLSTATE.INVALID_AUTHORIZATION_SPECIFICATION, CHANNEL_BINDING_MESSAGE), detail: `client chose ${choice.mechanism}` };
     }
     return { verdict: 'pass', bytes: this.acc };
   }

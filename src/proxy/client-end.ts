@@ -20,11 +20,13 @@ export abstract class ClientEnd implements ClientTlsEvents {
   protected clientTls: tls.TLSSocket | null = null;
   private startupTimer: NodeJS.Timeout | null = null;
 
+  /** `clientAddress`: "ip:port", the PROXY header's when the listener reads one. */
   constructor(
     protected client: net.Socket,
     protected readonly ctx: SessionContext,
+    clientAddress: string,
   ) {
-    this.clientAddress = `${client.remoteAddress ?? '?'}:${client.remotePort ?? '?'}`;
+    this.clientAddress = clientAddress;
   }
 
   /** Client bytes before the relay. */

@@ -32,6 +32,7 @@ import type { TrafficCounter } from '../sessions/traffic.js';
 import { BackendStartup, type BackendStartupEvents } from './backend-startup.js';
 import { BackendWaiter, type Route, type WaiterContext, type WaiterEvents } from './backend-waiter.js';
 import { handleCancelRequest, type CancelContext } from './cancel-request.js';
+import { socketOrigin, type ClientOrigin } from './front-door.js';
 import { ClientHandshake } from './handshake.js';
 import type { UpstreamTls } from './backend-tls.js';
 import { channelBindingPlan, SaslGate } from './channel-binding.js';
@@ -58,6 +59,8 @@ export interface SessionContext extends WaiterContext, CancelContext {
 const EMPTY = Buffer.alloc(0);
 
 export class ClientSession extends ClientEnd implements WaiterEvents, BackendStartupEvents {
+  /** Azure Private Link's LINKID from the PROXY v2 header, shown with the session. */
+  private readonly linkId: number | null;
   /** sasl_check: the client's first bytes after AuthenticationSASL. */
   private gate: SaslGate | null = null;
   private readonly handshake = new ClientHandshake();
@@ -73,17 +76,21 @@ export class ClientSession extends ClientEnd implements WaiterEvents, BackendSta
     client: net.Socket,
     ctx: SessionContext,
     readonly id: string,
+    origin: ClientOrigin = socketOrigin(client),
   ) {
-    super(client, ctx);
+    super(client, ctx, origin.address);
+    this.linkId = origin.linkId;
     this.waiter = new BackendWaiter(ctx, this);
   }
 
-  start(): void {
+  /** `first`: bytes already read from the client (past a PROXY header), handled as if just received. */
+  start(first: Buffer = EMPTY): void {
     const { client, ctx } = this;
     client.setNoDelay(true);
     client.setKeepAlive(true, ctx.timeouts.keepalive);
     this.attachClient(client);
     this.armStartupTimer();
+    if (first.length > 0) this.onClientData(first);
   }
 
   /** Shutdown, or its listener removed: a client not yet relaying gets 57P01; a relayed one runs on. */
@@ -151,7 +158,7 @@ export class ClientSession extends ClientEnd implements WaiterEvents, BackendSta
     const { ctx } = this;
     const m = route.member;
     this.phase = 'connecting';
-    this.record = newSessionRecord(this.id, ctx.listener.name, m, route.viaFallback, this.clientAddress, ctx.now());
+    this.record = newSessionRecord(this.id, ctx.listener.name, m, route.viaFallback, this.clientAddress, ctx.now(), this.linkId);
     // Registered while connecting already: leastconn counts it, and a view change reaches it.
     // The listener is the kill scope: after a reload, views judge it by that listener's rules.
     ctx.registry.add(this.record, this.onKill, ctx);

@@ -67,7 +67,7 @@ export function handshakeStep(acc: Buffer, state: HandshakeState): HandshakeStep
       return { step: 'cancel', pid: d.pid, key: d.key };
     case 'startup':
       if (state.requireTls && !state.inTls) {
-        return { step: 'reject', reason: 'tls_required', message: errorResponse(SQLSTATE.INVALID_AUTHORIZATION, TLS_REQUIRED_MESSAGE) };
+        return { step: 'reject', reason: 'tls_required', message: errorResponse(SQLSTATE.INVALID_AUTHORIZATION_SPECIFICATION, TLS_REQUIRED_MESSAGE) };
       }
       return { step: 'startup', packet: d.packet, tail: Buffer.from(acc.subarray(d.consumed)), user: d.params['user'] ?? '' };
   }

@@ -15,6 +15,9 @@ import type { RelayEngine } from '../relay/relay.js';
 import { ClientSession, type SessionContext } from './client-session.js';
 import { upstreamTlsOf, type UpstreamTls } from './backend-tls.js';
 import { TlsContextStore } from './tls-context-store.js';
+import { FrontDoor, guardsTheDoor, socketOrigin, type ClientOrigin, type FrontDoorContext } from './front-door.js';
+
+const EMPTY = Buffer.alloc(0);
 
 export interface ListenerDeps {
   readonly timeouts: TimeoutsConfig;
@@ -41,7 +44,7 @@ export interface ListenerOptions {
   readonly traffic?: TrafficCounter;
 }
 
-export class Listener implements SessionContext {
+export class Listener implements SessionContext, FrontDoorContext {
   readonly admission: Admission;
   readonly traffic: TrafficCounter;
   /** null once handed to another listener (takeOver): this one then only relays its sessions. */
@@ -49,7 +52,8 @@ export class Listener implements SessionContext {
   private stopped: Promise<void> | null = null;
   private config: ListenerConfig;
   private currentTimeouts: TimeoutsConfig;
-  private readonly sessions = new Set<ClientSession>();
+  /** Its clients: sessions, and clients still at the front door (PROXY header, allow-list). */
+  private readonly sessions = new Set<ClientSession | FrontDoor>();
   /** Clients waiting for a backend; woken on every new view. */
   private readonly held = new Set<Wakeable>();
   private rrCounter = 0;
@@ -272,7 +276,7 @@ export class Listener implements SessionContext {
     this.held.delete(w);
   }
 
-  closed(session: ClientSession): void {
+  closed(session: ClientSession | FrontDoor): void {
     this.sessions.delete(session);
     if (this.sessions.size === 0 && this.closedWaiters.length > 0) {
       const waiters = this.closedWaiters;
@@ -286,11 +290,25 @@ export class Listener implements SessionContext {
   };
 
   private readonly accept = (socket: net.Socket): void => {
-    const session = new ClientSession(socket, this, this.deps.nextId());
-    this.sessions.add(session);
     this.traffic.accepted();
-    session.start();
+    if (!guardsTheDoor(this.listener)) return this.startSession(socket, socketOrigin(socket), EMPTY);
+    const door = new FrontDoor(socket, this);
+    this.sessions.add(door);
+    door.start();
   };
+
+  /** FrontDoorContext: the client passed the door (PROXY header read, address allowed). */
+  admitted(door: FrontDoor, socket: net.Socket, origin: ClientOrigin, rest: Buffer): void {
+    // The session is in the set before the door leaves it, so idle() never sees an empty set.
+    this.startSession(socket, origin, rest);
+    this.closed(door);
+  }
+
+  private startSession(socket: net.Socket, origin: ClientOrigin, rest: Buffer): void {
+    const session = new ClientSession(socket, this, this.deps.nextId(), origin);
+    this.sessions.add(session);
+    session.start(rest);
+  }
 }
 
 function tlsStoreFor(listener: ListenerConfig, logger: Logger): TlsContextStore | null {

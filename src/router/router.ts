@@ -62,6 +62,7 @@ export class Router implements RouterControl {
       listeners: () => this.config.listeners.map((l) => l.name),
       traffic: () => this.plane.traffic(),
       cancels: () => this.plane.cancels(),
+      workerRespawns: () => this.plane.workerRespawns(),
       etcd: () => this.plane.discovery.etcdStatus(),
       tlsCertExpiry: () => this.plane.tlsCertExpiry(),
     });

@@ -26,6 +26,11 @@ export const REFUSAL_REASONS = [
   'tls_alpn',
   'channel_binding',
   'backend_closed',
+  // Who may connect (proxy/front-door.ts): before the handshake reads a byte.
+  'proxy_untrusted',
+  'proxy_missing',
+  'proxy_invalid',
+  'not_allowed',
 ] as const;
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 

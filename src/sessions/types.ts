@@ -43,4 +43,6 @@ export interface SessionInfo {
   readonly started_at: number;
   readonly bytes_in: number;
   readonly bytes_out: number;
+  /** Azure Private Link's LINKID from the client's PROXY v2 header; absent when none was sent. */
+  readonly link_id?: number;
 }

@@ -29,6 +29,13 @@ export interface LocalClusterOptions {
    * TLS row, whose HAProxy checks Patroni over plain HTTP). Default false.
    */
   tls?: boolean | 'postgresql';
+  /** Patroni `synchronous_mode: true` from bootstrap (one synchronous standby). Default false. */
+  synchronousMode?: boolean;
+  /**
+   * Put a TCP gate (rest-gate.ts) in front of every node's REST API and make Patroni advertise
+   * it, so a test can stage REST outages (`LocalCluster.restGate(name)`). Default false.
+   */
+  restGate?: boolean;
   /**
    * A role that must log in with SCRAM (scram-sha-256 in pg_hba.conf, over TLS and plaintext,
    * ahead of the trust lines), created once the cluster is healthy. For SCRAM channel binding
@@ -59,6 +66,8 @@ export function resolveOptions(options: LocalClusterOptions): ResolvedOptions {
     maxConnections: options.maxConnections ?? 200,
     startTimeoutMs: options.startTimeoutMs ?? 90_000,
     tls: options.tls ?? false,
+    synchronousMode: options.synchronousMode ?? false,
+    restGate: options.restGate ?? false,
     scram: options.scram ?? null,
   };
   // Patroni's documented rule: the leader must be able to retry DCS for retry_timeout twice

@@ -69,7 +69,7 @@ describe('the HTTP surface of a router in front of a real Patroni cluster', () =
     ports = await freeRouterPorts();
     const config: Config = {
       ...routerConfig(cluster, ports),
-      admin: { bind: { host: '127.0.0.1', port: await findFreePort() }, token: TOKEN },
+      admin: { bind: { host: '127.0.0.1', port: await findFreePort() }, token: TOKEN, quitquitquit: false },
     };
     router = await startRouter(config);
     http = new HttpServer({ config, control: router, logger: silentLogger() });

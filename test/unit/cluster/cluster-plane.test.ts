@@ -177,7 +177,13 @@ describe('ClusterPlane with two workers', () => {
     const cfg = config(c, [`{ name: rw, bind: "127.0.0.1:${rw}", role: primary }`]);
     const router = await startRouter(cfg);
     const metrics = new RouterMetrics({ version: 'test' });
-    metrics.bind({ listeners: () => ['rw'], traffic: () => router.supervisor.traffic(), cancels: () => router.supervisor.cancels(), etcd: () => null });
+    metrics.bind({
+      listeners: () => ['rw'],
+      traffic: () => router.supervisor.traffic(),
+      cancels: () => router.supervisor.cancels(),
+      etcd: () => null,
+      workerRespawns: () => router.workerRespawns(),
+    });
     const sessions: Array<Awaited<ReturnType<typeof session>>> = [];
     for (let i = 0; i < 3; i++) sessions.push(await session(rw));
     const f = parsePrometheusText(await router.supervisor.metricsText(metrics.register));
@@ -189,9 +195,12 @@ describe('ClusterPlane with two workers', () => {
 
     // A worker that dies keeps its counted sessions in the totals.
     const victim = router.supervisor.workers()[0];
+    expect(valueOf(parsePrometheusText(await router.supervisor.metricsText(metrics.register)), 'pgrouter_worker_respawns_total', {})).toBe(0);
     process.kill(victim?.pid ?? 0, 'SIGKILL');
     await waitFor(() => router.supervisor.workers().every((w) => w.id !== victim?.id), { what: 'worker exit' });
     const after = parsePrometheusText(await router.supervisor.metricsText(metrics.register));
+    // The crash is counted for the respawn-rate alert (deploy/prometheus).
+    expect(valueOf(after, 'pgrouter_worker_respawns_total', {})).toBe(1);
     expect(valueOf(after, 'pgrouter_listener_sessions_total', { listener: 'rw' })).toBe(3);
     expect(valueOf(after, 'pgrouter_backend_current_sessions', { listener: 'rw', backend: 'n1' })).toBeLessThan(3);
     for (const s of sessions) s.raw.socket.destroy();

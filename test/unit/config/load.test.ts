@@ -53,13 +53,13 @@ describe('loading a minimal file', () => {
       shutdown_grace: 30_000,
     });
     expect(c.http).toEqual({ bind: { host: '0.0.0.0', port: 8404 }, stats_refresh: 10_000, ready: 'primary' });
-    expect(c.admin).toEqual({ bind: { host: '127.0.0.1', port: 8405 }, token: null });
+    expect(c.admin).toEqual({ bind: { host: '127.0.0.1', port: 8405 }, token: null, quitquitquit: false });
     expect(c.log).toEqual({ level: 'info', format: 'json' });
   });
 
   it('creates the rw :5432 and ro :5433 listeners when `listeners` is omitted', () => {
     const common = {
-      ...{ max_lag: null, balance: 'roundrobin', ssl: 'passthrough', maxconn: 1000, on_marked_down: 'shutdown', on_lag: 'drain' },
+      ...{ max_lag: null, balance: 'roundrobin', ssl: 'passthrough', maxconn: 1000, on_marked_down: 'shutdown', on_lag: 'drain', proxy_protocol: null, allow: null },
       ...{ tls: null, server_tls: { mode: 'disable', ca: null, cert: null, key: null } },
     };
     expect(load(ETCD).listeners).toEqual([

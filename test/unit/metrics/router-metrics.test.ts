@@ -39,7 +39,7 @@ describe('declareMetrics', () => {
     const families = parsePrometheusText(await register.metrics());
     expect(families.size).toBeGreaterThan(20);
     for (const f of families.values()) {
-      expect(f.name).toMatch(/^pgrouter_(listener|proxy|backend|cluster|etcd|build|tls)_[a-z_]+$/);
+      expect(f.name).toMatch(/^pgrouter_(listener|proxy|backend|cluster|etcd|worker|build|tls)_[a-z_]+$/);
       if (f.type === 'counter') expect(f.name).toMatch(/_total$/);
       else expect(f.name).not.toMatch(/_total$/);
       expect(f.help.length).toBeGreaterThan(10);
@@ -61,7 +61,7 @@ describe('RouterMetrics', () => {
   it('exports the data path traffic read at scrape time, per listener and per backend', async () => {
     const { metrics } = exporter();
     let t: Record<string, ListenerTraffic> = {};
-    const sources: MetricsSources = { listeners: () => names, traffic: () => t, cancels: () => ({ broadcast: 2 }), etcd: () => null };
+    const sources: MetricsSources = { listeners: () => names, traffic: () => t, cancels: () => ({ broadcast: 2 }), etcd: () => null, workerRespawns: () => 0 };
     metrics.bind(sources);
     let f = await scrape(metrics);
     expect(valueOf(f, 'pgrouter_listener_current_sessions', { listener: 'rw' })).toBe(0);
@@ -117,6 +117,7 @@ describe('RouterMetrics', () => {
       },
       cancels: () => ({}),
       etcd: () => null,
+      workerRespawns: () => 0,
     });
     await metrics.text();
     expect(reads).toBe(1);
@@ -199,7 +200,7 @@ describe('RouterMetrics', () => {
 
     const { metrics } = exporter();
     let etcd: EtcdStatus | null = { connected: false, last_resync_at: null, revision: null, error: 'connecting' };
-    metrics.bind({ listeners: () => names, traffic: () => ({}), cancels: () => ({}), etcd: () => etcd });
+    metrics.bind({ listeners: () => names, traffic: () => ({}), cancels: () => ({}), etcd: () => etcd, workerRespawns: () => 0 });
     let f = await scrape(metrics);
     expect(valueOf(f, 'pgrouter_etcd_connected')).toBe(0);
     expect(valueOf(f, 'pgrouter_etcd_last_resync_timestamp_seconds')).toBe(0);
