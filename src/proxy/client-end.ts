@@ -92,12 +92,14 @@ export abstract class ClientEnd implements ClientTlsEvents {
   /** Closes a client that never reached the relay, counted under its listener's refusals. */
   protected refuse(reason: RefusalReason, message?: Buffer, detail?: string): void {
     if (this.phase === 'done' || this.phase === 'relay') return;
+    // Mid-handshake the socket carries TLS records: a plaintext ErrorResponse would be garbage.
+    const canSpeak = this.phase !== 'tls_handshake';
     const { ctx } = this;
     ctx.traffic.refused(reason);
     ctx.logger.debug({ event: 'client_rejected', listener: ctx.listener.name, client: this.clientAddress, reason, detail }, 'client closed');
     this.finish();
     this.dropBackend();
-    if (message && !this.client.destroyed && !this.client.writableEnded) this.client.write(message);
+    if (message && canSpeak && !this.client.destroyed && !this.client.writableEnded) this.client.write(message);
     endThenDestroy(this.client);
   }
 
