@@ -37,7 +37,7 @@ if [ -z "$node_tarball" ] && [ -z "$node_binary" ]; then
   usage >&2
   exit 2
 fi
-for f in "$repo/dist/src/cli.js" "$repo/node_modules" "$repo/bin/pgrouter"; do
+for f in "$repo/dist/src/cli/main.js" "$repo/node_modules" "$repo/bin/pgrouter"; do
   [ -e "$f" ] || { echo "bundle.sh: $f is missing; run \`npm ci\` in $repo first" >&2; exit 1; }
 done
 

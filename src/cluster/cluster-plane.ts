@@ -17,6 +17,7 @@ import type { ListenerTraffic, SessionInfo } from '../sessions/types.js';
 import type { Registry } from 'prom-client';
 import type { DataPlane } from '../plane/data-plane.js';
 import type { AdminStates } from '../routing/eligible.js';
+import type { PausedListeners } from '../routing/pause.js';
 import type { KillReason } from '../routing/kill.js';
 import { planReload, type ReloadPlan } from '../plane/reload.js';
 import { WorkerSupervisor } from './supervisor.js';
@@ -187,6 +188,10 @@ export class ClusterPlane implements DataPlane {
 
   setAdminStates(states: AdminStates): void {
     this.supervisor.setAdminStates(states);
+  }
+
+  setPausedListeners(paused: PausedListeners): void {
+    this.supervisor.setPausedListeners(paused);
   }
 
   killBackendSessions(member: string, reason: KillReason): Promise<number> {

@@ -35,7 +35,7 @@ export const DEFAULTS = {
     max_lag: null,
     balance: 'roundrobin',
     /** A replica listener with no fit replica sends reads to the primary; a primary one cannot. */
-    fallback: { primary: 'none', replica: 'primary' },
+    fallback: { primary: 'none', replica: 'primary', sync: 'primary', read_only: 'none' },
     ssl: 'passthrough',
     /** Ten times the seeds' per-server `maxconn 100`, and still a bound: 0 means unlimited. */
     maxconn: 1000,

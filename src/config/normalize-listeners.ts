@@ -35,6 +35,10 @@ export function normalizeListeners(
     }
     const role = l.role ?? 'primary';
     if (l.role === 'primary') rejectReplicaOnlyKeys(l, at, report);
+    // The leader already serves a read_only listener: there is nothing to fall back to.
+    if (l.role === 'read_only' && l.fallback === 'primary') {
+      report([...at, 'fallback'], 'fallback: primary does not apply to read_only listeners (the primary is one of their backends)');
+    }
     const bind = bindAt(l.bind, [...at, 'bind'], report);
     const d = DEFAULTS.listener;
     const ssl = l.ssl ?? d.ssl;
@@ -63,8 +67,8 @@ export function normalizeListeners(
 }
 
 function rejectReplicaOnlyKeys(l: Loose<RawListener>, at: KeyPath, report: Report): void {
-  if (has(l, 'max_lag')) report([...at, 'max_lag'], 'only applies to replica listeners (role: replica)');
-  if (has(l, 'on_lag')) report([...at, 'on_lag'], 'only applies to replica listeners (role: replica)');
+  if (has(l, 'max_lag')) report([...at, 'max_lag'], 'only applies to replica, sync and read_only listeners');
+  if (has(l, 'on_lag')) report([...at, 'on_lag'], 'only applies to replica, sync and read_only listeners');
   if (l.fallback === 'primary') {
     report([...at, 'fallback'], 'fallback: primary only applies to replica listeners (a primary listener has no fallback)');
   }

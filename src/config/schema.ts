@@ -81,7 +81,8 @@ const Checks = Strict({
   tls: Opt(Strict({ ...TlsClient, verify: Opt(Type.Boolean()) })),
 });
 
-export const ROLES = ['primary', 'replica'] as const;
+/** sync and read_only map to Patroni's /sync and /read-only checks (issue 13). */
+export const ROLES = ['primary', 'replica', 'sync', 'read_only'] as const;
 
 // ---- TLS termination and TLS to PostgreSQL (issue 11) -------------------------------------
 export const SSL_MODES = ['passthrough', 'disable', 'terminate'] as const;

@@ -77,17 +77,22 @@ export interface ProbeTlsConfig extends TlsFiles {
   readonly verify: boolean;
 }
 
-export type ListenerRole = 'primary' | 'replica';
+/**
+ * primary: the confirmed leader. replica: healthy replicas (`/replica`). sync: synchronous
+ * standbys (`/sync` and the `sync` key in etcd). read_only: every member that serves reads, the
+ * leader included (`/read-only`).
+ */
+export type ListenerRole = 'primary' | 'replica' | 'sync' | 'read_only';
 export type Balance = 'roundrobin' | 'leastconn' | 'random';
 
 export interface ListenerConfig {
   readonly name: string;
   readonly bind: HostPort;
   readonly role: ListenerRole;
-  /** Replica listeners: max replication lag in bytes for `/replica?lag=`; null = no limit. */
+  /** Replica, sync and read_only listeners: max replication lag in bytes for `?lag=`; null = no limit. */
   readonly max_lag: number | null;
   readonly balance: Balance;
-  /** Replica listeners: route to the primary when no replica is fit. */
+  /** Replica and sync listeners: route to the primary when no replica (sync standby) is fit. */
   readonly fallback: 'primary' | 'none';
   /**
    * passthrough: relay SSLRequest to the backend (TLS end to end); disable: answer 'N';
@@ -102,7 +107,7 @@ export interface ListenerConfig {
   readonly maxconn: number;
   /** What happens to sessions whose backend is marked down (HAProxy on-marked-down). */
   readonly on_marked_down: 'shutdown' | 'keep';
-  /** Replica that is up but over max_lag: shut its sessions down, or only drain (no new ones). */
+  /** Replica (or sync standby) that is up but over max_lag: shut its sessions down, or only drain (no new ones). */
   readonly on_lag: 'shutdown' | 'drain';
   // ---- who may connect (PROXY protocol, allow-list) ----
   /** A PROXY protocol header is required from `trusted` sources (others are closed); null = off. */

@@ -166,7 +166,7 @@ export class ClientSession extends ClientEnd implements WaiterEvents, BackendSta
     this.backend = new BackendStartup(m, opts, this, this.onBackendError);
   }
 
-  onRefuse(reason: 'queue_timeout' | 'no_backend', message: Buffer): void {
+  onRefuse(reason: 'queue_timeout' | 'no_backend' | 'paused', message: Buffer): void {
     this.refuse(reason, message);
   }
 

@@ -8,6 +8,7 @@ import { PgrError } from '../errors.js';
 import type { ListenerTraffic, SessionInfo } from '../sessions/types.js';
 import type { Logger } from '../log.js';
 import type { AdminStates } from '../routing/eligible.js';
+import { NO_PAUSES, pauseOf, type PausedListeners } from '../routing/pause.js';
 import type { KillReason } from '../routing/kill.js';
 import { SessionRegistry, sessionInfo, type CancelKeyObserver } from '../sessions/registry.js';
 import { bump, type TrafficCounter } from '../sessions/traffic.js';
@@ -65,6 +66,7 @@ export class DataPath {
   private readonly retired = new Set<Listener>();
   private view: ClusterView;
   private admin: AdminStates = Object.freeze({});
+  private paused: PausedListeners = NO_PAUSES;
   private sessionSeq = 0;
   private readonly now: () => number;
   private readonly random: () => number;
@@ -99,6 +101,7 @@ export class DataPath {
         countCancel: (outcome: string) => bump(this.cancelOutcomes, outcome),
         view: () => this.view,
         adminStates: () => this.admin,
+        paused: (name: string) => pauseOf(this.paused, name),
         now: this.now,
         random: this.random,
         nextId: () => String(++this.sessionSeq),
@@ -137,10 +140,7 @@ export class DataPath {
   reconfigure(next: DataPathConfig): Promise<ReconfigureResult> {
     const run = this.reconfiguring.then(() => this.applyConfig(next));
     // Only the order matters to the next reload; this one's caller gets its outcome from `run`.
-    this.reconfiguring = run.then(
-      () => undefined,
-      () => undefined,
-    );
+    this.reconfiguring = run.then(() => undefined, () => undefined);
     return run;
   }
 
@@ -149,12 +149,11 @@ export class DataPath {
     const plan = planListenerChanges(this.listeners.map((l) => l.listener), next.listeners);
     const current = new Map(this.listeners.map((l) => [l.listener.name, l]));
     const kept = new Set(plan.kept);
-    // TLS material OpenSSL refuses fails the reload here, before anything changed.
-    for (const cfg of next.listeners) if (kept.has(cfg.name)) checkListenerTls(cfg, this.logger);
     const fresh = new Map<string, Listener>();
     const toBind: Array<{ listener: Listener; path: string }> = [];
     next.listeners.forEach((cfg, i) => {
-      if (kept.has(cfg.name)) return;
+      // A kept listener's new TLS material is built once: PGR_ERR_TLS fails the reload before anything changed.
+      if (kept.has(cfg.name)) return checkListenerTls(cfg, this.logger);
       const l = this.makeListener(cfg, next.timeouts, this.trafficOf(cfg.name));
       fresh.set(cfg.name, l);
       if (plan.inherit[cfg.name] === undefined) toBind.push({ listener: l, path: `listeners[${i}].bind` });
@@ -232,6 +231,16 @@ export class DataPath {
     return this.admin;
   }
 
+  /** Paused listeners (issue 13) hold new clients up to hold_ms; a resumed one wakes them at once. */
+  setPausedListeners(paused: PausedListeners): void {
+    this.paused = Object.freeze({ ...paused });
+    for (const l of this.all()) l.wake();
+  }
+
+  pausedListeners(): PausedListeners {
+    return this.paused;
+  }
+
   /** Closes every session on `member`, on all listeners; returns how many. */
   killBackendSessions(member: string, reason: KillReason = 'admin'): number {
     return this.registry.killBackend(member, reason);
@@ -269,14 +278,9 @@ export class DataPath {
     return groups;
   }
 
-  /** ssl: terminate listeners: the notAfter of the certificate each presents now (epoch seconds). */
+  /** ssl: terminate listeners: when the certificate each presents now expires (epoch seconds). */
   tlsCertExpiry(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const l of this.listeners) {
-      const notAfter = l.tlsCertExpiry();
-      if (notAfter !== null) out[l.listener.name] = Math.floor(notAfter / 1000);
-    }
-    return out;
+    return Object.fromEntries(this.listeners.flatMap((l) => l.certExpiry()));
   }
 
   /** Cancel requests by outcome (exact, broadcast, no_target, send_failed_*). */

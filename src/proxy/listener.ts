@@ -6,6 +6,7 @@ import type { ClusterView, MemberView } from '../view/cluster-view.js';
 import { PgrError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { cancelTargets, eligibleBackends, type AdminStates } from '../routing/eligible.js';
+import type { ListenerPause } from '../routing/pause.js';
 import { pick } from '../routing/pick.js';
 import type { SessionRegistry } from '../sessions/registry.js';
 import { TrafficCounter } from '../sessions/traffic.js';
@@ -29,6 +30,8 @@ export interface ListenerDeps {
   view(): ClusterView;
   /** Operator states by member name: drain and maint take no new sessions. */
   adminStates(): AdminStates;
+  /** The operator's pause of a listener by name, or null (issue 13). */
+  paused(listener: string): ListenerPause | null;
   now(): number;
   random(): number;
   nextId(): string;
@@ -56,6 +59,8 @@ export class Listener implements SessionContext, FrontDoorContext {
   private readonly sessions = new Set<ClientSession | FrontDoor>();
   /** Clients waiting for a backend; woken on every new view. */
   private readonly held = new Set<Wakeable>();
+  /** Clients ever held, so each is counted once in traffic.held_total however often it waits. */
+  private readonly countedHeld = new WeakSet<Wakeable>();
   private rrCounter = 0;
   private closedWaiters: Array<() => void> = [];
 
@@ -112,9 +117,9 @@ export class Listener implements SessionContext, FrontDoorContext {
     return this.upstream;
   }
 
-  /** ssl: terminate: the certificate's notAfter (epoch ms); null otherwise. */
-  tlsCertExpiry(): number | null {
-    return this.tls?.notAfter ?? null;
+  /** ssl: terminate: [name, the certificate's notAfter in epoch seconds]; nothing otherwise. */
+  certExpiry(): Array<[string, number]> {
+    return this.tls ? [[this.config.name, Math.floor(this.tls.notAfter / 1000)]] : [];
   }
 
   private tlsStoreFor(listener: ListenerConfig): TlsContextStore | null {
@@ -253,7 +258,9 @@ export class Listener implements SessionContext, FrontDoorContext {
   }
 
   route(exclude: ReadonlySet<string>): Route | null {
-    const eligible = eligibleBackends(this.deps.view(), this.listener, this.deps.adminStates());
+    // Paused: held like a listener without a backend (backend-waiter.ts, the pause's hold limit).
+    if (this.pause() !== null) return null;
+    const eligible = eligibleBackends(this.deps.view(), this.listener, this.deps.adminStates(), this.deps.now());
     const candidates = exclude.size === 0 ? eligible.members : eligible.members.filter((m) => !exclude.has(m.name));
     const load = { sessions: (name: string) => this.registry.sessionsOn(this.listener.name, name), rrCounter: this.rrCounter };
     const member = pick(candidates, this.listener.balance, load, () => this.deps.random());
@@ -267,9 +274,16 @@ export class Listener implements SessionContext, FrontDoorContext {
     return cancelTargets(this.deps.view(), this.listener);
   }
 
+  pause(): ListenerPause | null {
+    return this.deps.paused(this.listener.name);
+  }
 
   hold(w: Wakeable): void {
     this.held.add(w);
+    if (!this.countedHeld.has(w)) {
+      this.countedHeld.add(w);
+      this.traffic.held();
+    }
   }
 
   unhold(w: Wakeable): void {

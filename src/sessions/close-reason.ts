@@ -31,6 +31,8 @@ export const REFUSAL_REASONS = [
   'proxy_missing',
   'proxy_invalid',
   'not_allowed',
+  // issue 13: held past the hold limit while its listener was paused by the operator
+  'paused',
 ] as const;
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
@@ -47,6 +49,9 @@ export const END_REASONS = [
   'killed_admin',
   'shutdown',
   'internal_error',
+  // issue 13: the sync standby moved on; a drain's deadline passed
+  'killed_not_sync',
+  'killed_drain_timeout',
 ] as const satisfies ReadonlyArray<string>;
 export type EndReason = (typeof END_REASONS)[number];
 
@@ -66,6 +71,10 @@ export function killReasonOf(reason: EndReason): KillReason | null {
       return 'marked_down';
     case 'killed_admin':
       return 'admin';
+    case 'killed_not_sync':
+      return 'not_sync';
+    case 'killed_drain_timeout':
+      return 'drain_timeout';
     default:
       return null;
   }

@@ -83,7 +83,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends \
     "${missing[@]}" >/dev/null
 fi
-[ -f "$REPO/dist/src/cli.js" ] || (cd "$REPO" && npm run build >/dev/null)
+[ -f "$REPO/dist/src/cli/main.js" ] || (cd "$REPO" && npm run build >/dev/null)
 
 step "lints"
 check "shellcheck passes on deploy/ and test/deploy/" \

@@ -22,8 +22,8 @@ export async function freeRouterPorts(): Promise<RouterPorts> {
   return { rw: await findFreePort(), ro: await findFreePort(), http: await findFreePort() };
 }
 
-/** A config for the harness cluster; `extraListeners` are appended YAML listener lines. */
-export function routerConfig(cluster: LocalCluster, ports: RouterPorts, opts: { connectWait?: string; extraListeners?: string[] } = {}): Config {
+/** A config for the harness cluster; `extraListeners` are appended YAML listener lines, `extra` top-level lines. */
+export function routerConfig(cluster: LocalCluster, ports: RouterPorts, opts: { connectWait?: string; extraListeners?: string[]; extra?: string[] } = {}): Config {
   const yaml = [
     'cluster:',
     `  scope: ${cluster.scope}`,
@@ -36,6 +36,7 @@ export function routerConfig(cluster: LocalCluster, ports: RouterPorts, opts: { 
     ...(opts.extraListeners ?? []),
     `timeouts: { connect: 2s, client: 30m, server: 30m, startup: 2s, connect_wait: ${opts.connectWait ?? '15s'}, shutdown_grace: 1s }`,
     `http: { bind: "127.0.0.1:${ports.http}" }`,
+    ...(opts.extra ?? []),
   ].join('\n');
   const result = loadConfigText(yaml, { file: 'test.yaml', env: {} });
   if (!result.ok) throw new Error(`test config invalid: ${JSON.stringify(result.issues)}`);

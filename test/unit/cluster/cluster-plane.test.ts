@@ -202,6 +202,47 @@ describe('ClusterPlane with two workers', () => {
     fresh.raw.socket.destroy();
   });
 
+  it('pauses a listener in every worker, starts a reloaded generation paused, and releases every held client on resume', async () => {
+    const c = await fakeCluster();
+    const rw = await findFreePort();
+    const router = await startRouter(config(c, [`{ name: rw, bind: "127.0.0.1:${rw}", role: primary }`]));
+    router.setPausedListeners({ rw: { since: Date.now(), hold_ms: 20_000 } });
+    const heldPerWorker = async (): Promise<number[]> => {
+      await router.supervisor.refresh();
+      return router.supervisor.workers().map((w) => w.report?.traffic['rw']?.held ?? 0);
+    };
+    const total = async (): Promise<number> => (await heldPerWorker()).reduce((n, x) => n + x, 0);
+    // A client that sent its StartupMessage and waits as long as it is held (readySession gives up after 5 s).
+    const held: RawClient[] = [];
+    const hold = async (): Promise<void> => {
+      const raw = await RawClient.connect(rw);
+      cleanup.push(async () => {
+        raw.socket.destroy();
+      });
+      raw.write(startupPacket({ user: 'app' }));
+      held.push(raw);
+    };
+    // One after the other: round robin then alternates between the workers (clients opened all
+    // at once may land unevenly), so each worker holds two.
+    for (let i = 1; i <= 4; i++) {
+      await hold();
+      await waitFor(async () => (await total()) === i, { timeoutMs: 10_000, what: `${i} clients held` });
+    }
+    expect(await heldPerWorker()).toEqual([2, 2]);
+    expect(c.backends.n1.sessions).toBe(0);
+
+    // A new generation of workers (reload) starts paused too: its first client is held as well.
+    expect(await router.reload(config(c, [`{ name: rw, bind: "127.0.0.1:${rw}", role: primary, maxconn: 50 }`]))).toMatchObject({ ok: true });
+    await hold();
+    await waitFor(async () => (await total()) === 5, { timeoutMs: 10_000, what: 'the new generation\'s client held' });
+    expect(c.backends.n1.sessions).toBe(0);
+
+    router.setPausedListeners({});
+    const ready = Buffer.from([0x5a, 0, 0, 0, 5, 0x49]);
+    await waitFor(() => held.every((raw) => raw.received.includes(ready)), { timeoutMs: 10_000, what: 'every held client to reach ReadyForQuery' });
+    expect(c.backends.n1.sessions).toBe(5);
+  });
+
   it('exports the workers\' traffic through the primary\'s metrics, summed, with their process metrics', async () => {
     const c = await fakeCluster();
     const rw = await findFreePort();

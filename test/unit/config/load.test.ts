@@ -155,7 +155,7 @@ listeners:
 
   it('reports an unknown role with the allowed ones', () => {
     expect(issues(`${ETCD}listeners:\n  - { name: rw, bind: ":5432", role: primary }\n  - { name: ro, bind: ":5433", role: replica }\n  - { name: x, bind: ":5434", role: standby }\n`)).toEqual([
-      { path: 'listeners[2].role', line: 8, message: '"standby" is not one of primary, replica' },
+      { path: 'listeners[2].role', line: 8, message: '"standby" is not one of primary, replica, sync, read_only' },
     ]);
   });
 
@@ -183,7 +183,7 @@ http: { bind: ":5432" }
       ['http.bind', 8],
     ]);
     expect(found[0]?.message).toBe('must be at least 1, got 0');
-    expect(found[1]?.message).toBe('only applies to replica listeners (role: replica)');
+    expect(found[1]?.message).toBe('only applies to replica, sync and read_only listeners');
     expect(found[2]?.message).toBe('address 0.0.0.0:5432 is already used by listeners[0]');
   });
 
@@ -247,7 +247,7 @@ listeners: [{ name: rw, bind: ":5432", role: primary, fallback: primary, on_lag:
       '8 checks.fast_interval: 2s is longer than checks.interval (1s)',
       '8 checks.timeout: must be greater than 0 (e.g. 5s)',
       '9 timeouts.connect: must be greater than 0 (e.g. 4s)',
-      '10 listeners[0].on_lag: only applies to replica listeners (role: replica)',
+      '10 listeners[0].on_lag: only applies to replica, sync and read_only listeners',
       '10 listeners[0].fallback: fallback: primary only applies to replica listeners (a primary listener has no fallback)',
     ]);
   });

@@ -180,8 +180,8 @@ describe('the admin API', () => {
     expect((await admin.inject({ url: '/admin/sessions', headers: auth })).json()).toEqual({ sessions: control.sessionList });
 
     const set = await admin.inject({ method: 'POST', url: '/admin/backends/node2/state', headers: auth, payload: { state: 'drain' } });
-    expect([set.statusCode, set.json()]).toEqual([200, { member: 'node2', state: 'drain', previous: 'ready' }]);
-    expect((await admin.inject({ url: '/admin/backends', headers: auth })).json()).toEqual({ backends: { node1: 'ready', node2: 'drain', node3: 'ready' } });
+    expect([set.statusCode, set.json()]).toEqual([200, { member: 'node2', state: 'drain', previous: 'ready', deadline_at: null }]);
+    expect((await admin.inject({ url: '/admin/backends', headers: auth })).json()).toEqual({ backends: { node1: 'ready', node2: 'drain', node3: 'ready' }, drain_deadlines: {} });
 
     const kill = await admin.inject({ method: 'POST', url: '/admin/backends/node2/kill', headers: auth });
     expect([kill.statusCode, kill.json()]).toEqual([200, { member: 'node2', killed: 3 }]);
