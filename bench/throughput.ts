@@ -1,7 +1,9 @@
 // Throughput through each path, in four pgbench modes, 16 clients, 2 threads:
 //   select (-S), tpcb (the default TPC-B-like script), select-connect (-S -C, a connection per
-//   transaction), select-rate (-S -R 3000: a fixed rate every path sustains, where the proxy's
-//   CPU per transaction and the p99 latency it adds are compared like for like; issue 12).
+//   transaction), select-tls (-S with sslmode=require: pgrouter terminates TLS, PostgreSQL is
+//   reached in plaintext; direct is TLS to PostgreSQL, HAProxy passes TLS through), select-rate
+//   (-S -R 3000: a fixed rate every path sustains, where the proxy's CPU per transaction and the
+//   p99 latency it adds are compared like for like; issue 12).
 // Paths: direct leader port, HAProxy `listen primary`, pgrouter RW with workers 1 (relay: auto,
 // the native relay where the addon is built), the same with `relay: js`, pgrouter RW with
 // `workers: auto` (when this build knows the key; otherwise reported as not run), and a naive
@@ -16,7 +18,7 @@
 //
 //   node dist/bench/throughput.js [--quick] [--rounds N] [--duration S] [--clients N] [--rate TPS]
 //     [--paths direct,haproxy,pgrouter,pgrouter-js,pgrouter-auto,pipe]
-//     [--modes select,tpcb,select-connect,select-rate] [--quiet-wait S] [--out FILE]
+//     [--modes select,tpcb,select-connect,select-tls,select-rate] [--quiet-wait S] [--out FILE]
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { describeError } from '../src/errors.js';
@@ -180,6 +182,7 @@ async function main(): Promise<void> {
     pgrouterAuto: wanted.includes('pgrouter-auto') && !notRun['pgrouter-auto'],
     pgrouterJs: wanted.includes('pgrouter-js'),
     pipe: wanted.includes('pipe'),
+    tls: modes.includes('select-tls'),
   });
   const runs: ThroughputRun[] = [];
   try {
@@ -203,7 +206,7 @@ async function main(): Promise<void> {
     for (let round = 0; round < rounds; round++) {
       for (const mode of modes) {
         for (const p of roundOrder(paths, round)) {
-          const dsn = await stack.dsn(p);
+          const dsn = await stack.dsn(p, { tls: mode === 'select-tls' });
           const proxyPid = stack.proxyPid(p);
           const leaderBefore = await c.leader();
           const background = await waitQuiet(QUIET_THRESHOLD, quietWaitMs, quick ? 300 : 1000);

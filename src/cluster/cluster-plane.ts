@@ -186,6 +186,10 @@ export class ClusterPlane implements DataPlane {
     return this.supervisor.relayEngines();
   }
 
+  tlsCertExpiry(): Record<string, number> {
+    return this.supervisor.tlsCertExpiry();
+  }
+
   setAdminStates(states: AdminStates): void {
     this.supervisor.setAdminStates(states);
   }

@@ -15,6 +15,8 @@ export interface WorkerReport {
   readonly cancels: Readonly<Record<string, number>>;
   /** The worker's relay engine (each worker picks its own, config.relay) and what it did. */
   readonly relay: RelayReport;
+  /** ssl: terminate listeners: the notAfter of the certificate this worker presents (epoch seconds). */
+  readonly tls_cert_expiry?: Readonly<Record<string, number>>;
 }
 
 /** One row per worker process, for logs, tests and a future /stats worker table. */

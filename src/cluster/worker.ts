@@ -172,6 +172,7 @@ export class WorkerProcess {
       traffic: dp.traffic(),
       cancels: dp.cancels(),
       relay: dp.relay(),
+      tls_cert_expiry: dp.tlsCertExpiry(),
     };
   }
 

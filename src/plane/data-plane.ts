@@ -38,6 +38,8 @@ export interface DataPlane {
   addresses(): Record<string, HostPort>;
   traffic(): Record<string, ListenerTraffic>;
   cancels(): Record<string, number>;
+  /** ssl: terminate listeners: the notAfter of the certificate each presents now (epoch seconds). */
+  tlsCertExpiry(): Record<string, number>;
   /** Data-path worker processes that exited unasked and were replaced (always 0 with workers: 1). */
   workerRespawns(): number;
   /** Sessions per data-path process id. */

@@ -78,6 +78,10 @@ export class LocalPlane implements DataPlane {
     return this.dataPath.cancels();
   }
 
+  tlsCertExpiry(): Record<string, number> {
+    return this.dataPath.tlsCertExpiry();
+  }
+
   workerRespawns(): number {
     return 0;
   }

@@ -95,7 +95,7 @@ export class BackendWaiter implements Wakeable {
 
   /**
    * The session is past its startup phase and keeps the slot until its relay ends
-   * (RelayedSession): close() will not release it. Returns whether there was one.
+   * (SessionRelay): close() will not release it. Returns whether there was one.
    */
   passSlot(): boolean {
     const had = this.hasSlot;

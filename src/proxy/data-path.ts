@@ -14,7 +14,8 @@ import { SessionRegistry, sessionInfo, type CancelKeyObserver } from '../session
 import { bump, type TrafficCounter } from '../sessions/traffic.js';
 import type { RelayEngine } from '../relay/relay.js';
 import { checkRelayChoice, chooseRelayEngine, type RelayChoice } from '../relay/select-engine.js';
-import { bindAll, Listener } from './listener.js';
+import { bindAll } from './bind-all.js';
+import { checkListenerTls, Listener } from './listener.js';
 import { planListenerChanges } from './listener-plan.js';
 
 /**
@@ -142,10 +143,7 @@ export class DataPath {
   reconfigure(next: DataPathConfig): Promise<ReconfigureResult> {
     const run = this.reconfiguring.then(() => this.applyConfig(next));
     // Only the order matters to the next reload; this one's caller gets its outcome from `run`.
-    this.reconfiguring = run.then(
-      () => undefined,
-      () => undefined,
-    );
+    this.reconfiguring = run.then(() => undefined, () => undefined);
     return run;
   }
 
@@ -157,7 +155,8 @@ export class DataPath {
     const fresh = new Map<string, Listener>();
     const toBind: Array<{ listener: Listener; path: string }> = [];
     next.listeners.forEach((cfg, i) => {
-      if (kept.has(cfg.name)) return;
+      // A kept listener's new TLS material is built once: PGR_ERR_TLS fails the reload before anything changed.
+      if (kept.has(cfg.name)) return checkListenerTls(cfg, this.logger);
       const l = this.makeListener(cfg, next.timeouts, this.trafficOf(cfg.name));
       fresh.set(cfg.name, l);
       if (plan.inherit[cfg.name] === undefined) toBind.push({ listener: l, path: `listeners[${i}].bind` });
@@ -280,6 +279,11 @@ export class DataPath {
       else groups.set(l.listener.name, [l]);
     }
     return groups;
+  }
+
+  /** ssl: terminate listeners: when the certificate each presents now expires (epoch seconds). */
+  tlsCertExpiry(): Record<string, number> {
+    return Object.fromEntries(this.listeners.flatMap((l) => l.certExpiry()));
   }
 
   /** Cancel requests by outcome (exact, broadcast, no_target, send_failed_*). */

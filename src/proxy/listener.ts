@@ -14,7 +14,9 @@ import { Admission } from './admission.js';
 import type { Route, Wakeable } from './backend-waiter.js';
 import type { RelayEngine } from '../relay/relay.js';
 import { ClientSession, type SessionContext } from './client-session.js';
-import type { RelayedSession } from './relayed-session.js';
+import { upstreamTlsOf, type UpstreamTls } from './backend-tls.js';
+import { TlsContextStore } from './tls-context-store.js';
+import type { SessionRelay } from './session-relay.js';
 import { FrontDoor, guardsTheDoor, socketOrigin, type ClientOrigin, type FrontDoorContext } from './front-door.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -54,10 +56,11 @@ export class Listener implements SessionContext, FrontDoorContext {
   private stopped: Promise<void> | null = null;
   private config: ListenerConfig;
   private currentTimeouts: TimeoutsConfig;
-  /** Its clients in their startup phase (handshake, queued, held, connecting), and clients still at the front door (PROXY header, allow-list). */
-  private readonly sessions = new Set<ClientSession | FrontDoor>();
-  /** Sessions past their startup phase, relayed by either engine; the ClientSession is gone by then. */
-  private readonly relayed = new Set<RelayedSession>();
+  /**
+   * Its clients: sessions in their startup phase, relayed sessions (their SessionRelay: the
+   * ClientSession is gone by then), and clients still at the front door (PROXY header, allow-list).
+   */
+  private readonly sessions = new Set<ClientSession | SessionRelay | FrontDoor>();
   /** Clients waiting for a backend; woken on every new view. */
   private readonly held = new Set<Wakeable>();
   /** Clients ever held, so each is counted once in traffic.held_total however often it waits. */
@@ -66,6 +69,10 @@ export class Listener implements SessionContext, FrontDoorContext {
   private closedWaiters: Array<() => void> = [];
 
   readonly remoteCancelOwner: ((pid: number, key: Buffer) => Promise<{ host: string; port: number } | null>) | undefined;
+  /** ssl: terminate: the certificate clients get, watched and rotated (null otherwise). */
+  private tls: TlsContextStore | null = null;
+  /** server_tls: the context for TLS to PostgreSQL (null: plaintext). */
+  private upstream: UpstreamTls | null;
 
   constructor(
     listener: ListenerConfig,
@@ -78,6 +85,9 @@ export class Listener implements SessionContext, FrontDoorContext {
     this.remoteCancelOwner = deps.remoteCancelOwner?.bind(deps);
     this.traffic = opts.traffic ?? new TrafficCounter();
     this.admission = new Admission(listener.maxconn);
+    // Built first: a certificate OpenSSL refuses throws (PGR_ERR_TLS) before a socket exists.
+    this.upstream = upstreamTlsOf(listener.name, listener.server_tls);
+    this.tls = this.tlsStoreFor(listener);
     // allowHalfOpen: a client FIN is forwarded to the backend as a FIN (relay/js-relay.ts).
     this.server = net.createServer({ allowHalfOpen: true });
     this.server.on('connection', this.accept);
@@ -104,6 +114,21 @@ export class Listener implements SessionContext, FrontDoorContext {
   get relayEngine(): RelayEngine {
     return this.deps.relayEngine;
   }
+  get tlsStore(): TlsContextStore | null {
+    return this.tls;
+  }
+  get upstreamTls(): UpstreamTls | null {
+    return this.upstream;
+  }
+
+  /** ssl: terminate: [name, the certificate's notAfter in epoch seconds]; nothing otherwise. */
+  certExpiry(): Array<[string, number]> {
+    return this.tls ? [[this.config.name, Math.floor(this.tls.notAfter / 1000)]] : [];
+  }
+
+  private tlsStoreFor(listener: ListenerConfig): TlsContextStore | null {
+    return tlsStoreFor(listener, this.deps.logger);
+  }
   countCancel(outcome: string): void {
     this.deps.countCancel(outcome);
   }
@@ -113,6 +138,7 @@ export class Listener implements SessionContext, FrontDoorContext {
     const server = this.server;
     if (!server) return Promise.reject(new PgrError('PGR_ERR_BIND', `listener ${this.listener.name} has handed its socket on`));
     if (server.listening) return Promise.resolve();
+    this.tls?.start();
     const { host, port } = this.listener.bind;
     const where = path === undefined ? '' : `${path}: `;
     return new Promise((resolve, reject) => {
@@ -139,6 +165,8 @@ export class Listener implements SessionContext, FrontDoorContext {
    */
   stopAccepting(): Promise<void> {
     if (this.stopped) return this.stopped;
+    // Clients already in their handshake still get the current certificate; it is no longer watched.
+    this.tls?.close();
     const server = this.server;
     this.stopped = new Promise((resolve) => {
       if (!server?.listening) return resolve();
@@ -153,6 +181,16 @@ export class Listener implements SessionContext, FrontDoorContext {
    * Established sessions keep their relay; views judge them by the new rules (KillScope).
    */
   reconfigure(listener: ListenerConfig, timeouts: TimeoutsConfig): void {
+    // DataPath checked the TLS material first (checkListenerTls): this does not throw.
+    const upstream = upstreamTlsOf(listener.name, listener.server_tls);
+    if (listener.ssl === 'terminate' && listener.tls !== null && this.tls) this.tls.update(listener.tls);
+    else {
+      const fresh = this.tlsStoreFor(listener);
+      this.tls?.close();
+      this.tls = fresh;
+      if (this.server?.listening) this.tls?.start();
+    }
+    this.upstream = upstream;
     this.config = listener;
     this.currentTimeouts = timeouts;
     this.admission.setLimit(listener.maxconn);
@@ -202,21 +240,19 @@ export class Listener implements SessionContext, FrontDoorContext {
     for (const s of [...this.sessions]) s.shutdown();
   }
 
-  /** Shutdown after the grace period: every client and session closes now (relays end with `shutdown`). */
   destroyAll(): void {
     for (const s of [...this.sessions]) s.destroy();
-    for (const r of [...this.relayed]) r.destroy('shutdown');
   }
 
-  /** Resolves when no session is left (relayed ones included, whichever engine moves their bytes). */
+  /** Resolves when no session is left. */
   idle(): Promise<void> {
-    if (this.sessions.size === 0 && this.relayed.size === 0) return Promise.resolve();
+    if (this.sessions.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.closedWaiters.push(resolve));
   }
 
   /** This socket's own gauges (its counters may be shared, see ListenerOptions.traffic). */
   gauges(): { current: number; queued: number; held: number } {
-    return { current: this.sessions.size + this.relayed.size, queued: this.admission.stats().queued, held: this.held.size };
+    return { current: this.sessions.size, queued: this.admission.stats().queued, held: this.held.size };
   }
 
   // ---- SessionContext ----------------------------------------------------------------------
@@ -258,22 +294,17 @@ export class Listener implements SessionContext, FrontDoorContext {
     this.held.delete(w);
   }
 
-  relayStarted(session: RelayedSession): void {
-    this.relayed.add(session);
+  relayStarted(session: SessionRelay): void {
+    this.sessions.add(session);
   }
 
-  relayClosed(session: RelayedSession): void {
-    this.relayed.delete(session);
-    this.wakeIdleWaiters();
+  relayClosed(session: SessionRelay): void {
+    this.closed(session);
   }
 
-  closed(session: ClientSession | FrontDoor): void {
+  closed(session: ClientSession | SessionRelay | FrontDoor): void {
     this.sessions.delete(session);
-    this.wakeIdleWaiters();
-  }
-
-  private wakeIdleWaiters(): void {
-    if (this.sessions.size === 0 && this.relayed.size === 0 && this.closedWaiters.length > 0) {
+    if (this.sessions.size === 0 && this.closedWaiters.length > 0) {
       const waiters = this.closedWaiters;
       this.closedWaiters = [];
       for (const w of waiters) w();
@@ -306,11 +337,13 @@ export class Listener implements SessionContext, FrontDoorContext {
   }
 }
 
-/** Binds the listeners together; if one fails, closes them all again and throws its error. */
-export async function bindAll(targets: ReadonlyArray<{ readonly listener: Listener; readonly path: string }>): Promise<void> {
-  const results = await Promise.allSettled(targets.map((t) => t.listener.start(t.path)));
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (!failed) return;
-  await Promise.all(targets.map((t) => t.listener.stopAccepting()));
-  throw failed.reason;
+function tlsStoreFor(listener: ListenerConfig, logger: Logger): TlsContextStore | null {
+  if (listener.ssl !== 'terminate' || listener.tls === null) return null;
+  return new TlsContextStore(listener.tls, { listener: listener.name, logger });
+}
+
+/** Builds a listener's TLS contexts once, to throw PGR_ERR_TLS before a reload changes anything. */
+export function checkListenerTls(listener: ListenerConfig, logger: Logger): void {
+  upstreamTlsOf(listener.name, listener.server_tls);
+  tlsStoreFor(listener, logger);
 }

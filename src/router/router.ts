@@ -73,6 +73,7 @@ export class Router implements RouterControl {
       workerRespawns: () => this.plane.workerRespawns(),
       relayEngines: () => this.plane.relayEngines(),
       etcd: () => this.plane.discovery.etcdStatus(),
+      tlsCertExpiry: () => this.plane.tlsCertExpiry(),
     });
   }
 

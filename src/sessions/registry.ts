@@ -150,7 +150,7 @@ export class SessionRegistry {
 
   /**
    * Who kills the session from now on: its startup phase is over and the relay phase owns it
-   * (proxy/relayed-session.ts), so the registry no longer holds on to the startup machinery.
+   * (proxy/session-relay.ts), so the registry no longer holds on to the startup machinery.
    */
   setKill(record: SessionRecord, kill: KillFn): void {
     const sessions = this.byListener.get(record.listener);

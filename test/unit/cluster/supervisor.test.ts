@@ -51,6 +51,12 @@ describe('WorkerSupervisor', () => {
     expect(Object.values(s.workerSessions()).sort()).toEqual([1, 2]);
   });
 
+  it("exports the earliest certificate expiry its workers report per listener (one not yet rotated is the one to alert on)", async () => {
+    const { s } = await start();
+    await s.refresh();
+    expect(s.tlsCertExpiry()).toEqual({ rw: 2_000_000_000 - 1 });
+  });
+
   it('respawns a crashing worker with a growing delay and a log line per crash, and leaves the other worker alone', async () => {
     process.env.FAKE_CRASH_SLOT = '1';
     const { s, lines } = await start();
