@@ -237,7 +237,8 @@ export interface Config {
    *  - auto (default): the native relay thread when the addon loads here, else the JS relay;
    *  - native: the native relay, and the start fails without it;
    *  - js: the JS relay (Node streams) for every session.
-   * TLS-terminated sessions always stay in the JS relay.
+   * Sessions whose TLS pgrouter terminates or originates (ssl: terminate, server_tls) always
+   * stay in the JS relay.
    */
   readonly relay: 'auto' | 'native' | 'js';
 }
