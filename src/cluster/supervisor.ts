@@ -20,7 +20,7 @@ import type { ClusterView } from '../view/cluster-view.js';
 import { emptyView } from '../view/cluster-view.js';
 import type { ListenerTraffic, SessionInfo } from '../sessions/types.js';
 import type { Logger } from '../log.js';
-import type { AdminStates } from '../routing/eligible.js';
+import { adminStatesCopy, type AdminStates } from '../routing/eligible.js';
 import type { KillReason } from '../routing/kill.js';
 import { mergeCounts, mergeTraffic, retiredTraffic, sumTrees, type TrafficByListener } from './aggregate.js';
 import { DEFAULT_BACKOFF } from './backoff.js';
@@ -101,7 +101,7 @@ export class WorkerSupervisor {
   }
 
   setAdminStates(states: AdminStates): void {
-    this.admin = Object.freeze({ ...states });
+    this.admin = Object.freeze(adminStatesCopy(states));
     for (const c of this.cohorts()) c.setAdminStates(this.admin);
   }
 

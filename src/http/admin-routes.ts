@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
-import { ADMIN_STATES } from '../routing/eligible.js';
+import { ADMIN_STATES, adminStateOf } from '../routing/eligible.js';
 import type { AdminState, ReloadReply, RouterControl } from './types.js';
 import { challenge, TokenCheck } from './admin-auth.js';
 
@@ -64,8 +64,8 @@ export function registerAdminRoutes(app: FastifyInstance, opts: AdminRoutesOptio
 
   app.get('/admin/backends', async () => {
     const states = control.adminStates();
-    const backends: Record<string, AdminState> = {};
-    for (const name of [...knownMembers()].sort()) backends[name] = states[name] ?? 'ready';
+    const backends = Object.create(null) as Record<string, AdminState>;
+    for (const name of [...knownMembers()].sort()) backends[name] = adminStateOf(states, name);
     return { backends };
   });
 
@@ -76,7 +76,7 @@ export function registerAdminRoutes(app: FastifyInstance, opts: AdminRoutesOptio
     if (!ADMIN_STATES.includes(state as AdminState)) {
       return reply.code(400).send({ error: 'bad_request', message: `body must be {"state": "ready" | "drain" | "maint"}` });
     }
-    const previous = control.adminStates()[member] ?? 'ready';
+    const previous = adminStateOf(control.adminStates(), member);
     control.setAdminState(member, state as AdminState);
     logger.info(
       { event: 'admin_set_state', member, state, previous, remote: req.ip },

@@ -171,7 +171,7 @@ export class RouterMetrics {
     // Configured listeners are exported even before their first client.
     const names = new Set([...listeners, ...Object.keys(traffic)]);
     for (const listener of names) {
-      const t = traffic[listener];
+      const t = Object.hasOwn(traffic, listener) ? traffic[listener] : undefined;
       const L = { listener };
       m.listenerCurrentSessions.set(L, t?.current ?? 0);
       m.listenerSessions.inc(L, t?.total ?? 0);

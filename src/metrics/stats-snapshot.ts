@@ -6,7 +6,7 @@ import { hostPort } from '../config/units.js';
 import { replicaCheckKey, type ClusterView, type EtcdStatus, type MemberView } from '../view/cluster-view.js';
 import type { BackendRow, BackendState, ListenerRow, StatsSnapshot } from '../http/types.js';
 import type { BackendTraffic, ListenerTraffic } from '../sessions/types.js';
-import { eligibleBackends, type AdminStates } from '../routing/eligible.js';
+import { adminStateOf, eligibleBackends, type AdminStates } from '../routing/eligible.js';
 import { noPrimaryMsTotal, type LeaderHistoryState } from './leader-history.js';
 
 export interface BackendStatus {
@@ -37,7 +37,7 @@ function downReason(view: ClusterView, listener: ListenerConfig, m: MemberView):
 
 /** HAProxy-style state of `m` for new sessions of `listener`, and why. */
 export function backendStatus(view: ClusterView, listener: ListenerConfig, m: MemberView, adminStates: AdminStates, eligible?: readonly string[]): BackendStatus {
-  const admin = adminStates[m.name] ?? 'ready';
+  const admin = adminStateOf(adminStates, m.name);
   if (admin === 'maint') return { state: 'MAINT', reason: 'admin maint' };
   if (admin === 'drain') return { state: 'DRAIN', reason: 'admin drain' };
   if (listener.role === 'replica' && listener.on_lag === 'drain' && m.name !== view.primary) {
@@ -54,7 +54,7 @@ export function backendStatus(view: ClusterView, listener: ListenerConfig, m: Me
 
 /** State of every (listener, member) pair, keyed by backendKey(). */
 export function backendStates(view: ClusterView, listeners: readonly ListenerConfig[], adminStates: AdminStates): Record<string, BackendState> {
-  const out: Record<string, BackendState> = {};
+  const out = Object.create(null) as Record<string, BackendState>;
   for (const l of listeners) {
     const eligible = eligibleBackends(view, l, adminStates).members.map((e) => e.name);
     for (const m of view.members) out[backendKey(l.name, m.name)] = backendStatus(view, l, m, adminStates, eligible).state;
@@ -81,13 +81,18 @@ export interface SnapshotInput {
   readonly workers: Readonly<Record<string, number>>;
 }
 
+/** `record[key]` when it is an own property: names come from outside (member names, issue 10). */
+function own<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
 function emptyListenerTraffic(): ListenerTraffic {
   return { current: 0, total: 0, queued: 0, held: 0, bytes_in: 0, bytes_out: 0, refusals: {}, closed: {}, backends: {} };
 }
 
 function listenerRow(input: SnapshotInput, l: ListenerConfig): ListenerRow {
   const { view, adminStates } = input;
-  const traffic = input.traffic[l.name] ?? emptyListenerTraffic();
+  const traffic = own(input.traffic, l.name) ?? emptyListenerTraffic();
   const eligible = eligibleBackends(view, l, adminStates).members.map((e) => e.name);
   const rows: BackendRow[] = view.members.map((m) => {
     const status = backendStatus(view, l, m, adminStates, eligible);
@@ -96,11 +101,11 @@ function listenerRow(input: SnapshotInput, l: ListenerConfig): ListenerRow {
       address: hostPort(m.host, m.port),
       role: m.role,
       state: status.state,
-      admin_state: adminStates[m.name] ?? 'ready',
+      admin_state: adminStateOf(adminStates, m.name),
       reason: status.reason,
       lag_bytes: m.lag_bytes,
-      traffic: traffic.backends[m.name] ?? ZERO_TRAFFIC,
-      last_change_at: input.lastChanges[backendKey(l.name, m.name)] ?? null,
+      traffic: own(traffic.backends, m.name) ?? ZERO_TRAFFIC,
+      last_change_at: own(input.lastChanges, backendKey(l.name, m.name)) ?? null,
     };
   });
   // A member that left the view while sessions still run on it stays visible until they end.
@@ -110,17 +115,17 @@ function listenerRow(input: SnapshotInput, l: ListenerConfig): ListenerRow {
       name,
       address: '',
       role: 'unknown',
-      state: adminStates[name] === 'maint' ? 'MAINT' : 'DOWN',
-      admin_state: adminStates[name] ?? 'ready',
+      state: adminStateOf(adminStates, name) === 'maint' ? 'MAINT' : 'DOWN',
+      admin_state: adminStateOf(adminStates, name),
       reason: 'not in the cluster view',
       lag_bytes: null,
       traffic: t,
-      last_change_at: input.lastChanges[backendKey(l.name, name)] ?? null,
+      last_change_at: own(input.lastChanges, backendKey(l.name, name)) ?? null,
     });
   }
   return {
     name: l.name,
-    bind: input.binds[l.name] ?? hostPort(l.bind.host, l.bind.port),
+    bind: own(input.binds, l.name) ?? hostPort(l.bind.host, l.bind.port),
     role: l.role,
     can_route: eligible.length > 0,
     traffic,

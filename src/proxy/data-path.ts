@@ -7,7 +7,7 @@ import { emptyView, type ClusterView } from '../view/cluster-view.js';
 import { PgrError } from '../errors.js';
 import type { ListenerTraffic, SessionInfo } from '../sessions/types.js';
 import type { Logger } from '../log.js';
-import type { AdminStates } from '../routing/eligible.js';
+import { adminStatesCopy, type AdminStates } from '../routing/eligible.js';
 import type { KillReason } from '../routing/kill.js';
 import { SessionRegistry, sessionInfo, type CancelKeyObserver } from '../sessions/registry.js';
 import { bump, type TrafficCounter } from '../sessions/traffic.js';
@@ -222,7 +222,7 @@ export class DataPath {
    * broadcasts still reach them, since their sessions still exist. Held clients try again.
    */
   setAdminStates(states: AdminStates): void {
-    this.admin = Object.freeze({ ...states });
+    this.admin = Object.freeze(adminStatesCopy(states));
     for (const l of this.all()) l.wake();
   }
 

@@ -14,7 +14,7 @@ import { RouterMetrics } from '../metrics/router-metrics.js';
 import { NO_STATE_CHANGES, nextStateChanges, type StateChanges } from '../metrics/state-changes.js';
 import { backendStates, buildStatsSnapshot } from '../metrics/stats-snapshot.js';
 import type { DataPath } from '../proxy/data-path.js';
-import { ADMIN_STATES, type AdminStates } from '../routing/eligible.js';
+import { ADMIN_STATES, adminStateOf, adminStatesCopy, type AdminStates } from '../routing/eligible.js';
 import { ClusterPlane } from '../cluster/cluster-plane.js';
 import { resolveWorkerCount } from '../cluster/supervisor-options.js';
 import { LocalPlane } from '../plane/local-plane.js';
@@ -145,9 +145,9 @@ export class Router implements RouterControl {
   /** Like HAProxy's `set server state`, for every listener at once; 'ready' clears it. */
   setAdminState(member: string, state: AdminState): void {
     if (member === '' || !ADMIN_STATES.includes(state)) throw new TypeError(`invalid admin state ${JSON.stringify(state)} for member ${JSON.stringify(member)}`);
-    const from = this.admin[member] ?? 'ready';
+    const from = adminStateOf(this.admin, member);
     if (from === state) return;
-    const next: Record<string, AdminState> = { ...this.admin };
+    const next = adminStatesCopy(this.admin);
     if (state === 'ready') delete next[member];
     else next[member] = state;
     this.admin = Object.freeze(next);

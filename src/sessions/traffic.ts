@@ -83,7 +83,8 @@ export class TrafficCounter {
       acc.out += s.bytesOut;
       liveBytes.set(s.backend, acc);
     }
-    const backends: Record<string, BackendTraffic> = {};
+    // Null prototype: a backend named "__proto__" is an entry like any other (issue 10).
+    const backends = Object.create(null) as Record<string, BackendTraffic>;
     let bytesIn = 0;
     let bytesOut = 0;
     for (const [name, b] of this.backends) {
