@@ -64,12 +64,19 @@ function normalizeChecks(raw: Loose<NonNullable<RawConfig['checks']>> | undefine
   if (fast > interval) {
     report(at('fast_interval'), `${formatDuration(fast)} is longer than checks.interval (${formatDuration(interval)})`);
   }
+  // HAProxy's fastinter defaults to inter; pgrouter's too, so fall × interval is what a
+  // transient REST outage may last before a check goes down (issue 10).
+  const fastinter = durationAt(c.fastinter, at('fastinter'), interval, 'positive', report);
+  if (fastinter > interval) {
+    report(at('fastinter'), `${formatDuration(fastinter)} is longer than checks.interval (${formatDuration(interval)})`);
+  }
   return {
     interval,
     timeout: durationAt(c.timeout, at('timeout'), d.timeout, 'positive', report),
     fall: c.fall ?? d.fall,
     rise: c.rise ?? d.rise,
     fast_interval: fast,
+    fastinter,
     tls: c.tls === undefined ? null : { ...normalizeTlsFiles(c.tls, at('tls'), ctx, report), verify: c.tls.verify ?? d.tls_verify },
   };
 }

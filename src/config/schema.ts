@@ -78,6 +78,8 @@ const Checks = Strict({
   fall: Opt(Type.Integer({ minimum: 1 })),
   rise: Opt(Type.Integer({ minimum: 1 })),
   fast_interval: Opt(Duration),
+  /** HAProxy's fastinter; default checks.interval. */
+  fastinter: Opt(Duration),
   tls: Opt(Strict({ ...TlsClient, verify: Opt(Type.Boolean()) })),
 });
 

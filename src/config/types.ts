@@ -66,8 +66,14 @@ export interface ChecksConfig {
   readonly fall: number;
   /** Consecutive successes before a check is marked up. */
   readonly rise: number;
-  /** Faster re-probe interval while the leader-key holder is not yet confirmed. */
+  /** Faster re-probe interval (/primary only) while a new leader-key holder is not yet confirmed. */
   readonly fast_interval: number;
+  /**
+   * HAProxy `fastinter`: the probe interval while a check is in transition, counting the rest of
+   * its rise or fall (default: interval). A short REST outage then costs fall × fastinter before
+   * a healthy primary is unconfirmed, not fall × fast_interval (issue 10).
+   */
+  readonly fastinter: number;
   /** TLS for Patroni REST APIs on https:// (a private CA, client certificates); null = Node's defaults. */
   readonly tls: ProbeTlsConfig | null;
 }

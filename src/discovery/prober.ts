@@ -6,6 +6,9 @@
 // flight by running another right after it, because a round sent *before* a leader change must
 // not count as evidence after it (derive-view.ts fast confirm). Members in the fast set (the
 // leader-key holder not yet confirmed) get a /primary-only round every checks.fast_interval.
+// A check in transition (its last result disagrees with its state: counting the rest of rise or
+// fall) is re-probed every checks.fastinter, HAProxy's name, which defaults to the interval: a
+// healthy primary survives a REST outage of up to fall × fastinter (issue 10, defect 1).
 //
 // /primary, not /master: Patroni 3.0.2 routes any path containing "primary" or "master" to the
 // same status (patroni/api.py do_GET), and 4.x dropped nothing for /primary.
@@ -198,10 +201,13 @@ export class Prober {
     if (m.timer) clearTimeout(m.timer);
     if (this.closed || this.members.get(m.name) !== m) return;
     const fast = this.fast.has(m.name);
-    // Like HAProxy's `fastinter`: while a check is in transition (its last result disagrees
-    // with its state), count the remaining rise/fall at fast_interval, so `fall 3` costs
-    // ~3 × fast_interval after the first failure instead of 3 × interval.
-    const base = fast || inTransition(m) ? this.opts.checks.fast_interval : this.opts.checks.interval;
+    // HAProxy's `fastinter`: while a check is in transition (its last result disagrees with its
+    // state), the rest of rise/fall is counted at checks.fastinter. Not at fast_interval: three
+    // failures 100 ms apart would take a healthy primary down in a 0.3 s REST hiccup (Patroni
+    // restarted in pause mode, a stalled REST thread, a 502 from a proxy) and kill every RW
+    // session, and a flapping replica would flap the RO view several times a second.
+    const { fast_interval, fastinter, interval } = this.opts.checks;
+    const base = fast ? fast_interval : inTransition(m) ? fastinter : interval;
     // Up to 10% early so members spread out instead of probing in lockstep.
     const delay = Math.max(1, Math.round(base * (0.9 + Math.random() * 0.1)));
     m.timer = setTimeout(() => {

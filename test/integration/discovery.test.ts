@@ -36,7 +36,7 @@ function routerConfig(c: LocalCluster): Config {
   const common = { balance: 'roundrobin', ssl: 'passthrough', maxconn: 0, on_marked_down: 'shutdown', on_lag: 'drain' } as const;
   return {
     cluster: { scope: c.scope, namespace: c.namespace, etcd: etcdConfig(c.etcdHost, c.etcdPort), members: null, on_etcd_loss: 'follow_probes' },
-    checks: { interval: 3_000, timeout: 1_000, fall: 3, rise: 2, fast_interval: 100, tls: null },
+    checks: { interval: 3_000, timeout: 1_000, fall: 3, rise: 2, fast_interval: 100, fastinter: 3_000, tls: null },
     listeners: [
       { name: 'rw', bind: { host: '127.0.0.1', port: 0 }, role: 'primary', max_lag: null, fallback: 'none', ...common },
       { name: 'ro', bind: { host: '127.0.0.1', port: 0 }, role: 'replica', max_lag: 1_048_576, fallback: 'primary', ...common },

@@ -41,7 +41,7 @@ describe('loading a minimal file', () => {
       members: null,
       on_etcd_loss: 'follow_probes',
     });
-    expect(c.checks).toEqual({ interval: 3_000, timeout: 5_000, fall: 3, rise: 2, fast_interval: 100, tls: null });
+    expect(c.checks).toEqual({ interval: 3_000, timeout: 5_000, fall: 3, rise: 2, fast_interval: 100, fastinter: 3_000, tls: null });
     expect(c.timeouts).toEqual({
       connect: 4_000,
       client: 1_800_000,

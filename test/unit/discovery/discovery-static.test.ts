@@ -6,7 +6,7 @@ import { waitFor } from '../../harness/wait.js';
 import { FakePatroni } from './fake-patroni.js';
 import { captureLog } from '../../helpers/capture-log.js';
 
-function config(members: { name: string; api: string }[]): Config {
+function config(members: { name: string; api: string }[], checks?: Config['checks']): Config {
   return {
     cluster: {
       scope: 'static-test',
@@ -15,7 +15,7 @@ function config(members: { name: string; api: string }[]): Config {
       members: members.map((m, i) => ({ name: m.name, host: '127.0.0.1', port: 15432 + i, api: m.api })),
       on_etcd_loss: 'follow_probes',
     },
-    checks: { interval: 50, timeout: 500, fall: 2, rise: 2, fast_interval: 20, tls: null },
+    checks: checks ?? { interval: 50, timeout: 500, fall: 2, rise: 2, fast_interval: 20, fastinter: 20, tls: null },
     listeners: [
       { name: 'rw', bind: { host: '127.0.0.1', port: 0 }, role: 'primary', max_lag: null, balance: 'roundrobin', fallback: 'none', ssl: 'passthrough', maxconn: 0, on_marked_down: 'shutdown', on_lag: 'drain' },
       { name: 'ro', bind: { host: '127.0.0.1', port: 0 }, role: 'replica', max_lag: 1048576, balance: 'roundrobin', fallback: 'primary', ssl: 'passthrough', maxconn: 0, on_marked_down: 'shutdown', on_lag: 'drain' },
@@ -100,4 +100,30 @@ describe('Discovery in static mode', () => {
     expect(views.length).toBeGreaterThan(0);
     expect(lines.some((l) => l.event === 'view_listener_failed')).toBe(true);
   });
+
+  // Issue 10, defect 1: a 0.4 s REST outage used to remove the primary for about 3 s, because
+  // fall was counted at fast_interval (100 ms): every RW session was killed.
+  it('keeps the primary through a 0.5 s REST outage with the default checks (fall 3, interval 3 s, fastinter = interval)', async () => {
+    const [a, b] = [await FakePatroni.start('master'), await FakePatroni.start('replica')];
+    cleanup.push(() => a.close(), () => b.close());
+    const { logger } = captureLog();
+    const checks = { interval: 3_000, timeout: 1_000, fall: 3, rise: 2, fast_interval: 100, fastinter: 3_000, tls: null };
+    const d = new Discovery({ config: config([{ name: 'a', api: a.url }, { name: 'b', api: b.url }], checks), logger });
+    cleanup.push(() => d.close());
+    await d.start();
+    // rise 2 at fastinter: confirmed after one interval.
+    await waitFor(() => d.current().primary === 'a', { timeoutMs: 10_000, what: 'a to be primary' });
+    const views: ClusterView[] = [];
+    d.subscribe((v) => views.push(v));
+    const probedAt = a.paths.length;
+    await a.pause();
+    // The outage begins just before a probe: wait for that probe to have hit the dead port.
+    await waitFor(() => d.current().members.find((m) => m.name === 'a')?.primary_check.lastOk === false, { timeoutMs: 10_000, what: 'a failed probe of a' });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await a.resume();
+    await waitFor(() => a.paths.length > probedAt, { timeoutMs: 10_000, what: 'a probe of a after the outage' });
+    await waitFor(() => d.current().members.find((m) => m.name === 'a')?.primary_check.lastOk === true, { timeoutMs: 10_000, what: 'a healthy again' });
+    expect(views.map((v) => v.primary)).not.toContain(null);
+    expect(d.current().primary).toBe('a');
+  }, 30_000);
 });

@@ -105,7 +105,7 @@ describe('a Router whose members are named constructor and __proto__', () => {
           { name: '__proto__', host: '127.0.0.1', port: backends.replica.port, api: patroni.replica.url },
         ],
       },
-      checks: { ...base.checks, interval: 50, timeout: 500, fast_interval: 20 },
+      checks: { ...base.checks, interval: 50, timeout: 500, fast_interval: 20, fastinter: 50 },
     };
     const router = new Router(config, silentLogger(), { processMetrics: false });
     cleanup.push(() => router.close({ graceMs: 0 }));

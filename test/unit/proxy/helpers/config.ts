@@ -39,7 +39,7 @@ function deepFreeze<T>(value: T): T {
 export function testConfig(opts: { listeners?: ListenerConfig[]; timeouts?: Partial<TimeoutsConfig> } = {}): Config {
   return deepFreeze({
     cluster: { scope: 'test', namespace: '/service/', etcd: null, members: [], on_etcd_loss: 'follow_probes' },
-    checks: { interval: 1_000, timeout: 1_000, fall: 1, rise: 1, fast_interval: 100, tls: null },
+    checks: { interval: 1_000, timeout: 1_000, fall: 1, rise: 1, fast_interval: 100, fastinter: 1_000, tls: null },
     listeners: opts.listeners ?? [listenerConfig({ name: 'rw', role: 'primary' }), listenerConfig({ name: 'ro', role: 'replica' })],
     timeouts: { ...TIMEOUTS, ...opts.timeouts },
     http: { bind: { host: '127.0.0.1', port: 0 }, stats_refresh: 10_000, ready: 'primary' },
