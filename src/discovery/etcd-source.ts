@@ -12,6 +12,17 @@
 //
 // "connected" means "we can read etcd": a broken watch is retried at once with a range read,
 // and only a failing read marks etcd unreachable (then retries back off 250 ms → 5 s).
+//
+// A resync detaches the running watch before it reads: an event the old watch delivered while
+// the read was in flight (a switchover at R+1) would otherwise be overwritten by the read's
+// older result (R), and the view would go B → none → B, killing the sessions just opened on B
+// (issue 10, defect 2). The new watch starts at R+1, so no event is lost, and the mirror's
+// revision never goes backwards (a read older than it is dropped).
+//
+// Watches require a leader (gRPC metadata `hasleader: true`, etcd's clientv3.WithRequireLeader,
+// as vip-manager uses): a member that lost quorum cancels the watch ("etcdserver: no leader")
+// instead of keeping it open and silent, so the resync and the etcd-loss policy start at once.
+import { InterceptingCall, type Interceptor } from '@grpc/grpc-js';
 import { Etcd3, type IOptions, type IRangeResponse, type IWatchResponse, type Watcher } from 'etcd3';
 import type { EtcdConfig } from '../config/types.js';
 import { exponentialDelay } from '../backoff.js';
@@ -37,6 +48,12 @@ export interface EtcdSourceOptions {
   readonly onChange: (snapshot: EtcdSnapshot, changedKeys: readonly string[]) => void;
   readonly now?: () => number;
   readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
+  /**
+   * Test seam: awaited after a range read returned and before its result is applied, told
+   * whether a watch was attached meanwhile. Tests hold a read here to force the race of a
+   * newer watch event against it (issue 10).
+   */
+  readonly afterRangeRead?: (info: { readonly watching: boolean }) => Promise<void>;
 }
 
 /** The exclusive end of a prefix range: the prefix with its last byte incremented. */
@@ -59,11 +76,25 @@ export function changedKeys(before: ReadonlyMap<string, string>, after: Readonly
   return out;
 }
 
+/**
+ * etcd's clientv3.WithRequireLeader: the metadata `hasleader: true` makes a member without a raft
+ * leader refuse the call, and cancel a watch stream once it loses its leader, with "etcdserver:
+ * no leader" (etcd api/v3rpc/rpctypes: MetadataRequireLeaderKey). etcd3 npm has no option for
+ * it; a grpc-js call interceptor adds it to the streams only (the watch).
+ */
+export const requireLeader: Interceptor = (options, nextCall) =>
+  new InterceptingCall(nextCall(options), {
+    start(metadata, listener, next) {
+      metadata.set('hasleader', 'true');
+      next(metadata, listener);
+    },
+  });
+
 export function etcdClientOptions(etcd: EtcdConfig): IOptions {
   const hosts = etcd.hosts.map((h) => `${etcd.protocol}://${hostPort(h.host, h.port)}`);
   // etcd3 1.1.2 ignores `dialTimeout`; a per-call deadline bounds unary calls instead. Streams
-  // (the watch) must not get one or they would be cut after dial_timeout.
-  const callOptions = (ctx: { isStream: boolean }) => (ctx.isStream ? {} : { deadline: Date.now() + etcd.dial_timeout });
+  // (the watch) must not get one or they would be cut after dial_timeout; they require a leader.
+  const callOptions = (ctx: { isStream: boolean }) => (ctx.isStream ? { interceptors: [requireLeader] } : { deadline: Date.now() + etcd.dial_timeout });
   const opts: IOptions = {
     hosts,
     dialTimeout: etcd.dial_timeout,
@@ -166,6 +197,7 @@ export class EtcdSource {
   private async resync(reason: string): Promise<void> {
     const client = this.client;
     if (!client) return;
+    this.detachWatcher();
     let res: IRangeResponse;
     try {
       res = await client.kv.range({ key: this.prefixBuf, range_end: prefixRangeEnd(this.prefixBuf) });
@@ -173,7 +205,15 @@ export class EtcdSource {
       this.fail(new PgrError('PGR_ERR_ETCD', `range read of ${this.opts.prefix} failed`, { cause: err }), true);
       return;
     }
+    if (this.opts.afterRangeRead) await this.opts.afterRangeRead({ watching: this.watcher !== null });
     if (this.closed) return;
+    if (this.revision !== null && BigInt(res.header.revision) < BigInt(this.revision)) {
+      // Older than what the mirror already holds (a lagging member answered): keep the newer
+      // state and watch on from it.
+      this.opts.log.warn({ event: 'etcd_resync_stale', reason, read: res.header.revision, revision: this.revision }, 'etcd read older than the mirror, dropped');
+      this.replaceWatcher(BigInt(this.revision) + 1n);
+      return;
+    }
     const next = new Map<string, string>();
     for (const kv of res.kvs) next.set(this.relative(kv.key), kv.value.toString('utf8'));
     const changed = changedKeys(this.keys, next);
@@ -192,11 +232,19 @@ export class EtcdSource {
     this.opts.onChange(this.snapshot(), changed);
   }
 
+  /** Stops applying the current watch's events and cancels it (its late events are ignored). */
+  private detachWatcher(): void {
+    const old = this.watcher;
+    this.watcher = null;
+    if (this.createTimer) clearTimeout(this.createTimer);
+    this.createTimer = null;
+    if (old) void this.cancelWatcher(old);
+  }
+
   private replaceWatcher(startRevision: bigint): void {
     const client = this.client;
     if (!client) return;
-    const old = this.watcher;
-    if (old) void this.cancelWatcher(old);
+    this.detachWatcher();
     // watcher() (not create()) so every handler is attached before any event can fire.
     const w = client.watch().prefix(this.opts.prefix).startRevision(startRevision.toString()).watcher();
     this.watcher = w;
