@@ -15,7 +15,7 @@ import type { ClusterView } from '../view/cluster-view.js';
 import type { Logger } from '../log.js';
 import type { ListenerTraffic, SessionInfo } from '../sessions/types.js';
 import type { Registry } from 'prom-client';
-import type { DataPlane } from '../plane/data-plane.js';
+import type { DataPlane, PlaneHooks } from '../plane/data-plane.js';
 import type { AdminStates } from '../routing/eligible.js';
 import type { KillReason } from '../routing/kill.js';
 import { planReload, type ReloadPlan } from '../plane/reload.js';
@@ -29,6 +29,8 @@ export interface ClusterPlaneOptions extends Omit<SupervisorOptions, 'config' | 
   readonly onProbe?: (event: ProbeEvent) => void;
   /** Every view of the current generation's Discovery (RouterMetrics.observeView, state changes). */
   readonly onView?: (view: ClusterView) => void;
+  /** A discovery callback threw and was caught (RouterMetrics.observeDiscoveryError). */
+  readonly onDiscoveryError?: PlaneHooks['onDiscoveryError'];
 }
 
 interface Feed {
@@ -128,8 +130,14 @@ export class ClusterPlane implements DataPlane {
 
   /** `generationBase`: a reload's Discovery numbers its views after the running one's (settle.ts). */
   private feed(config: Config, generation: number, generationBase = 0): Feed {
-    const { onProbe, onView } = this.opts;
-    const discovery = new Discovery({ config, logger: this.logger.child({ part: 'discovery', generation }), generationBase, ...(onProbe ? { onProbe } : {}) });
+    const { onProbe, onView, onDiscoveryError } = this.opts;
+    const discovery = new Discovery({
+      config,
+      logger: this.logger.child({ part: 'discovery', generation }),
+      generationBase,
+      ...(onProbe ? { onProbe } : {}),
+      ...(onDiscoveryError ? { onCallbackError: onDiscoveryError } : {}),
+    });
     const generations = new Set([generation]);
     const f: Feed = { discovery, key: discoveryKey(config), generations, unsubscribe: () => undefined };
     f.unsubscribe = discovery.subscribe((view) => {

@@ -46,6 +46,12 @@ export interface EtcdSourceOptions {
   readonly prefix: string;
   readonly log: Logger;
   readonly onChange: (snapshot: EtcdSnapshot, changedKeys: readonly string[]) => void;
+  /**
+   * onChange or the source itself threw (a bug). etcd3 rethrows what a watch handler throws,
+   * which would end the process; it is reported here instead (default: logged), and the mirror
+   * is re-read, since an event that failed halfway may have left it wrong.
+   */
+  readonly onError?: (err: unknown) => void;
   readonly now?: () => number;
   readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
   /**
@@ -172,12 +178,14 @@ export class EtcdSource {
       this.retryTimer = null;
     }
     this.resyncing = true;
-    void this.resync(reason).finally(() => {
-      this.resyncing = false;
-      const pending = this.pendingReason;
-      this.pendingReason = null;
-      if (pending !== null && this.retryTimer === null) this.requestResync(pending);
-    });
+    void this.resync(reason)
+      .catch((err: unknown) => this.reportBug(err))
+      .finally(() => {
+        this.resyncing = false;
+        const pending = this.pendingReason;
+        this.pendingReason = null;
+        if (pending !== null && this.retryTimer === null) this.requestResync(pending);
+      });
   }
 
   async close(): Promise<void> {
@@ -229,7 +237,21 @@ export class EtcdSource {
       this.opts.log.debug({ event: 'etcd_resync', reason, revision: this.revision, changed: changed.length }, 'etcd resync');
     }
     this.replaceWatcher(BigInt(res.header.revision) + 1n);
-    this.opts.onChange(this.snapshot(), changed);
+    this.notify(changed);
+  }
+
+  /** Tells the owner; a throw there is a bug: reported, and it cannot take the watch down. */
+  private notify(changed: readonly string[]): void {
+    try {
+      this.opts.onChange(this.snapshot(), changed);
+    } catch (err) {
+      this.reportBug(err);
+    }
+  }
+
+  private reportBug(err: unknown): void {
+    if (this.opts.onError) this.opts.onError(err);
+    else this.opts.log.error({ event: 'etcd_source_failed', error: describeError(err) }, 'etcd source callback failed');
   }
 
   /** Stops applying the current watch's events and cancels it (its late events are ignored). */
@@ -256,7 +278,14 @@ export class EtcdSource {
       this.failures = 0;
     });
     w.on('data', (res: IWatchResponse) => {
-      if (current()) this.apply(res);
+      if (!current()) return;
+      try {
+        this.apply(res);
+      } catch (err) {
+        // An event that failed halfway may have left the mirror wrong: read it again.
+        this.reportBug(err);
+        this.requestResync('apply failed');
+      }
     });
     // Listeners stay attached on replaced watchers: an 'error' without a listener would throw.
     w.on('disconnected', (err) => this.watchBroken(w, new PgrError('PGR_ERR_ETCD', 'watch disconnected', { cause: err })));
@@ -303,7 +332,7 @@ export class EtcdSource {
       changed.push(key);
     }
     this.keys = next;
-    this.opts.onChange(this.snapshot(), changed);
+    this.notify(changed);
   }
 
   /**
@@ -323,7 +352,7 @@ export class EtcdSource {
       this.error = message;
       if (wasConnected) {
         this.opts.log.warn({ event: 'etcd_disconnected', error: message, retry_ms: delay }, 'etcd unreachable');
-        this.opts.onChange(this.snapshot(), []);
+        this.notify([]);
       } else {
         this.opts.log.debug({ event: 'etcd_retry', error: message, retry_ms: delay }, 'etcd still unreachable');
       }

@@ -46,6 +46,8 @@ export interface ProberOptions {
   /** Called after each probe result was recorded. */
   readonly onResult: (member: string) => void;
   readonly onProbe?: (event: ProbeEvent) => void;
+  /** A round failed with an exception (a bug): it is reported here and the loop goes on. */
+  readonly onError?: (err: unknown) => void;
   readonly now?: () => number;
 }
 
@@ -224,12 +226,21 @@ export class Prober {
     m.inflight = true;
     m.again = false;
     const checks = which === 'all' ? this.checks : this.checks.filter((c) => c.kind === 'primary');
-    void Promise.all(checks.map((c) => this.probeOne(m, c))).then(() => {
-      m.inflight = false;
-      if (this.members.get(m.name) !== m) return;
-      if (m.again) this.round(m, 'all');
-      else this.schedule(m);
-    });
+    // The loop must outlive a bug in a callback: a rejection here would be unhandled (the end
+    // of a Node 20 process) and leave the member in flight, never probed again (issue 10).
+    void Promise.all(checks.map((c) => this.probeOne(m, c).catch((err: unknown) => this.roundFailed(err))))
+      .then(() => {
+        m.inflight = false;
+        if (this.members.get(m.name) !== m) return;
+        if (m.again) this.round(m, 'all');
+        else this.schedule(m);
+      })
+      .catch((err: unknown) => this.roundFailed(err));
+  }
+
+  private roundFailed(err: unknown): void {
+    if (this.opts.onError) this.opts.onError(err);
+    else this.opts.log.error({ event: 'probe_round_failed', error: describeError(err) }, 'probe round failed');
   }
 
   private async probeOne(m: MemberState, check: Check): Promise<void> {

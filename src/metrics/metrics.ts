@@ -237,6 +237,15 @@ export function declareMetrics(opts: MetricsOptions) {
       registers: etcdRegisters,
       ...sampled,
     }),
+
+    // ---- faults (issue 10) ------------------------------------------------------------------
+    discoveryErrors: new Counter({
+      name: 'pgrouter_discovery_errors_total',
+      help: 'Exceptions caught in discovery callbacks (a bug), by where; the router ran on with its last view.',
+      labelNames: ['where'] as const,
+      registers,
+    }),
+
     buildInfo: new Gauge({
       name: 'pgrouter_build_info',
       help: 'Always 1; labels carry the pgrouter and Node.js versions.',

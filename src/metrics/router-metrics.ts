@@ -13,6 +13,7 @@
 // monotonic totals, so /stats and /metrics agree by construction. In cluster mode the primary
 // process can feed the same `traffic()` merged from its workers.
 import { Registry } from 'prom-client';
+import type { DiscoveryErrorSite } from '../discovery/discovery.js';
 import type { ProbeEvent } from '../discovery/prober.js';
 import type { ClusterView, EtcdStatus } from '../view/cluster-view.js';
 import type { BackendState } from '../http/types.js';
@@ -48,6 +49,8 @@ export interface RouterMetricsOptions {
 const STATES: readonly BackendState[] = ['UP', 'DOWN', 'DRAIN', 'MAINT'];
 /** Refusal reasons exported at 0 from the start, so rate() and alerts see their first one. */
 const KNOWN_REFUSALS: readonly RefusalReason[] = ['no_backend', 'queue_timeout'];
+/** Discovery's guarded callbacks, exported at 0 so an alert on increase() sees the first one. */
+const DISCOVERY_ERROR_SITES: readonly DiscoveryErrorSite[] = ['derive', 'probe_hook', 'etcd_change', 'probe_round', 'etcd_source'];
 
 export class RouterMetrics {
   readonly register: Registry;
@@ -68,6 +71,12 @@ export class RouterMetrics {
       ...(opts.etcd === undefined ? {} : { etcd: opts.etcd }),
       sample: () => this.sampleOncePerScrape(),
     });
+    for (const where of DISCOVERY_ERROR_SITES) this.m.discoveryErrors.inc({ where }, 0);
+  }
+
+  /** A discovery callback threw and was caught (Discovery's onCallbackError hook). */
+  observeDiscoveryError(where: DiscoveryErrorSite): void {
+    this.m.discoveryErrors.inc({ where });
   }
 
   /** Where scrape-time values come from (the data path, discovery). */

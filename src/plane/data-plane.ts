@@ -6,7 +6,7 @@
 // What both layouts share lives next to this interface: the reload use case (reload.ts), a
 // reload's replacement Discovery (settle.ts, view-feed.ts).
 import type { Config, HostPort } from '../config/types.js';
-import type { Discovery } from '../discovery/discovery.js';
+import type { Discovery, DiscoveryErrorSite } from '../discovery/discovery.js';
 import type { ProbeEvent } from '../discovery/prober.js';
 import type { ClusterView } from '../view/cluster-view.js';
 import type { ListenerTraffic, SessionInfo } from '../sessions/types.js';
@@ -18,6 +18,8 @@ import type { KillReason } from '../routing/kill.js';
 export interface PlaneHooks {
   readonly onProbe?: (event: ProbeEvent) => void;
   readonly onView?: (view: ClusterView) => void;
+  /** A discovery callback threw, was logged and survived (RouterMetrics.observeDiscoveryError). */
+  readonly onDiscoveryError?: (where: DiscoveryErrorSite) => void;
 }
 
 export interface DataPlane {

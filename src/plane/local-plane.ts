@@ -133,6 +133,7 @@ export class LocalPlane implements DataPlane {
       logger: this.logger.child({ part: 'discovery' }),
       generationBase,
       ...(this.hooks.onProbe ? { onProbe: this.hooks.onProbe } : {}),
+      ...(this.hooks.onDiscoveryError ? { onCallbackError: this.hooks.onDiscoveryError } : {}),
     });
   }
 

@@ -52,7 +52,11 @@ export class Router implements RouterControl {
       etcd: config.cluster.etcd !== null,
       ...(opts.processMetrics === undefined ? {} : { processMetrics: opts.processMetrics }),
     });
-    const hooks = { onProbe: this.metrics.observeProbe.bind(this.metrics), onView: (view: ClusterView) => this.onView(view) };
+    const hooks = {
+      onProbe: this.metrics.observeProbe.bind(this.metrics),
+      onView: (view: ClusterView) => this.onView(view),
+      onDiscoveryError: this.metrics.observeDiscoveryError.bind(this.metrics),
+    };
     const workers = resolveWorkerCount(config.workers);
     this.plane =
       workers > 1

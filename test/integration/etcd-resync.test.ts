@@ -94,6 +94,49 @@ describe('EtcdSource resync racing a watch event', () => {
   });
 });
 
+describe('EtcdSource whose owner throws', () => {
+  let dir: string;
+  let server: EtcdServer;
+  let source: EtcdSource | null = null;
+
+  afterAll(async () => {
+    await source?.close();
+    await server?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  // Issue 10, guard: etcd3 rethrows what a watch handler throws, so a bug in the code a watch
+  // event reaches was an uncaught exception: the end of the router process.
+  it('reports a throwing change handler and keeps watching', async () => {
+    const runAs = runAsIdentity();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgr-etcd-throw-'));
+    if (runAs) fs.chownSync(dir, runAs.uid, runAs.gid);
+    server = new EtcdServer({ dir: path.join(dir, 'etcd'), clientPort: await findFreePort(), peerPort: await findFreePort(), name: 'pgr-etcd-throw', runAs, log: () => undefined });
+    await server.start();
+    const client = new Etcd3({ hosts: server.clientUrl });
+    const snaps: EtcdSnapshot[] = [];
+    const errors: string[] = [];
+    source = new EtcdSource({
+      etcd: etcdConfig(server.host, server.clientPort),
+      prefix,
+      log: createLogger({ level: process.env.PGR_TEST_LOG ?? 'silent' }),
+      onChange: (snap) => {
+        snaps.push(snap);
+        if (snap.keys.get('leader') === 'bug') throw new Error('bug in the change handler');
+      },
+      onError: (err) => errors.push(String(err)),
+    });
+    source.start();
+    await waitFor(() => snaps.some((s) => s.connected), { timeoutMs: 10_000, what: 'first read' });
+    await client.put(`${prefix}leader`).value('bug');
+    await waitFor(() => errors.length > 0, { timeoutMs: 5_000, what: 'the error to be reported' });
+    await client.put(`${prefix}leader`).value('C');
+    await waitFor(() => snaps[snaps.length - 1]?.keys.get('leader') === 'C', { timeoutMs: 5_000, what: 'the next event' });
+    expect(errors[0]).toContain('bug in the change handler');
+    client.close();
+  });
+});
+
 describe('EtcdSource on an etcd member that loses quorum', () => {
   let dir: string;
   const members: EtcdServer[] = [];

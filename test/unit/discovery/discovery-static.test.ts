@@ -126,4 +126,52 @@ describe('Discovery in static mode', () => {
     expect(views.map((v) => v.primary)).not.toContain(null);
     expect(d.current().primary).toBe('a');
   }, 30_000);
+
+  // Issue 10, guard: the prober's loop had a promise without a catch. A throwing hook (here the
+  // metrics' probe observer) became an unhandled rejection, which ends a Node 20 process, and
+  // the member was never probed again.
+  it('keeps probing and deriving views when a probe hook throws, and logs and counts it with its code', async () => {
+    const [a, b] = [await FakePatroni.start('master'), await FakePatroni.start('replica')];
+    cleanup.push(() => a.close(), () => b.close());
+    const { logger, lines } = captureLog();
+    const errors: string[] = [];
+    const d = new Discovery({
+      config: config([{ name: 'a', api: a.url }, { name: 'b', api: b.url }]),
+      logger,
+      onProbe: () => {
+        throw Object.assign(new Error('bug in a probe observer'), { code: 'ERR_TEST_BUG' });
+      },
+      onCallbackError: (where) => errors.push(where),
+    });
+    cleanup.push(() => d.close());
+    await d.start();
+    // rise 2 needs a second round: only a loop that survived the first throw gets there.
+    await waitFor(() => d.current().primary === 'a', { timeoutMs: 5_000, what: 'a to be primary despite the throwing hook' });
+    const probed = a.paths.length;
+    await waitFor(() => a.paths.length >= probed + 3, { timeoutMs: 5_000, what: 'the probe loop to go on' });
+    const line = lines.find((l) => l.event === 'discovery_callback_failed');
+    expect(line).toMatchObject({ where: 'probe_hook', code: 'ERR_TEST_BUG' });
+    expect(errors.length).toBeGreaterThan(2);
+    expect(new Set(errors)).toEqual(new Set(['probe_hook']));
+  });
+
+  it('keeps the last good view when deriving a view throws', async () => {
+    const a = await FakePatroni.start('master');
+    cleanup.push(() => a.close());
+    const { logger, lines } = captureLog();
+    const errors: string[] = [];
+    const d = new Discovery({ config: config([{ name: 'a', api: a.url }]), logger, onCallbackError: (where) => errors.push(where) });
+    cleanup.push(() => d.close());
+    await d.start();
+    await waitFor(() => d.current().primary === 'a', { timeoutMs: 5_000, what: 'a to be primary' });
+    const good = d.current();
+    // A bug in the derivation: the clock it reads throws (Discovery takes `now` from outside).
+    (d as unknown as { now: () => number }).now = () => {
+      throw new Error('bug in the derivation');
+    };
+    const probed = a.paths.length;
+    await waitFor(() => a.paths.length >= probed + 3 && errors.length >= 3, { timeoutMs: 5_000, what: 'probes and ticks that fail to derive' });
+    expect(d.current()).toBe(good);
+    expect(lines.some((l) => l.event === 'discovery_callback_failed' && l.error === 'bug in the derivation')).toBe(true);
+  });
 });

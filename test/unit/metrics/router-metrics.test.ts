@@ -39,7 +39,7 @@ describe('declareMetrics', () => {
     const families = parsePrometheusText(await register.metrics());
     expect(families.size).toBeGreaterThan(20);
     for (const f of families.values()) {
-      expect(f.name).toMatch(/^pgrouter_(listener|proxy|backend|cluster|etcd|build)_[a-z_]+$/);
+      expect(f.name).toMatch(/^pgrouter_(listener|proxy|backend|cluster|etcd|discovery|worker|build)_[a-z_]+$/);
       if (f.type === 'counter') expect(f.name).toMatch(/_total$/);
       else expect(f.name).not.toMatch(/_total$/);
       expect(f.help.length).toBeGreaterThan(10);
@@ -214,5 +214,19 @@ describe('RouterMetrics', () => {
 
   it('serves the Prometheus text content type', () => {
     expect(exporter().metrics.contentType()).toMatch(/^text\/plain; version=0\.0\.4/);
+  });
+});
+
+describe('RouterMetrics, discovery errors (issue 10)', () => {
+  it('exports every guarded discovery callback at 0 and counts each caught exception by where', async () => {
+    const { metrics } = exporter();
+    let f = await scrape(metrics);
+    for (const where of ['derive', 'probe_hook', 'etcd_change', 'probe_round', 'etcd_source']) {
+      expect(valueOf(f, 'pgrouter_discovery_errors_total', { where })).toBe(0);
+    }
+    metrics.observeDiscoveryError('derive');
+    metrics.observeDiscoveryError('derive');
+    f = await scrape(metrics);
+    expect(valueOf(f, 'pgrouter_discovery_errors_total', { where: 'derive' })).toBe(2);
   });
 });
