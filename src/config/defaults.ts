@@ -61,6 +61,9 @@ export const DEFAULTS = {
     /** Below Azure Load Balancer's 4-minute idle cut. */
     keepalive: 60_000,
     shutdown_grace: 30_000,
+    /** timeouts.server_hello defaults to timeouts.connect (normalize.ts). */
+    /** A reload's old workers close what they still relay after this (cluster mode). */
+    reload_drain: 300_000,
   },
   http: {
     /** The seeds' stats frontend `bind *:8404`. */

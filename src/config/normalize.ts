@@ -88,8 +88,9 @@ function normalizeTimeouts(
   const t = raw ?? {};
   const d = DEFAULTS.timeouts;
   const at = (key: string) => ['timeouts', key];
+  const connect = durationAt(t.connect, at('connect'), d.connect, 'positive', report);
   return {
-    connect: durationAt(t.connect, at('connect'), d.connect, 'positive', report),
+    connect,
     // 0 = no idle timeout (HAProxy warns about a missing one; PostgreSQL sessions idle legitimately).
     client: durationAt(t.client, at('client'), d.client, 'zero-ok', report),
     server: durationAt(t.server, at('server'), d.server, 'zero-ok', report),
@@ -102,5 +103,9 @@ function normalizeTimeouts(
     keepalive: durationAt(t.keepalive, at('keepalive'), d.keepalive, 'zero-ok', report),
     // 0 = close sessions at once on SIGTERM.
     shutdown_grace: durationAt(t.shutdown_grace, at('shutdown_grace'), d.shutdown_grace, 'zero-ok', report),
+    // Issue 10: a backend's silence after connect is bounded like the connect itself.
+    server_hello: durationAt(t.server_hello, at('server_hello'), connect, 'positive', report),
+    // 0 = a reload closes the old workers' sessions at once.
+    reload_drain: durationAt(t.reload_drain, at('reload_drain'), d.reload_drain, 'zero-ok', report),
   };
 }

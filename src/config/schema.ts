@@ -111,6 +111,10 @@ const Timeouts = Strict({
   queue: Opt(Duration),
   keepalive: Opt(Duration),
   shutdown_grace: Opt(Duration),
+  /** Faults (issue 10): the backend's first answer; default timeouts.connect. */
+  server_hello: Opt(Duration),
+  /** Faults (issue 10): a reload's old workers, cluster mode. */
+  reload_drain: Opt(Duration),
 });
 
 export const RawConfigSchema = Strict({

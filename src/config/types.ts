@@ -121,6 +121,17 @@ export interface TimeoutsConfig {
   readonly keepalive: number;
   /** SIGTERM: how long established sessions may drain before they are closed. */
   readonly shutdown_grace: number;
+  /**
+   * From sending the StartupMessage (or our SSLRequest) to a backend until its first answer
+   * (default: connect). A backend that accepts and never answers (a frozen postmaster, a VM
+   * pause) is then replaced like one answering 57P03: the client has seen no byte (issue 10).
+   */
+  readonly server_hello: number;
+  /**
+   * Cluster mode: how long a reload's old workers keep their sessions before they are closed.
+   * Old workers must not live as long as the longest pooled session (issue 10).
+   */
+  readonly reload_drain: number;
 }
 
 /**

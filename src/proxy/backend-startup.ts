@@ -7,9 +7,13 @@
 //   connecting ──connected──► idle ──sendSslRequest──► ssl_wait ──'S'/'N'──► idle (after 'N')
 //                               └──sendStartup──► server_hello ──first message──► (released)
 //
+// The first-answer deadline (timeouts.server_hello, issue 10): armed when the SSLRequest or the
+// StartupMessage is sent, cleared by the answer ('S'/'N', or the first complete message). A
+// backend that accepted and never answers (a frozen postmaster, a VM pause, a partition right
+// after connect, pg_hba.conf host names with a hanging DNS) is reported as lost, like a 57P03:
+// the client has seen no byte, so the session moves it to another backend or holds it.
+//
 // Seams for what comes next:
-//   - a deadline per phase for the server's first answer (the faults work): a timer armed in
-//     sendSslRequest / sendStartup and cleared by the answer, reported as a lost backend;
 //   - upstream TLS (the TLS work): after 'S' the socket is wrapped here (tls.connect over it)
 //     and the StartupMessage goes through the TLS socket, instead of relaying the raw bytes.
 import type net from 'node:net';
@@ -31,7 +35,7 @@ export interface BackendStartupEvents {
    * The backend closed, or refused the StartupMessage with 57P03 (starting up or shutting down,
    * typical mid-switchover), before the client saw a byte of its answer.
    */
-  backendLost(why: 'closed' | 'cannot_connect_now'): void;
+  backendLost(why: BackendLostReason): void;
   /** The server sent something the protocol does not allow here. */
   backendProtocolError(detail: string): void;
   /** Wraps socket callbacks so that a failure closes this client only. */
@@ -39,6 +43,17 @@ export interface BackendStartupEvents {
 }
 
 type Phase = 'connecting' | 'idle' | 'ssl_wait' | 'server_hello' | 'done';
+
+/** Why a backend was given up before the client saw a byte of it. */
+export type BackendLostReason = 'closed' | 'cannot_connect_now' | 'server_hello_timeout';
+
+export interface BackendStartupOptions {
+  /** timeouts.connect */
+  readonly timeoutMs: number;
+  readonly keepaliveMs: number;
+  /** timeouts.server_hello: SSLRequest or StartupMessage sent → first answer. */
+  readonly helloTimeoutMs: number;
+}
 
 const EMPTY = Buffer.alloc(0);
 
@@ -50,16 +65,22 @@ export class BackendStartup {
   private hello: Buffer = EMPTY;
   private readonly onData: (chunk: Buffer) => void;
   private readonly onClose: () => void;
+  private helloTimer: NodeJS.Timeout | null = null;
 
   constructor(
     target: { readonly host: string; readonly port: number },
-    opts: { readonly timeoutMs: number; readonly keepaliveMs: number },
+    private readonly opts: BackendStartupOptions,
     private readonly events: BackendStartupEvents,
     private readonly onError: (err: Error) => void,
   ) {
     this.onData = events.guard((chunk: Buffer) => this.data(chunk));
     this.onClose = events.guard(() => this.closed());
     this.attempt = connectBackend(target, opts, events.guard((result: ConnectResult) => this.connected(result)));
+  }
+
+  /** The phase the deadline was armed in, for the log ('ssl' or 'startup'), or null when answered. */
+  get awaiting(): 'ssl' | 'startup' | null {
+    return this.phase === 'ssl_wait' ? 'ssl' : this.phase === 'server_hello' ? 'startup' : null;
   }
 
   /** Connected and not given up (for the session: is there a backend to send to?). */
@@ -69,6 +90,7 @@ export class BackendStartup {
 
   sendSslRequest(): void {
     this.phase = 'ssl_wait';
+    this.armHello();
     this.sock?.write(sslRequestPacket());
   }
 
@@ -76,6 +98,7 @@ export class BackendStartup {
   sendStartup(packet: Buffer, tail: Buffer): void {
     this.phase = 'server_hello';
     this.hello = EMPTY;
+    this.armHello();
     this.sock?.write(packet);
     if (tail.length > 0) this.sock?.write(tail);
   }
@@ -101,7 +124,24 @@ export class BackendStartup {
     socket?.destroy();
   }
 
+  private armHello(): void {
+    this.clearHello();
+    this.helloTimer = setTimeout(this.onHelloTimeout, this.opts.helloTimeoutMs);
+  }
+
+  private clearHello(): void {
+    if (this.helloTimer) clearTimeout(this.helloTimer);
+    this.helloTimer = null;
+  }
+
+  private readonly onHelloTimeout = (): void => {
+    this.helloTimer = null;
+    if (this.phase !== 'ssl_wait' && this.phase !== 'server_hello') return;
+    this.events.guard(() => this.events.backendLost('server_hello_timeout'))();
+  };
+
   private detach(): void {
+    this.clearHello();
     this.phase = 'done';
     // Its late 'close' must not be mistaken for the next backend's.
     this.sock?.removeListener('data', this.onData);
@@ -127,6 +167,7 @@ export class BackendStartup {
     if (this.phase === 'server_hello') return this.serverHello(chunk);
     if (this.phase !== 'ssl_wait') return this.events.backendProtocolError('server spoke before the startup packet');
     const answer = chunk[0];
+    this.clearHello();
     if (answer === 0x53 /* 'S' */) {
       this.phase = 'idle';
       return this.events.backendSslAnswer('S', chunk);
@@ -142,6 +183,7 @@ export class BackendStartup {
     this.hello = this.hello.length === 0 ? chunk : Buffer.concat([this.hello, chunk]);
     const first = firstServerMessage(this.hello);
     if (first.kind === 'incomplete') return;
+    this.clearHello();
     if (first.kind === 'error' && first.sqlstate === SQLSTATE.CANNOT_CONNECT_NOW) return this.events.backendLost('cannot_connect_now');
     const hello = this.hello;
     this.hello = EMPTY;
@@ -150,6 +192,7 @@ export class BackendStartup {
 
   private closed(): void {
     if (this.phase === 'done') return;
+    this.clearHello();
     this.phase = 'done';
     this.events.backendLost('closed');
   }

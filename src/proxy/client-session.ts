@@ -27,7 +27,7 @@ import type { KillReason } from '../routing/kill.js';
 import { killedReason, type RefusalReason } from '../sessions/close-reason.js';
 import { newSessionRecord, type SessionRecord } from '../sessions/registry.js';
 import type { TrafficCounter } from '../sessions/traffic.js';
-import { BackendStartup, type BackendStartupEvents } from './backend-startup.js';
+import { BackendStartup, type BackendLostReason, type BackendStartupEvents } from './backend-startup.js';
 import { BackendWaiter, type Route, type WaiterContext, type WaiterEvents } from './backend-waiter.js';
 import { CancelKeyWatch } from './cancel-key-watch.js';
 import { handleCancelRequest, type CancelContext } from './cancel-request.js';
@@ -150,7 +150,8 @@ export class ClientSession implements WaiterEvents, BackendStartupEvents, RelayO
     // Registered while connecting already: leastconn counts it, and a view change reaches it.
     // The listener is the kill scope: after a reload, views judge it by that listener's rules.
     ctx.registry.add(this.record, this.onKill, ctx);
-    this.backend = new BackendStartup(m, { timeoutMs: ctx.timeouts.connect, keepaliveMs: ctx.timeouts.keepalive }, this, this.onBackendError);
+    const { connect: timeoutMs, keepalive: keepaliveMs, server_hello: helloTimeoutMs } = ctx.timeouts;
+    this.backend = new BackendStartup(m, { timeoutMs, keepaliveMs, helloTimeoutMs }, this, this.onBackendError);
   }
 
   onRefuse(reason: 'queue_timeout' | 'no_backend', message: Buffer): void {
@@ -187,9 +188,11 @@ export class ClientSession implements WaiterEvents, BackendStartupEvents, RelayO
     this.beginRelay(true, hello);
   }
 
-  backendLost(why: 'closed' | 'cannot_connect_now'): void {
+  backendLost(why: BackendLostReason): void {
     const name = this.record?.backend ?? null;
-    if (why === 'cannot_connect_now' && name !== null) this.ctx.traffic.connectError(name);
+    if (why !== 'closed' && name !== null) this.ctx.traffic.connectError(name);
+    const log = { event: 'backend_no_answer', backend: name, reason: why, phase: this.backend?.awaiting, client: this.clientAddress };
+    if (why === 'server_hello_timeout') this.ctx.logger.warn(log, 'backend accepted but did not answer in time, trying another');
     // After 'N' and before the StartupMessage: a new backend can take the StartupMessage alone.
     if (this.phase === 'startup') return this.dropBackend();
     this.replaceBackend(name);

@@ -34,3 +34,20 @@ describe('checks.fastinter', () => {
     expect(issues(`${ETCD}checks: { fastinter: 0 }\n`)).toEqual(['5 checks.fastinter: must be greater than 0 (e.g. 3s)']);
   });
 });
+
+describe('timeouts.server_hello and timeouts.reload_drain', () => {
+  it('defaults server_hello to timeouts.connect and reload_drain to 5 minutes', () => {
+    const t = load(ETCD).timeouts;
+    expect([t.server_hello, t.reload_drain]).toEqual([4_000, 300_000]);
+    expect(load(`${ETCD}timeouts: { connect: 2s }\n`).timeouts.server_hello).toBe(2_000);
+    const set = load(`${ETCD}timeouts: { connect: 2s, server_hello: 10s, reload_drain: 0 }\n`).timeouts;
+    expect([set.server_hello, set.reload_drain]).toEqual([10_000, 0]);
+  });
+
+  it('refuses a server_hello of 0 and words that are not durations', () => {
+    expect(issues(`${ETCD}timeouts: { server_hello: 0, reload_drain: forever }\n`)).toEqual([
+      '5 timeouts.server_hello: must be greater than 0 (e.g. 4s)',
+      expect.stringMatching(/^5 timeouts.reload_drain: /),
+    ]);
+  });
+});

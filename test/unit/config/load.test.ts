@@ -51,6 +51,8 @@ describe('loading a minimal file', () => {
       queue: 30_000,
       keepalive: 60_000,
       shutdown_grace: 30_000,
+      server_hello: 4_000,
+      reload_drain: 300_000,
     });
     expect(c.http).toEqual({ bind: { host: '0.0.0.0', port: 8404 }, stats_refresh: 10_000, ready: 'primary' });
     expect(c.admin).toEqual({ bind: { host: '127.0.0.1', port: 8405 }, token: null });

@@ -11,6 +11,8 @@ const TIMEOUTS: TimeoutsConfig = {
   queue: 2_000,
   keepalive: 60_000,
   shutdown_grace: 1_000,
+  server_hello: 1_000,
+  reload_drain: 300_000,
 };
 
 export function listenerConfig(over: Partial<ListenerConfig> & { name: string }): ListenerConfig {

@@ -16,6 +16,8 @@ export interface FakeBackendOptions {
   refuseStartups?: number;
   /** SQLSTATE and message of those refusals (default 57P03, shutting down). */
   refuseWith?: { code: string; message: string };
+  /** Accept and read the StartupMessage, never answer it (a frozen postmaster, a VM pause). */
+  silentStartup?: boolean;
 }
 
 interface Conn {
@@ -32,6 +34,8 @@ export class FakeBackend {
   readonly cancels: Array<{ pid: number; key: Buffer }> = [];
   readonly queries: string[] = [];
   sslRequests = 0;
+  /** StartupMessages left unanswered (silentStartup). */
+  silentStartups = 0;
   readonly conns = new Set<Conn>();
   private readonly server: net.Server;
 
@@ -127,6 +131,10 @@ export class FakeBackend {
   private refused = 0;
 
   private onStartup(conn: Conn, packet: Buffer): void {
+    if (this.opts.silentStartup) {
+      this.silentStartups++;
+      return;
+    }
     if (this.refused < (this.opts.refuseStartups ?? 0)) {
       this.refused++;
       const why = this.opts.refuseWith ?? { code: '57P03', message: 'the database system is shutting down' };
