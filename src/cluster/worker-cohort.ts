@@ -61,6 +61,9 @@ export class WorkerCohort {
   private starting: { resolve: () => void; reject: (err: Error) => void; timer: NodeJS.Timeout } | null = null;
   private lastStartError: string | null = null;
   private goneWaiters: Array<() => void> = [];
+  /** Epoch ms by which a stopping cohort's workers close their sessions. */
+  private closeBy = Number.POSITIVE_INFINITY;
+  private killTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: CohortOptions) {
     this.view = opts.view;
@@ -117,27 +120,35 @@ export class WorkerCohort {
     return this.whenGone();
   }
 
-  /** Shutdown: every worker closes its sessions after graceMs; stragglers are killed. */
+  /**
+   * Shutdown: every worker closes its sessions after graceMs; stragglers are killed. A second
+   * close with a shorter grace (the operator's second SIGTERM: "close all sessions now")
+   * shortens it in every worker and moves the kill deadline closer (issue 10, defect 5).
+   */
   close(graceMs: number): Promise<void> {
-    if (this.state !== 'gone' && this.state !== 'stopping') {
-      this.state = 'stopping';
-      this.clearTimers();
-      if (this.starting) this.failStart('the cohort was closed while starting');
-      for (const h of this.handles.values()) {
-        if (h.state === 'starting') this.killNow(h);
-        else {
-          h.state = 'stopping';
-          h.send({ type: 'shutdown', graceMs });
-        }
+    if (this.state === 'gone') return this.whenGone();
+    const at = this.opts.now() + graceMs;
+    if (this.state === 'stopping' && at >= this.closeBy) return this.whenGone();
+    this.state = 'stopping';
+    this.closeBy = at;
+    this.clearTimers();
+    if (this.starting) this.failStart('the cohort was closed while starting');
+    for (const h of this.handles.values()) {
+      if (h.state === 'starting') this.killNow(h);
+      else {
+        h.state = 'stopping';
+        h.send({ type: 'shutdown', graceMs });
       }
-      const deadline = setTimeout(() => {
-        for (const h of this.handles.values()) {
-          this.opts.logger.warn({ event: 'worker_kill', worker: h.id, pid: h.pid }, 'worker did not exit after the grace period, killing it');
-          this.killNow(h);
-        }
-      }, graceMs + this.opts.killMarginMs);
-      void this.whenGone().then(() => clearTimeout(deadline));
     }
+    if (this.killTimer) clearTimeout(this.killTimer);
+    const deadline = setTimeout(() => {
+      for (const h of this.handles.values()) {
+        this.opts.logger.warn({ event: 'worker_kill', worker: h.id, pid: h.pid }, 'worker did not exit after the grace period, killing it');
+        this.killNow(h);
+      }
+    }, graceMs + this.opts.killMarginMs);
+    this.killTimer = deadline;
+    void this.whenGone().then(() => clearTimeout(deadline));
     return this.whenGone();
   }
 

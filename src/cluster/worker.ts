@@ -34,6 +34,8 @@ export class WorkerProcess {
   private generation = 0;
   private draining = false;
   private exiting = false;
+  /** The grace of the exit under way. */
+  private graceMs = Number.POSITIVE_INFINITY;
   private readonly lookups = new PendingRequests<Owner>();
   /** process_* / nodejs_* of this process, summed by the primary with the others'. */
   readonly metrics = new Registry();
@@ -182,8 +184,18 @@ export class WorkerProcess {
   }
 
   private async exit(code: number, graceMs: number): Promise<void> {
-    if (this.exiting) return;
+    if (this.exiting) {
+      // A second shutdown (the operator's second SIGTERM) with a shorter grace: the data path
+      // closes its sessions now, and the exit already under way completes.
+      if (graceMs < this.graceMs) {
+        this.graceMs = graceMs;
+        this.logger.info({ event: 'worker_close_now', grace_ms: graceMs }, 'closing sessions now');
+        await this.dataPath?.close({ graceMs });
+      }
+      return;
+    }
     this.exiting = true;
+    this.graceMs = graceMs;
     try {
       await this.dataPath?.close({ graceMs });
     } catch (err) {
