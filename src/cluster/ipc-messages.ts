@@ -14,7 +14,8 @@
 //   kill_backend  close sessions on a member       cancel_lookup    unknown key: who owns it?
 //   query         stats | sessions | metrics       reply            answer to kill/query
 //   cancel_owner  answer to cancel_lookup
-//   drain         reload: stop accepting, keep sessions, exit when the last one ends
+//   drain         reload: stop accepting, keep sessions, exit when the last one ends or at
+//                 its deadline (timeouts.reload_drain), closing what is left
 //   shutdown      stop: stop accepting, close sessions after graceMs, exit
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
@@ -66,7 +67,8 @@ const ToWorker = Type.Union([
   msg('kill_backend', { requestId: Id, member: Type.String({ minLength: 1 }), reason: Type.Union([Type.Literal('admin'), Type.Literal('not_primary'), Type.Literal('marked_down')]) }),
   msg('query', { requestId: Id, what: Type.Union(QUERIES.map((q) => Type.Literal(q))) }),
   msg('cancel_owner', { requestId: Id, owner: Type.Union([HostPort, Type.Null()]) }),
-  msg('drain', {}),
+  /** deadlineMs: timeouts.reload_drain; the sessions still open then are closed (issue 10). */
+  msg('drain', { deadlineMs: Type.Integer({ minimum: 0, maximum: 2_147_483_647 }) }),
   msg('shutdown', { graceMs: Type.Integer({ minimum: 0, maximum: 2_147_483_647 }) }),
 ]);
 

@@ -204,7 +204,7 @@ export class WorkerSupervisor {
     this.generation++;
     this.current = next;
     this.draining.add(old);
-    void old.drain().then(() => {
+    void old.drain(config.timeouts.reload_drain).then(() => {
       this.crashesBefore += old.crashes;
       this.draining.delete(old);
       this.logger.info({ event: 'generation_retired', generation: old.generation }, `generation ${old.generation} drained`);

@@ -64,6 +64,8 @@ export class WorkerCohort {
   /** Epoch ms by which a stopping cohort's workers close their sessions. */
   private closeBy = Number.POSITIVE_INFINITY;
   private killTimer: NodeJS.Timeout | null = null;
+  /** timeouts.reload_drain of the reload that drains this cohort. */
+  private drainDeadlineMs = 0;
 
   constructor(private readonly opts: CohortOptions) {
     this.view = opts.view;
@@ -104,18 +106,30 @@ export class WorkerCohort {
     for (const h of this.handles.values()) if (h.initSent) h.send({ type: 'admin_states', states });
   }
 
-  /** Reload: the workers stop accepting and keep their sessions; resolves when the last exited. */
-  drain(): Promise<void> {
+  /**
+   * Reload: the workers stop accepting and keep their sessions; resolves when the last exited.
+   * At `deadlineMs` (timeouts.reload_drain) the workers close what they still relay and exit;
+   * one that has not exited killMarginMs later is killed.
+   */
+  drain(deadlineMs: number): Promise<void> {
     if (this.state === 'starting' || this.state === 'running') {
       this.state = 'draining';
+      this.drainDeadlineMs = deadlineMs;
       this.clearTimers();
       for (const h of this.handles.values()) {
         if (h.state === 'starting') this.killNow(h);
         else if (h.state === 'ready') {
           h.state = 'draining';
-          h.send({ type: 'drain' });
+          h.send({ type: 'drain', deadlineMs });
         }
       }
+      const backstop = setTimeout(() => {
+        for (const h of this.handles.values()) {
+          this.opts.logger.warn({ event: 'worker_kill', worker: h.id, pid: h.pid }, 'old worker still running after the reload drain deadline, killing it');
+          this.killNow(h);
+        }
+      }, deadlineMs + this.opts.killMarginMs);
+      void this.whenGone().then(() => clearTimeout(backstop));
     }
     return this.whenGone();
   }
@@ -186,7 +200,7 @@ export class WorkerCohort {
         // Drained or closed while it was binding: tell it now.
         if (this.state === 'draining') {
           h.state = 'draining';
-          h.send({ type: 'drain' });
+          h.send({ type: 'drain', deadlineMs: this.drainDeadlineMs });
         }
         if (this.starting && [...this.handles.values()].every((x) => x.state === 'ready')) {
           clearTimeout(this.starting.timer);

@@ -11,6 +11,7 @@ import { createLogger, type Logger } from '../log.js';
 import { DataPath, type CancelKeyHooks } from '../proxy/data-path.js';
 import { envelope, parseToWorker, type ToPrimaryBody, type ToWorkerMessage } from './ipc-messages.js';
 import { PendingRequests } from './pending-requests.js';
+import type { EndReason } from '../sessions/close-reason.js';
 import type { WorkerReport } from './types.js';
 
 /** How long a worker waits for the primary to name a cancel key's owner before it broadcasts. */
@@ -107,7 +108,7 @@ export class WorkerProcess {
       case 'query':
         return void this.answer(dp, m.requestId, m.what);
       case 'drain':
-        return void this.drain(dp);
+        return void this.drain(dp, m.deadlineMs);
       case 'shutdown':
         return void this.exit(0, m.graceMs);
     }
@@ -173,17 +174,29 @@ export class WorkerProcess {
     };
   }
 
-  /** Reload: stop accepting, keep every session (views still apply to them), exit when none is left. */
-  private async drain(dp: DataPath): Promise<void> {
+  /**
+   * Reload: stop accepting, keep every session (views still apply to them), exit when none is
+   * left, or at the deadline (timeouts.reload_drain): an old worker must not live as long as the
+   * longest pooled session, so what it still relays then is closed, with a reason (issue 10).
+   */
+  private async drain(dp: DataPath, deadlineMs: number): Promise<void> {
     if (this.draining || this.exiting) return;
     this.draining = true;
-    this.logger.info({ event: 'worker_draining', sessions: dp.sessionCount() }, 'draining: no new connections, sessions kept until they end');
+    this.logger.info({ event: 'worker_draining', sessions: dp.sessionCount(), deadline_ms: deadlineMs }, 'draining: no new connections, sessions kept until they end');
+    const deadline = setTimeout(() => {
+      this.logger.warn(
+        { event: 'reload_drain_deadline', sessions: dp.sessionCount(), deadline_ms: deadlineMs },
+        'reload drain deadline reached: closing the sessions this old worker still relays',
+      );
+      void this.exit(0, 0, 'reload_drain_timeout');
+    }, deadlineMs);
     await dp.drain();
+    clearTimeout(deadline);
     this.logger.info({ event: 'worker_drained' }, 'last session ended');
     await this.exit(0, 0);
   }
 
-  private async exit(code: number, graceMs: number): Promise<void> {
+  private async exit(code: number, graceMs: number, reason?: EndReason): Promise<void> {
     if (this.exiting) {
       // A second shutdown (the operator's second SIGTERM) with a shorter grace: the data path
       // closes its sessions now, and the exit already under way completes.
@@ -197,7 +210,7 @@ export class WorkerProcess {
     this.exiting = true;
     this.graceMs = graceMs;
     try {
-      await this.dataPath?.close({ graceMs });
+      await this.dataPath?.close({ graceMs, ...(reason ? { reason } : {}) });
     } catch (err) {
       this.logger.error({ event: 'worker_close_failed', err: describeError(err) }, 'error while closing the data path');
       code = code === 0 ? 1 : code;

@@ -24,7 +24,7 @@ import { NO_ENCRYPTION, errorResponse, SQLSTATE } from '../protocol/messages.js'
 import { endThenDestroy } from '../relay/end-then-destroy.js';
 import type { Relay, RelayEnd, RelayEngine, RelayObserver } from '../relay/relay.js';
 import type { KillReason } from '../routing/kill.js';
-import { killedReason, type RefusalReason } from '../sessions/close-reason.js';
+import { killedReason, type EndReason, type RefusalReason } from '../sessions/close-reason.js';
 import { newSessionRecord, type SessionRecord } from '../sessions/registry.js';
 import type { TrafficCounter } from '../sessions/traffic.js';
 import { BackendStartup, type BackendLostReason, type BackendStartupEvents } from './backend-startup.js';
@@ -91,8 +91,8 @@ export class ClientSession implements WaiterEvents, BackendStartupEvents, RelayO
     this.refuse(reason, errorResponse(SQLSTATE.ADMIN_SHUTDOWN, message));
   }
 
-  destroy(): void {
-    this.relay?.kill('shutdown');
+  destroy(reason: EndReason = 'shutdown'): void {
+    this.relay?.kill(reason);
     this.refuse('shutdown');
     this.client.destroy();
   }

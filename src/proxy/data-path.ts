@@ -5,6 +5,7 @@
 import type { Config, ListenerConfig, TimeoutsConfig } from '../config/types.js';
 import { emptyView, type ClusterView } from '../view/cluster-view.js';
 import { PgrError } from '../errors.js';
+import type { EndReason } from '../sessions/close-reason.js';
 import type { ListenerTraffic, SessionInfo } from '../sessions/types.js';
 import type { Logger } from '../log.js';
 import { adminStatesCopy, type AdminStates } from '../routing/eligible.js';
@@ -294,8 +295,11 @@ export class DataPath {
     await stopped;
   }
 
-  /** Stops accepting, refuses waiting clients, lets sessions drain up to graceMs, then destroys them. */
-  async close(opts: { graceMs?: number } = {}): Promise<void> {
+  /**
+   * Stops accepting, refuses waiting clients, lets sessions drain up to graceMs, then destroys
+   * them, ending with `reason` (default shutdown). A second call with a shorter grace cuts it.
+   */
+  async close(opts: { graceMs?: number; reason?: EndReason } = {}): Promise<void> {
     this.closing = true;
     const graceMs = opts.graceMs ?? this.timeouts.shutdown_grace;
     const all = this.all();
@@ -309,8 +313,8 @@ export class DataPath {
     await Promise.race([idle, grace]);
     clearTimeout(timer);
     const left = this.registry.count();
-    if (left > 0) this.logger.info({ event: 'shutdown_destroy', sessions: left }, 'grace period over, closing sessions');
-    for (const l of all) l.destroyAll();
+    if (left > 0) this.logger.info({ event: 'shutdown_destroy', sessions: left, reason: opts.reason ?? 'shutdown' }, 'grace period over, closing sessions');
+    for (const l of all) l.destroyAll(opts.reason);
     await stopped;
   }
 

@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import { cancelTargets, eligibleBackends, type AdminStates } from '../routing/eligible.js';
 import { pick } from '../routing/pick.js';
 import type { SessionRegistry } from '../sessions/registry.js';
+import type { EndReason } from '../sessions/close-reason.js';
 import { TrafficCounter } from '../sessions/traffic.js';
 import { Admission } from './admission.js';
 import type { Route, Wakeable } from './backend-waiter.js';
@@ -190,8 +191,8 @@ export class Listener implements SessionContext {
     for (const s of [...this.sessions]) s.shutdown();
   }
 
-  destroyAll(): void {
-    for (const s of [...this.sessions]) s.destroy();
+  destroyAll(reason?: EndReason): void {
+    for (const s of [...this.sessions]) s.destroy(reason);
   }
 
   /** Resolves when no session is left. */

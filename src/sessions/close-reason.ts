@@ -36,6 +36,8 @@ export const END_REASONS = [
   'killed_admin',
   'shutdown',
   'internal_error',
+  // Faults (issue 10): a reload's old worker reached timeouts.reload_drain with this session.
+  'reload_drain_timeout',
 ] as const satisfies ReadonlyArray<string>;
 export type EndReason = (typeof END_REASONS)[number];
 

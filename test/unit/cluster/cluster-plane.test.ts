@@ -171,6 +171,23 @@ describe('ClusterPlane with two workers', () => {
     fresh.raw.socket.destroy();
   });
 
+  // Issue 10, guard: a reload's old workers lived as long as their longest pooled session.
+  it('closes what the old generation still relays at timeouts.reload_drain, and it exits', async () => {
+    const c = await fakeCluster();
+    const [rw, ro2] = [await findFreePort(), await findFreePort()];
+    const router = await startRouter(config(c, [`{ name: rw, bind: "127.0.0.1:${rw}", role: primary }`]));
+    const old = await session(rw);
+    const next = config(c, [`{ name: rw, bind: "127.0.0.1:${rw}", role: primary }`, `{ name: ro2, bind: "127.0.0.1:${ro2}", role: replica }`]);
+    const result = await router.reload({ ...next, timeouts: { ...next.timeouts, reload_drain: 300 } });
+    expect(result).toMatchObject({ ok: true });
+    await waitFor(() => old.raw.closed, { timeoutMs: 10_000, what: 'the old session closed at the drain deadline' });
+    await waitFor(() => router.supervisor.stats().draining === 0, { timeoutMs: 10_000, what: 'the old generation to exit' });
+    expect(router.supervisor.generations()).toEqual(new Set([2]));
+    const fresh = await session(rw);
+    expect(fresh.pid).toBeGreaterThan(0);
+    fresh.raw.socket.destroy();
+  });
+
   it('exports the workers\' traffic through the primary\'s metrics, summed, with their process metrics', async () => {
     const c = await fakeCluster();
     const rw = await findFreePort();

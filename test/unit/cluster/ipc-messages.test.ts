@@ -29,7 +29,7 @@ describe('IPC messages', () => {
       { type: 'query', requestId: 2, what: 'sessions' },
       { type: 'cancel_owner', requestId: 3, owner: { host: '10.0.0.2', port: 5442 } },
       { type: 'cancel_owner', requestId: 3, owner: null },
-      { type: 'drain' },
+      { type: 'drain', deadlineMs: 300_000 },
       { type: 'shutdown', graceMs: 30_000 },
     ] as const;
     for (const b of bodies) expect(parseToWorker(envelope(b)).kind, b.type).toBe('message');

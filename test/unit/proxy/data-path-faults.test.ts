@@ -65,3 +65,13 @@ describe('the first-answer deadline (timeouts.server_hello)', () => {
     await waitFor(() => f?.dp.traffic()['rw']?.refusals['no_backend'] === 1, { what: 'the refusal to be counted' });
   });
 });
+
+describe('closing with a reason', () => {
+  it('ends the relayed sessions with the reason it is given (a reload drain deadline)', async () => {
+    f = await Fixture.start({ backends: ['n1'], primary: 'n1' });
+    const c = await f.pgClient('rw');
+    c.on('error', () => undefined);
+    await f.dp.close({ graceMs: 0, reason: 'reload_drain_timeout' });
+    await waitFor(() => f?.dp.traffic()['rw']?.closed['reload_drain_timeout'] === 1, { what: 'the session counted under its reason' });
+  });
+});
