@@ -112,7 +112,11 @@ export class ClusterPlane implements DataPlane {
     let fresh: Feed | null = null;
     if (discoveryKey(next) !== current.key) {
       fresh = this.feed(next, generation, replacementBase(current.discovery));
-      await settleReplacement(fresh.discovery, current.discovery, next, this.logger);
+      const refused = await settleReplacement(fresh.discovery, current.discovery, next, this.logger);
+      if (refused !== null) {
+        await this.dropFeed(fresh);
+        return { ok: false, error: refused, plan };
+      }
       feed = fresh;
     } else {
       feed.generations.add(generation);

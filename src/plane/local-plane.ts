@@ -100,8 +100,9 @@ export class LocalPlane implements DataPlane {
 
   /**
    * A changed cluster/checks/max_lag needs a new Discovery. It takes over only once it agrees
-   * with the running one (same confirmed primary, same fit replicas), or after one probe cycle:
-   * switching to a Discovery that knows nothing yet would kill every session as "not primary".
+   * with the running one (same confirmed primary, same fit replicas); after one probe cycle
+   * without that the reload is refused: switching to a Discovery that knows nothing yet would
+   * kill every session as "not primary".
    * The listeners are reconfigured in place (DataPath.reconfigure), so established sessions and
    * unchanged listening sockets survive.
    */
@@ -110,7 +111,11 @@ export class LocalPlane implements DataPlane {
     let fresh: Discovery | null = null;
     if (discoveryKey(next) !== discoveryKey(this.cfg)) {
       fresh = this.newDiscovery(next, replacementBase(old));
-      await settleReplacement(fresh, old, next, this.logger);
+      const refused = await settleReplacement(fresh, old, next, this.logger);
+      if (refused !== null) {
+        await fresh.close();
+        return { ok: false, error: refused };
+      }
     }
     try {
       await this.dataPath.reconfigure(next);

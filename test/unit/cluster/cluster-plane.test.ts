@@ -236,6 +236,27 @@ describe('ClusterPlane with two workers', () => {
     for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThan(seen[i - 1] ?? 0);
   });
 
+  it('refuses a reload whose new Discovery never confirms the running primary, and keeps every RW session', async () => {
+    const c = await fakeCluster();
+    const rw = await findFreePort();
+    const router = await startRouter(config(c, [`{ name: rw, bind: "127.0.0.1:${rw}", role: primary }`]));
+    const s = await session(rw);
+    const dead = await FakePatroni.start('master');
+    const deadUrl = dead.url;
+    await dead.close();
+    const next = config(c, [`{ name: rw, bind: "127.0.0.1:${rw}", role: primary }`]);
+    const members = next.cluster.members?.map((m) => (m.name === 'n1' ? { ...m, api: deadUrl } : m)) ?? null;
+    const result = await router.reload({ ...next, cluster: { ...next.cluster, members } });
+    expect(result).toMatchObject({ ok: false, error: expect.stringContaining('did not agree') });
+    expect(router.supervisor.stats()).toMatchObject({ generation: 1, draining: 0 });
+    expect(router.view().primary).toBe('n1');
+    const before = s.raw.received.length;
+    s.raw.write(queryPacket('select 1'));
+    await waitFor(() => s.raw.received.length > before, { what: 'the RW session to answer' });
+    expect(s.raw.closed).toBe(false);
+    s.raw.socket.destroy();
+  });
+
   it('keeps the old workers when a reload cannot bind a new listener', async () => {
     const c = await fakeCluster();
     const rw = await findFreePort();
