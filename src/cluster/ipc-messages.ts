@@ -10,6 +10,7 @@
 //                 states: the worker binds only    ready            listeners bound (addresses)
 //                 after it has all three           start_failed     bind error etc.; it exits
 //   view          every published ClusterView      cancel_key       learned BackendKeyData
+//   heartbeat     alive, newest view's generation
 //   admin_states  operator states (drain/maint)    cancel_key_gone  its session ended
 //   kill_backend  close sessions on a member       cancel_lookup    unknown key: who owns it?
 //   query         stats | sessions | metrics       reply            answer to kill/query
@@ -61,8 +62,12 @@ const ToWorker = Type.Union([
     view: View,
     admin: States,
     log: Type.Object({ level: Type.String(), format: Type.Union([Type.Literal('json'), Type.Literal('pretty')]) }),
+    /** The primary's heartbeat period, and how many missed ones make the worker's view stale. */
+    heartbeat: Type.Object({ intervalMs: Type.Integer({ minimum: 1 }), missed: Type.Integer({ minimum: 1 }) }),
   }),
   msg('view', { view: View }),
+  /** Every heartbeat.intervalMs: the primary is alive, and its newest view has this generation. */
+  msg('heartbeat', { generation: Id }),
   msg('admin_states', { states: States }),
   msg('kill_backend', { requestId: Id, member: Type.String({ minLength: 1 }), reason: Type.Union([Type.Literal('admin'), Type.Literal('not_primary'), Type.Literal('marked_down')]) }),
   msg('query', { requestId: Id, what: Type.Union(QUERIES.map((q) => Type.Literal(q))) }),

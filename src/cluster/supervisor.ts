@@ -26,7 +26,7 @@ import { mergeCounts, mergeTraffic, retiredTraffic, sumTrees, type TrafficByList
 import { DEFAULT_BACKOFF } from './backoff.js';
 import { CancelKeyMap } from './cancel-key-map.js';
 import { parseToPrimary, type ToPrimaryMessage } from './ipc-messages.js';
-import { resolveWorkerCount, setupWorkers, type SupervisorOptions } from './supervisor-options.js';
+import { DEFAULT_HEARTBEAT, resolveWorkerCount, setupWorkers, type SupervisorOptions } from './supervisor-options.js';
 import type { WorkerInfo, WorkerReport } from './types.js';
 import { WorkerCohort } from './worker-cohort.js';
 import type { WorkerHandle } from './worker-handle.js';
@@ -58,6 +58,7 @@ export class WorkerSupervisor {
   private invalid = 0;
   private lookups = { found: 0, unknown: 0 };
   private poll: NodeJS.Timeout | null = null;
+  private beat: NodeJS.Timeout | null = null;
   private closed = false;
 
   constructor(private readonly opts: SupervisorOptions) {
@@ -84,6 +85,11 @@ export class WorkerSupervisor {
       this.poll = setInterval(() => void this.refresh(), interval);
       this.poll.unref();
     }
+    // Workers stop accepting when this stops (a stuck primary, a broken channel): issue 10.
+    this.beat = setInterval(() => {
+      for (const c of this.cohorts()) c.heartbeat();
+    }, (this.opts.heartbeat ?? DEFAULT_HEARTBEAT).intervalMs);
+    this.beat.unref();
     this.logger.info({ event: 'workers_started', workers: this.current.workers().length, generation: this.generation }, 'data-path workers ready');
   }
 
@@ -229,6 +235,8 @@ export class WorkerSupervisor {
     this.closed = true;
     if (this.poll) clearInterval(this.poll);
     this.poll = null;
+    if (this.beat) clearInterval(this.beat);
+    this.beat = null;
     const graceMs = opts.graceMs ?? this.current.config.timeouts.shutdown_grace;
     await Promise.all([...this.cohorts()].map((c) => c.close(graceMs)));
   }
@@ -245,6 +253,7 @@ export class WorkerSupervisor {
       backoff: this.opts.backoff ?? DEFAULT_BACKOFF,
       startTimeoutMs: this.opts.startTimeoutMs ?? 30_000,
       killMarginMs: 5_000,
+      heartbeat: this.opts.heartbeat ?? DEFAULT_HEARTBEAT,
       fork: (env) => this.fork(env),
       now: this.now,
       parse: (h, raw) => this.parse(h, raw),

@@ -30,6 +30,8 @@ export interface CohortOptions {
   readonly killMarginMs: number;
   fork(env: Record<string, string>): Worker;
   now(): number;
+  /** The primary's heartbeat period and how many missed ones make a worker's view stale. */
+  readonly heartbeat: { readonly intervalMs: number; readonly missed: number };
   /** Messages that are not about the worker's lifecycle (cancel keys, lookups). */
   onMessage(handle: WorkerHandle, message: ToPrimaryMessage): void;
   /** A worker of this cohort exited, for whatever reason. */
@@ -100,6 +102,11 @@ export class WorkerCohort {
     if (next === this.view) return;
     this.view = next;
     for (const h of this.handles.values()) if (h.initSent) h.send({ type: 'view', view: next });
+  }
+
+  /** Tells every accepting worker the primary is alive and which view is the newest. */
+  heartbeat(): void {
+    for (const h of this.handles.values()) if (h.initSent && h.state === 'ready') h.send({ type: 'heartbeat', generation: this.view.generation });
   }
 
   setAdminStates(states: AdminStates): void {
@@ -191,7 +198,15 @@ export class WorkerCohort {
     switch (m.type) {
       case 'hello':
         h.initSent = true;
-        h.send({ type: 'init', generation: this.opts.generation, config: workerConfig(this.opts.config), view: this.view, admin: this.opts.adminStates(), log: this.opts.log });
+        h.send({
+          type: 'init',
+          generation: this.opts.generation,
+          config: workerConfig(this.opts.config),
+          view: this.view,
+          admin: this.opts.adminStates(),
+          log: this.opts.log,
+          heartbeat: this.opts.heartbeat,
+        });
         return;
       case 'ready':
         if (h.state !== 'starting') return;

@@ -3,6 +3,10 @@
 // routed with the same picture as every other worker's. It never reads the config file, never
 // talks to etcd or Patroni: the primary is its only source of truth, and when the primary goes
 // away it closes everything and exits (fail closed: without views it cannot follow a failover).
+// When the primary is there but goes quiet (no view and no heartbeat for `missed` heartbeat
+// periods, or heartbeats for a view it never got), the worker stops accepting, so a load balancer
+// moves new clients elsewhere, and accepts again when it hears the primary (issue 10; stolon's
+// proxy closes its listener when its checker stalls).
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { deepFreeze } from '../config/freeze.js';
 import type { ClusterView } from '../view/cluster-view.js';
@@ -37,6 +41,10 @@ export class WorkerProcess {
   private exiting = false;
   /** The grace of the exit under way. */
   private graceMs = Number.POSITIVE_INFINITY;
+  /** Epoch ms the primary was last heard (a view, or a heartbeat for a view this worker has). */
+  private heardAt = 0;
+  private stale = false;
+  private watchdog: NodeJS.Timeout | null = null;
   private readonly lookups = new PendingRequests<Owner>();
   /** process_* / nodejs_* of this process, summed by the primary with the others'. */
   readonly metrics = new Registry();
@@ -100,7 +108,12 @@ export class WorkerProcess {
     }
     switch (m.type) {
       case 'view':
-        return dp.updateView(deepFreeze(m.view) as ClusterView);
+        dp.updateView(deepFreeze(m.view) as ClusterView);
+        return this.heard(dp);
+      case 'heartbeat':
+        // A heartbeat for a view it does not have means views were lost: that is not fresh.
+        if (m.generation <= dp.current().generation) this.heard(dp);
+        return;
       case 'admin_states':
         return dp.setAdminStates(deepFreeze(m.states));
       case 'kill_backend':
@@ -140,6 +153,30 @@ export class WorkerProcess {
       return;
     }
     this.send({ type: 'ready', addresses: dp.addresses() });
+    this.watchHeartbeat(dp, m.heartbeat);
+  }
+
+  private watchHeartbeat(dp: DataPath, hb: { readonly intervalMs: number; readonly missed: number }): void {
+    this.heardAt = Date.now();
+    const limitMs = hb.intervalMs * hb.missed;
+    this.watchdog = setInterval(() => {
+      if (this.stale || this.draining || this.exiting || Date.now() - this.heardAt <= limitMs) return;
+      this.stale = true;
+      this.logger.warn(
+        { event: 'view_heartbeat_lost', silent_ms: Date.now() - this.heardAt, view: dp.current().generation },
+        'no view or heartbeat from the primary: not accepting new sessions until it is heard again',
+      );
+      dp.pauseAccepting();
+    }, hb.intervalMs);
+    this.watchdog.unref();
+  }
+
+  private heard(dp: DataPath): void {
+    this.heardAt = Date.now();
+    if (!this.stale || this.draining || this.exiting) return;
+    this.stale = false;
+    this.logger.info({ event: 'view_heartbeat_back', view: dp.current().generation }, 'the primary is heard again: accepting new sessions');
+    dp.resumeAccepting();
   }
 
   /** Asks the primary who owns a key this worker does not know; null (broadcast) after 200 ms. */
@@ -209,6 +246,7 @@ export class WorkerProcess {
     }
     this.exiting = true;
     this.graceMs = graceMs;
+    if (this.watchdog) clearInterval(this.watchdog);
     try {
       await this.dataPath?.close({ graceMs, ...(reason ? { reason } : {}) });
     } catch (err) {

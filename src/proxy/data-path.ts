@@ -283,6 +283,15 @@ export class DataPath {
     return this.registry.count();
   }
 
+  /** Stops, or starts again, accepting on every configured listener; sessions are untouched (issue 10). */
+  pauseAccepting(): void {
+    for (const l of this.listeners) l.pauseAccepting();
+  }
+
+  resumeAccepting(): void {
+    for (const l of this.listeners) l.resumeAccepting();
+  }
+
   /**
    * Reload (cluster mode): stops accepting and resolves when the last client is gone. Unlike
    * close(), clients still in their handshake or held for a backend are served, and nothing is

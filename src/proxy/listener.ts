@@ -53,6 +53,8 @@ export class Listener implements SessionContext {
   private readonly held = new Set<Wakeable>();
   private rrCounter = 0;
   private closedWaiters: Array<() => void> = [];
+  /** Where it listened before pauseAccepting(); null while accepting. */
+  private pausedAt: { host: string; port: number } | null = null;
 
   readonly remoteCancelOwner: ((pid: number, key: Buffer) => Promise<{ host: string; port: number } | null>) | undefined;
 
@@ -134,6 +136,33 @@ export class Listener implements SessionContext {
       server.close(() => resolve());
     });
     return this.stopped;
+  }
+
+  /**
+   * Stops accepting for a while (a cluster worker whose views went stale, issue 10): the socket
+   * is closed, so a load balancer sees the port refuse and moves clients; the sessions it has go
+   * on. resumeAccepting() binds the same address again. No-op once stopped for good.
+   */
+  pauseAccepting(): void {
+    const server = this.server;
+    if (!server?.listening || this.stopped || this.pausedAt) return;
+    this.pausedAt = this.address();
+    // The callback of close() waits for every session: nothing to wait for here.
+    server.close();
+  }
+
+  /** Binds again after pauseAccepting(); a failure is logged and the listener stays paused. */
+  resumeAccepting(): void {
+    const server = this.server;
+    const at = this.pausedAt;
+    if (!server || !at || this.stopped) return;
+    this.pausedAt = null;
+    const onError = (err: Error): void => {
+      this.pausedAt = at;
+      this.logger.error({ event: 'listener_resume_failed', listener: this.listener.name, err: err.message }, 'cannot accept again');
+    };
+    server.once('error', onError);
+    server.listen({ host: at.host, port: at.port }, () => server.removeListener('error', onError));
   }
 
   /**

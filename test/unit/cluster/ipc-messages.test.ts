@@ -22,8 +22,9 @@ describe('IPC messages', () => {
   it('accepts every message the primary sends', () => {
     const view = emptyView('s', 'etcd');
     const bodies = [
-      { type: 'init', generation: 2, config: { listeners: [] }, view, admin: { n1: 'drain' }, log: { level: 'info', format: 'json' } },
+      { type: 'init', generation: 2, config: { listeners: [] }, view, admin: { n1: 'drain' }, log: { level: 'info', format: 'json' }, heartbeat: { intervalMs: 1_000, missed: 5 } },
       { type: 'view', view },
+      { type: 'heartbeat', generation: 7 },
       { type: 'admin_states', states: { n1: 'maint', n2: 'ready' } },
       { type: 'kill_backend', requestId: 1, member: 'n1', reason: 'admin' },
       { type: 'query', requestId: 2, what: 'sessions' },
