@@ -181,10 +181,6 @@ export class ClusterPlane implements DataPlane {
     return this.supervisor.traffic();
   }
 
-  cancels(): Record<string, number> {
-    return this.supervisor.cancels();
-  }
-
   workerSessions(): Record<string, number> {
     return this.supervisor.workerSessions();
   }

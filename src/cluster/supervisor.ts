@@ -52,7 +52,6 @@ export class WorkerSupervisor {
   private readonly draining = new Set<WorkerCohort>();
   private admin: AdminStates = Object.freeze({});
   private retired: TrafficByListener = {};
-  private retiredCancels: Record<string, number> = {};
   private generation = 1;
   private crashesBefore = 0;
   private invalid = 0;
@@ -136,8 +135,9 @@ export class WorkerSupervisor {
     return mergeTraffic([this.retired, ...this.reports().map((r) => r.traffic)]);
   }
 
+  /** CancelRequests by outcome, summed over the listeners (tests; the exporter reads traffic()). */
   cancels(): Record<string, number> {
-    return mergeCounts([this.retiredCancels, ...this.reports().map((r) => r.cancels)]);
+    return mergeCounts(Object.values(this.traffic()).map((t) => t.cancels ?? {}));
   }
 
   /** Sessions per worker pid, from the last reports (StatsSnapshot.workers). */
@@ -278,14 +278,17 @@ export class WorkerSupervisor {
 
   private onMessage(h: WorkerHandle, m: ToPrimaryMessage): void {
     switch (m.type) {
-      case 'cancel_key':
-        return this.keys.set(m.pid, Buffer.from(m.key, 'base64'), { host: m.backendHost, port: m.backendPort, workerId: h.id, sessionId: m.sessionId });
+      case 'cancel_key': {
+        const real = m.realPid !== undefined && m.realKey !== undefined ? { real: { pid: m.realPid, key: Buffer.from(m.realKey, 'base64') } } : {};
+        return this.keys.set(m.pid, Buffer.from(m.key, 'base64'), { host: m.backendHost, port: m.backendPort, workerId: h.id, sessionId: m.sessionId, ...real });
+      }
       case 'cancel_key_gone':
         return this.keys.delete(m.pid, Buffer.from(m.key, 'base64'), h.id);
       case 'cancel_lookup': {
         const owner = this.keys.get(m.pid, Buffer.from(m.key, 'base64'));
         this.lookups[owner ? 'found' : 'unknown']++;
-        return h.send({ type: 'cancel_owner', requestId: m.requestId, owner: owner ? { host: owner.host, port: owner.port } : null });
+        const real = owner?.real ? { pid: owner.real.pid >>> 0, key: owner.real.key.toString('base64') } : {};
+        return h.send({ type: 'cancel_owner', requestId: m.requestId, owner: owner ? { host: owner.host, port: owner.port, ...real } : null });
       }
       default:
         this.logger.warn({ event: 'ipc_unexpected', worker: h.id, type: m.type }, 'unexpected message from a worker');
@@ -297,7 +300,6 @@ export class WorkerSupervisor {
     // Its counters stay in the totals (aggregate.ts): a crash must not make a counter go back.
     if (h.report) {
       this.retired = sumTrees(this.retired as Record<string, ListenerTraffic>, retiredTraffic(h.report.traffic));
-      this.retiredCancels = mergeCounts([this.retiredCancels, h.report.cancels]);
     }
   }
 

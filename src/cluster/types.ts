@@ -11,8 +11,8 @@ export interface WorkerReport {
   /** Sessions with a backend (connecting or relaying). */
   readonly sessions: number;
   readonly addresses: Readonly<Record<string, { host: string; port: number }>>;
+  /** Per listener, CancelRequests by outcome included. */
   readonly traffic: Readonly<Record<string, ListenerTraffic>>;
-  readonly cancels: Readonly<Record<string, number>>;
 }
 
 /** One row per worker process, for logs, tests and a future /stats worker table. */

@@ -13,6 +13,7 @@ import type { ClusterView } from '../view/cluster-view.js';
 import { describeError, errorCode } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { DataPath, type CancelKeyHooks } from '../proxy/data-path.js';
+import type { CancelOwner } from '../proxy/cancel-request.js';
 import { envelope, parseToWorker, type ToPrimaryBody, type ToWorkerMessage } from './ipc-messages.js';
 import { PendingRequests } from './pending-requests.js';
 import type { EndReason } from '../sessions/close-reason.js';
@@ -30,7 +31,7 @@ export interface WorkerChannel {
   exit(code: number): void;
 }
 
-type Owner = { host: string; port: number } | null;
+type Owner = CancelOwner | null;
 type Init = Extract<ToWorkerMessage, { type: 'init' }>;
 
 export class WorkerProcess {
@@ -51,7 +52,7 @@ export class WorkerProcess {
 
   constructor(
     private readonly channel: WorkerChannel,
-    private readonly opts: { pid: number; workerId: number },
+    private readonly opts: { pid: number; workerId: number; slot?: number },
   ) {
     // Until init says otherwise (the primary resolves --log-level / --log-format).
     this.logger = createLogger({ level: 'info' }).child({ worker: opts.workerId });
@@ -98,7 +99,8 @@ export class WorkerProcess {
       return;
     }
     if (m.type === 'cancel_owner') {
-      this.lookups.resolve(m.requestId, m.owner);
+      const o = m.owner;
+      this.lookups.resolve(m.requestId, o ? { host: o.host, port: o.port, key: o.pid !== undefined && o.key !== undefined ? { pid: o.pid, key: Buffer.from(o.key, 'base64') } : null } : null);
       return;
     }
     const dp = this.dataPath;
@@ -136,12 +138,14 @@ export class WorkerProcess {
     this.generation = m.generation;
     this.logger = createLogger({ level: m.log.level, format: m.log.format }).child({ worker: this.opts.workerId, generation: m.generation });
     const cancelKeys: CancelKeyHooks = {
-      learned: (s, key) =>
-        this.send({ type: 'cancel_key', pid: key.pid >>> 0, key: key.key.toString('base64'), backendHost: s.backendHost, backendPort: s.backendPort, sessionId: s.id }),
+      learned: (s, key) => {
+        const real = s.cancelKey && s.cancelKey !== key ? { realPid: s.cancelKey.pid >>> 0, realKey: s.cancelKey.key.toString('base64') } : {};
+        this.send({ type: 'cancel_key', pid: key.pid >>> 0, key: key.key.toString('base64'), backendHost: s.backendHost, backendPort: s.backendPort, sessionId: s.id, ...real });
+      },
       forgotten: (key) => this.send({ type: 'cancel_key_gone', pid: key.pid >>> 0, key: key.key.toString('base64') }),
       lookup: (pid, key) => this.lookup(pid, key),
     };
-    const dp = new DataPath({ config, logger: this.logger.child({ part: 'proxy' }), cancelKeys });
+    const dp = new DataPath({ config, logger: this.logger.child({ part: 'proxy' }), cancelKeys, slot: this.opts.slot ?? 0 });
     this.dataPath = dp;
     dp.updateView(deepFreeze(m.view) as ClusterView);
     dp.setAdminStates(deepFreeze(m.admin));
@@ -166,7 +170,7 @@ export class WorkerProcess {
         { event: 'view_heartbeat_lost', silent_ms: Date.now() - this.heardAt, view: dp.current().generation },
         'no view or heartbeat from the primary: not accepting new sessions until it is heard again',
       );
-      dp.pauseAccepting();
+      dp.setAccepting(false);
     }, hb.intervalMs);
     this.watchdog.unref();
   }
@@ -176,7 +180,7 @@ export class WorkerProcess {
     if (!this.stale || this.draining || this.exiting) return;
     this.stale = false;
     this.logger.info({ event: 'view_heartbeat_back', view: dp.current().generation }, 'the primary is heard again: accepting new sessions');
-    dp.resumeAccepting();
+    dp.setAccepting(true);
   }
 
   /** Asks the primary who owns a key this worker does not know; null (broadcast) after 200 ms. */
@@ -207,7 +211,6 @@ export class WorkerProcess {
       sessions: dp.sessionCount(),
       addresses: dp.addresses(),
       traffic: dp.traffic(),
-      cancels: dp.cancels(),
     };
   }
 

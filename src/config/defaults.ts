@@ -84,6 +84,15 @@ export const DEFAULTS = {
   },
   /** One process: cluster mode is opted into (src/cluster). */
   workers: 1,
+  /** Faults (issue 10). */
+  cancel: {
+    /** A burst of unknown cancels costs at most this many postmaster forks at once. */
+    max_inflight: 64,
+    max_inflight_per_client: 8,
+    /** Off: a cancel for another router instance would be lost unless its peers are listed. */
+    rewrite_keys: false,
+    instance_id: 0,
+  },
 } as const;
 
 /** Overrides cluster.etcd.password when set and not empty (containers, systemd credentials). */

@@ -8,6 +8,7 @@ import type { RawConfig } from './schema.js';
 import type { PathIssue } from './path.js';
 import { DEFAULTS } from './defaults.js';
 import { bindConflicts, type BindUse } from './binds.js';
+import { normalizeCancel } from './normalize-cancel.js';
 import { normalizeCluster } from './normalize-cluster.js';
 import { normalizeListeners } from './normalize-listeners.js';
 import { normalizeTlsFiles } from './normalize-tls.js';
@@ -50,6 +51,7 @@ export function normalizeConfig(raw: Loose<RawConfig> | undefined, ctx: SecretCo
     ...{ cluster, checks, listeners: listeners.map((l) => l.config), timeouts },
     ...{ http: http.config, admin: admin.config, log },
     workers: r.workers ?? DEFAULTS.workers,
+    cancel: normalizeCancel(r.cancel, report),
   };
   return { config, issues };
 }

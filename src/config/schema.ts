@@ -117,6 +117,16 @@ const Timeouts = Strict({
   reload_drain: Opt(Duration),
 });
 
+/** Faults (issue 10): caps on cancel fan-out, and cancel key rewriting. */
+const Cancel = Strict({
+  max_inflight: Opt(Type.Integer({ minimum: 1 })),
+  max_inflight_per_client: Opt(Type.Integer({ minimum: 1 })),
+  rewrite_keys: Opt(Type.Boolean()),
+  instance_id: Opt(Type.Integer({ minimum: 0, maximum: 255 })),
+  /** instance id → host:port of one of its listeners */
+  peers: Opt(Type.Record(Type.String(), Type.String({ 'x-expect': 'an address such as 10.0.0.12:5432' }), { 'x-expect': 'a map of instance id to host:port' })),
+});
+
 export const RawConfigSchema = Strict({
   cluster: Cluster,
   checks: Opt(Checks),
@@ -130,6 +140,7 @@ export const RawConfigSchema = Strict({
     }),
   ),
   admin: Opt(Strict({ bind: Opt(Bind), token: Opt(Secret) })),
+  cancel: Opt(Cancel),
   /** Data-path processes: 1 runs in-process, more run node:cluster workers; auto = one per CPU. */
   workers: Opt(
     Type.Union([Type.Integer({ minimum: 1, maximum: 256 }), Type.Literal('auto')], {

@@ -161,6 +161,32 @@ export interface LogConfig {
   readonly format: 'json' | 'pretty';
 }
 
+/** A peer router instance, for cancel keys that name it (cancel.peers). */
+export interface CancelPeer {
+  readonly id: number;
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * CancelRequests (issue 10). Outgoing cancel connections are capped, per process and per
+ * client address; over a cap a cancel is dropped and counted. With rewrite_keys, the client gets
+ * a BackendKeyData that pgrouter made (pid naming this instance, random key of the server's
+ * length); a cancel then goes to its one owner, to the peer whose instance its pid names, or
+ * nowhere. Sessions whose key pgrouter never sees (TLS pass-through) keep the broadcast.
+ */
+export interface CancelConfig {
+  /** Outgoing cancel connections at once, per data-path process. */
+  readonly max_inflight: number;
+  /** Outgoing cancel connections at once for the cancels of one client IP address. */
+  readonly max_inflight_per_client: number;
+  readonly rewrite_keys: boolean;
+  /** 0..255, distinct for every router instance behind one load balancer. */
+  readonly instance_id: number;
+  /** Other instances: a cancel whose key names one of them is forwarded to it unchanged. */
+  readonly peers: readonly CancelPeer[];
+}
+
 export interface Config {
   readonly cluster: ClusterConfig;
   readonly checks: ChecksConfig;
@@ -169,6 +195,7 @@ export interface Config {
   readonly http: HttpConfig;
   readonly admin: AdminConfig;
   readonly log: LogConfig;
+  readonly cancel: CancelConfig;
   /**
    * Data-path processes. 1 (the default) runs the data path in the router process; more run
    * node:cluster workers behind one primary (discovery, HTTP); 'auto' = os.availableParallelism().

@@ -101,8 +101,8 @@ export function declareMetrics(opts: MetricsOptions) {
     }),
     cancelRequests: new Counter({
       name: 'pgrouter_proxy_cancel_requests_total',
-      help: 'CancelRequests by outcome: exact (owner known), broadcast, no_target, send_failed_<error>.',
-      labelNames: ['outcome'] as const,
+      help: 'CancelRequests by the listener they arrived on and outcome: exact, broadcast, no_target, dropped_unknown, dropped_limit, forwarded_peer, send_failed_<error>.',
+      labelNames: ['listener', 'outcome'] as const,
       registers,
       ...sampled,
     }),

@@ -27,9 +27,8 @@ import { backendKey } from './stats-snapshot.js';
 export interface MetricsSources {
   /** The configured listeners' names (exported before their first client; follows reloads). */
   listeners(): readonly string[];
+  /** Per listener, CancelRequests by outcome included (ListenerTraffic.cancels). */
   traffic(): Readonly<Record<string, ListenerTraffic>>;
-  /** CancelRequests by outcome. */
-  cancels(): Readonly<Record<string, number>>;
   /** Live etcd status (null in static mode). */
   etcd(): EtcdStatus | null;
 }
@@ -166,10 +165,10 @@ export class RouterMetrics {
       m.etcdConnected.set(etcd.connected ? 1 : 0);
       if (etcd.last_resync_at !== null) m.etcdLastResync.set(etcd.last_resync_at / 1000);
     }
-    this.sampleTraffic(src?.listeners() ?? [], src?.traffic() ?? {}, src?.cancels() ?? {});
+    this.sampleTraffic(src?.listeners() ?? [], src?.traffic() ?? {});
   }
 
-  private sampleTraffic(listeners: readonly string[], traffic: Readonly<Record<string, ListenerTraffic>>, cancels: Readonly<Record<string, number>>): void {
+  private sampleTraffic(listeners: readonly string[], traffic: Readonly<Record<string, ListenerTraffic>>): void {
     const m = this.m;
     const all = [
       m.listenerCurrentSessions, m.listenerSessions, m.listenerQueuedSessions, m.listenerHeldSessions, m.listenerRefusals, m.listenerClosedSessions,
@@ -191,6 +190,7 @@ export class RouterMetrics {
       const refusals = { ...Object.fromEntries(KNOWN_REFUSALS.map((r) => [r, 0])), ...t?.refusals };
       for (const [reason, n] of Object.entries(refusals)) m.listenerRefusals.inc({ listener, reason }, n);
       for (const [reason, n] of Object.entries(t?.closed ?? {})) m.listenerClosedSessions.inc({ listener, reason }, n);
+      for (const [outcome, n] of Object.entries(t?.cancels ?? {})) m.cancelRequests.inc({ listener, outcome }, n);
       for (const [backend, b] of Object.entries(t?.backends ?? {})) {
         const LB = { listener, backend };
         m.backendCurrentSessions.set(LB, b.current);
@@ -202,6 +202,5 @@ export class RouterMetrics {
         for (const [reason, n] of Object.entries(b.killed)) m.backendKilledSessions.inc({ listener, backend, reason }, n);
       }
     }
-    for (const [outcome, n] of Object.entries(cancels)) m.cancelRequests.inc({ outcome }, n);
   }
 }

@@ -37,8 +37,8 @@ export interface DataPlane {
   /** Apply a validated config without dropping established sessions (SIGHUP). */
   reload(next: Config): Promise<{ ok: boolean; error?: string }>;
   addresses(): Record<string, HostPort>;
+  /** Per listener: sessions, refusals, closes, backends, and CancelRequests by outcome. */
   traffic(): Record<string, ListenerTraffic>;
-  cancels(): Record<string, number>;
   /** Sessions per data-path process id. */
   workerSessions(): Record<string, number>;
   setAdminStates(states: AdminStates): void;

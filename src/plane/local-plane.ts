@@ -72,10 +72,6 @@ export class LocalPlane implements DataPlane {
     return this.dataPath.traffic();
   }
 
-  cancels(): Record<string, number> {
-    return this.dataPath.cancels();
-  }
-
   workerSessions(): Record<string, number> {
     return { [String(process.pid)]: this.dataPath.sessionCount() };
   }

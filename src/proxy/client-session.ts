@@ -262,7 +262,7 @@ export class ClientSession implements WaiterEvents, BackendStartupEvents, RelayO
     this.pending = null;
     if (pending?.kind === 'startup') record.bytesIn += pending.packet.length + pending.tail.length;
     this.relayed = record;
-    this.watch = parse ? new CancelKeyWatch(record, ctx.registry, ctx.logger) : null;
+    this.watch = parse ? new CancelKeyWatch(record, ctx.registry, ctx.logger, ctx.keyRewrite) : null;
     ctx.traffic.relayStarted(record);
     if (hello.length > 0) {
       record.bytesOut += hello.length;

@@ -11,7 +11,9 @@ import type { Logger } from '../log.js';
 import { adminStatesCopy, type AdminStates } from '../routing/eligible.js';
 import type { KillReason } from '../routing/kill.js';
 import { SessionRegistry, sessionInfo, type CancelKeyObserver } from '../sessions/registry.js';
-import { bump, type TrafficCounter } from '../sessions/traffic.js';
+import type { TrafficCounter } from '../sessions/traffic.js';
+import { cancelState, type CancelState } from './cancel-keys.js';
+import type { CancelOwner } from './cancel-request.js';
 import { JS_RELAY } from '../relay/js-relay.js';
 import type { RelayEngine } from '../relay/relay.js';
 import { Listener } from './listener.js';
@@ -22,12 +24,12 @@ import { planListenerChanges } from './listener-plan.js';
  * CancelRequest lands on any worker; the one relaying the session may be another.
  */
 export interface CancelKeyHooks extends CancelKeyObserver {
-  /** The owner of a key no session here has, or null (then the cancel is broadcast). */
-  lookup(pid: number, key: Buffer): Promise<{ host: string; port: number } | null>;
+  /** The owner of a key no session here has, or null (then the cancel is broadcast or dropped). */
+  lookup(pid: number, key: Buffer): Promise<CancelOwner | null>;
 }
 
-/** What the data path runs with: the listeners, the timeouts, and the cluster's scope and mode. */
-export type DataPathConfig = Pick<Config, 'cluster' | 'listeners' | 'timeouts'>;
+/** What the data path runs with: the listeners, the timeouts, the cancel settings, the cluster's scope and mode. */
+export type DataPathConfig = Pick<Config, 'cluster' | 'listeners' | 'timeouts' | 'cancel'>;
 
 export interface DataPathOptions {
   readonly config: DataPathConfig;
@@ -40,6 +42,8 @@ export interface DataPathOptions {
   readonly random?: () => number;
   /** What relays the bytes after the startup phase; default the JS engine. */
   readonly relay?: RelayEngine;
+  /** The worker slot, named in the cancel keys it makes (cancel.rewrite_keys); 0 in one process. */
+  readonly slot?: number;
 }
 
 /** What DataPath.reconfigure did, by listener name (see planListenerChanges). */
@@ -55,8 +59,8 @@ export class DataPath {
   private timeouts: TimeoutsConfig;
   private readonly logger: Logger;
   private readonly registry: SessionRegistry;
-  /** CancelRequests by outcome: one process-wide count (a cancel names no session of its listener). */
-  private readonly cancelOutcomes = new Map<string, number>();
+  /** The cancel settings, the cap on outgoing cancel connections, the key maker (issue 10). */
+  private cancel: CancelState;
   /** The configured listeners, in config order; they accept. */
   private listeners: Listener[];
   /**
@@ -85,6 +89,7 @@ export class DataPath {
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
     this.relayEngine = opts.relay ?? JS_RELAY;
+    this.cancel = cancelState(opts.config.cancel, opts.slot ?? 0);
     this.listeners = opts.config.listeners.map((l) => this.makeListener(l, opts.config.timeouts));
   }
 
@@ -97,7 +102,7 @@ export class DataPath {
         logger: this.logger.child({ listener: l.name }),
         registry: this.registry,
         relayEngine: this.relayEngine,
-        countCancel: (outcome: string) => bump(this.cancelOutcomes, outcome),
+        cancel: () => this.cancel,
         view: () => this.view,
         adminStates: () => this.admin,
         now: this.now,
@@ -184,6 +189,7 @@ export class DataPath {
       return l;
     });
     this.timeouts = next.timeouts;
+    this.cancel = cancelState(next.cancel, this.cancel.slot, this.cancel);
     this.registry.setListeners(next.listeners);
     for (const l of retiring) this.retire(l);
     for (const l of this.listeners) l.wake();
@@ -268,9 +274,11 @@ export class DataPath {
     return groups;
   }
 
-  /** Cancel requests by outcome (exact, broadcast, no_target, send_failed_*). */
+  /** Cancel requests by outcome, summed over the listeners (each listener's are in traffic()). */
   cancels(): Record<string, number> {
-    return Object.fromEntries(this.cancelOutcomes);
+    const out: Record<string, number> = Object.create(null) as Record<string, number>;
+    for (const t of Object.values(this.traffic())) for (const [k, n] of Object.entries(t.cancels ?? {})) out[k] = (out[k] ?? 0) + n;
+    return out;
   }
 
   /** Sessions with a backend (connecting or relaying), for the admin API. */
@@ -283,13 +291,10 @@ export class DataPath {
     return this.registry.count();
   }
 
-  /** Stops, or starts again, accepting on every configured listener; sessions are untouched (issue 10). */
-  pauseAccepting(): void {
-    for (const l of this.listeners) l.pauseAccepting();
-  }
-
-  resumeAccepting(): void {
-    for (const l of this.listeners) l.resumeAccepting();
+  /** Stops (false), or starts again, accepting on every configured listener; sessions go on (issue 10). */
+  setAccepting(on: boolean): void {
+    for (const l of this.listeners) if (on) l.resumeAccepting();
+    else l.pauseAccepting();
   }
 
   /**
@@ -304,10 +309,7 @@ export class DataPath {
     await stopped;
   }
 
-  /**
-   * Stops accepting, refuses waiting clients, lets sessions drain up to graceMs, then destroys
-   * them, ending with `reason` (default shutdown). A second call with a shorter grace cuts it.
-   */
+  /** Stops accepting, refuses waiting clients, lets sessions drain up to graceMs, then ends them with `reason` (default shutdown). */
   async close(opts: { graceMs?: number; reason?: EndReason } = {}): Promise<void> {
     this.closing = true;
     const graceMs = opts.graceMs ?? this.timeouts.shutdown_grace;

@@ -1,7 +1,7 @@
 // One listening socket (RW, RO, ...) and the client sessions it accepted. Implements the
 // SessionContext its sessions use: routing under the current view, the hold list, maxconn.
 import net from 'node:net';
-import type { ListenerConfig, TimeoutsConfig } from '../config/types.js';
+import type { CancelConfig, ListenerConfig, TimeoutsConfig } from '../config/types.js';
 import type { ClusterView, MemberView } from '../view/cluster-view.js';
 import { PgrError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -12,6 +12,9 @@ import type { EndReason } from '../sessions/close-reason.js';
 import { TrafficCounter } from '../sessions/traffic.js';
 import { Admission } from './admission.js';
 import type { Route, Wakeable } from './backend-waiter.js';
+import type { CancelLimiter } from './cancel-limiter.js';
+import type { CancelOwner } from './cancel-request.js';
+import type { KeyRewrite } from '../protocol/server-startup-parser.js';
 import type { RelayEngine } from '../relay/relay.js';
 import { ClientSession, type SessionContext } from './client-session.js';
 
@@ -20,8 +23,8 @@ export interface ListenerDeps {
   readonly logger: Logger;
   readonly registry: SessionRegistry;
   readonly relayEngine: RelayEngine;
-  /** The data path's count of CancelRequests by outcome (process-wide, not per listener). */
-  countCancel(outcome: string): void;
+  /** The data path's cancel settings, cap and key maker (issue 10): shared by its listeners. */
+  cancel(): { readonly config: CancelConfig; readonly limiter: CancelLimiter; readonly rewrite: KeyRewrite | null };
   view(): ClusterView;
   /** Operator states by member name: drain and maint take no new sessions. */
   adminStates(): AdminStates;
@@ -29,7 +32,7 @@ export interface ListenerDeps {
   random(): number;
   nextId(): string;
   /** Cluster mode: asks the primary for the owner of a cancel key no local session has. */
-  remoteCancelOwner?(pid: number, key: Buffer): Promise<{ host: string; port: number } | null>;
+  remoteCancelOwner?(pid: number, key: Buffer): Promise<CancelOwner | null>;
 }
 
 export interface ListenerOptions {
@@ -56,7 +59,7 @@ export class Listener implements SessionContext {
   /** Where it listened before pauseAccepting(); null while accepting. */
   private pausedAt: { host: string; port: number } | null = null;
 
-  readonly remoteCancelOwner: ((pid: number, key: Buffer) => Promise<{ host: string; port: number } | null>) | undefined;
+  readonly remoteCancelOwner: ((pid: number, key: Buffer) => Promise<CancelOwner | null>) | undefined;
 
   constructor(
     listener: ListenerConfig,
@@ -95,8 +98,18 @@ export class Listener implements SessionContext {
   get relayEngine(): RelayEngine {
     return this.deps.relayEngine;
   }
+  /** CancelRequests are counted under the listener they arrived on. */
   countCancel(outcome: string): void {
-    this.deps.countCancel(outcome);
+    this.traffic.cancel(outcome);
+  }
+  get cancelConfig(): CancelConfig {
+    return this.deps.cancel().config;
+  }
+  get cancelLimiter(): CancelLimiter {
+    return this.deps.cancel().limiter;
+  }
+  get keyRewrite(): KeyRewrite | null {
+    return this.deps.cancel().rewrite;
   }
 
   /** Binds. `path` (e.g. "listeners[2].bind") is named in the error so the operator finds the key. */

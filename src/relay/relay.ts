@@ -15,9 +15,10 @@
 //     over whatever a socket reported just before: the router's decision is why it ended);
 //   - relayEnded is called exactly once.
 // `observeServer` is the one JS-only duty: while the session still parses the server's startup
-// stream (BackendKeyData), every server chunk is shown to it first. An engine that cannot do
-// that is only given sessions with observeServer false (TLS passthrough, or once the startup
-// parse has ended).
+// stream (BackendKeyData), every server chunk is shown to it first, and it may rewrite bytes of
+// it in place, never changing its length (the cancel key, with cancel.rewrite_keys): the chunk
+// is sent on after relayServerData returns. An engine that cannot do that is only given
+// sessions with observeServer false (TLS passthrough, or once the startup parse has ended).
 import type net from 'node:net';
 import type { EndReason } from '../sessions/close-reason.js';
 
@@ -54,7 +55,7 @@ export interface RelayEnd {
 
 /** What the relay tells its session. Methods, so a session can pass itself (no closures). */
 export interface RelayObserver {
-  /** A server chunk, before it is written to the client (only with RelaySpec.observeServer). */
+  /** A server chunk, before it is written to the client (only with RelaySpec.observeServer); may be rewritten in place, same length. */
   relayServerData(chunk: Buffer): void;
   /** Called once, when the relay is over. */
   relayEnded(end: RelayEnd): void;

@@ -65,7 +65,6 @@ export class Router implements RouterControl {
     this.metrics.bind({
       listeners: () => this.config.listeners.map((l) => l.name),
       traffic: () => this.plane.traffic(),
-      cancels: () => this.plane.cancels(),
       etcd: () => this.plane.discovery.etcdStatus(),
     });
   }

@@ -36,6 +36,7 @@ export class TrafficCounter {
   private total = 0;
   private readonly refusals = new Map<string, number>();
   private readonly closed = new Map<string, number>();
+  private readonly cancels = new Map<string, number>();
   private readonly backends = new Map<string, BackendCounts>();
   private readonly live = new Set<LiveSession>();
 
@@ -47,6 +48,11 @@ export class TrafficCounter {
   /** A client was closed before its session reached the relay. */
   refused(reason: RefusalReason): void {
     bump(this.refusals, reason);
+  }
+
+  /** A CancelRequest that arrived on this listener, by what became of it. */
+  cancel(outcome: string): void {
+    bump(this.cancels, outcome);
   }
 
   connectError(backend: string): void {
@@ -112,6 +118,7 @@ export class TrafficCounter {
       refusals: Object.fromEntries(this.refusals),
       closed: Object.fromEntries(this.closed),
       backends,
+      cancels: Object.fromEntries(this.cancels),
     };
   }
 

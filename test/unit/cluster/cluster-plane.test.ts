@@ -15,6 +15,7 @@ import { FakeBackend } from '../proxy/helpers/fake-backend.js';
 import { cancelPacket, queryPacket } from '../proxy/helpers/packets.js';
 import { RawClient, readySession } from '../proxy/helpers/raw-client.js';
 import { waitFor } from '../proxy/helpers/wait-for.js';
+import { decodeRewrittenPid } from '../../../src/protocol/cancel-key.js';
 
 const cleanup: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -117,6 +118,31 @@ describe('ClusterPlane with two workers', () => {
     for (const s of rwSessions) s.raw.socket.destroy();
   });
 
+  it('with rewritten cancel keys, cancels through another worker reach the owner with the real key', async () => {
+    const c = await fakeCluster();
+    const ro = await findFreePort();
+    const router = await startRouter(config(c, [`{ name: ro, bind: "127.0.0.1:${ro}", role: replica }`], ['cancel: { rewrite_keys: true, instance_id: 3 }']));
+    for (let i = 0; i < 4; i++) {
+      const s = await session(ro);
+      expect(decodeRewrittenPid(s.pid)?.instance).toBe(3);
+      const before = s.raw.received.length;
+      s.raw.write(queryPacket('sleep 5'));
+      const owner = await waitFor(() => [c.backends.n2, c.backends.n3].find((b) => [...b.conns].some((x) => x.held)) ?? null, { what: 'the held query' });
+      const real = [...owner.conns].find((x) => x.held);
+      const cancel = await RawClient.connect(ro);
+      cancel.write(cancelPacket(s.pid, s.key));
+      await waitFor(() => s.raw.received.length > before, { what: 'cancelled query to answer' });
+      expect(owner.cancels.at(-1)).toEqual({ pid: real?.pid, key: real?.key });
+      cancel.socket.destroy();
+      s.raw.socket.destroy();
+    }
+    expect(c.backends.n2.cancels.length + c.backends.n3.cancels.length).toBe(4);
+    // Round robin put some cancels on the worker that does not relay the session.
+    expect(router.supervisor.stats().cancelLookups.found).toBeGreaterThanOrEqual(1);
+    await router.supervisor.refresh();
+    expect(router.supervisor.cancels()).toEqual({ exact: 4 });
+  });
+
   it('closes RW sessions on the old primary in every worker after a switchover', async () => {
     const c = await fakeCluster();
     const rw = await findFreePort();
@@ -194,7 +220,7 @@ describe('ClusterPlane with two workers', () => {
     const cfg = config(c, [`{ name: rw, bind: "127.0.0.1:${rw}", role: primary }`]);
     const router = await startRouter(cfg);
     const metrics = new RouterMetrics({ version: 'test' });
-    metrics.bind({ listeners: () => ['rw'], traffic: () => router.supervisor.traffic(), cancels: () => router.supervisor.cancels(), etcd: () => null });
+    metrics.bind({ listeners: () => ['rw'], traffic: () => router.supervisor.traffic(), etcd: () => null });
     const sessions: Array<Awaited<ReturnType<typeof session>>> = [];
     for (let i = 0; i < 3; i++) sessions.push(await session(rw));
     const f = parsePrometheusText(await router.supervisor.metricsText(metrics.register));

@@ -51,3 +51,32 @@ describe('timeouts.server_hello and timeouts.reload_drain', () => {
     ]);
   });
 });
+
+describe('cancel', () => {
+  it('defaults to capped fan-out and no key rewriting', () => {
+    expect(load(ETCD).cancel).toEqual({ max_inflight: 64, max_inflight_per_client: 8, rewrite_keys: false, instance_id: 0, peers: [] });
+  });
+
+  it('reads rewrite_keys with its instance id and peers (instance id → host:port)', () => {
+    const c = load(`${ETCD}cancel:\n  rewrite_keys: true\n  instance_id: 1\n  peers: { 2: "10.0.0.12:5432", 0: "[fd00::1]:5433" }\n`).cancel;
+    expect(c).toMatchObject({ rewrite_keys: true, instance_id: 1 });
+    expect(c.peers).toEqual([
+      { id: 0, host: 'fd00::1', port: 5433 },
+      { id: 2, host: '10.0.0.12', port: 5432 },
+    ]);
+  });
+
+  it('names the key of every mistake', () => {
+    expect(
+      issues(`${ETCD}cancel:\n  max_inflight: 4\n  max_inflight_per_client: 8\n  rewrite_keys: true\n  instance_id: 1\n  peers: { 1: "10.0.0.1:5432", 300: "10.0.0.2:5432", x: "10.0.0.3:5432", 5: "10.0.0.4" }\n`),
+    ).toEqual([
+      '7 cancel.max_inflight_per_client: 8 is more than cancel.max_inflight (4)',
+      '10 cancel.peers.1: instance 1 is this router\'s own cancel.instance_id; a peer needs another one',
+      '10 cancel.peers.5: "10.0.0.4" is not host:port (e.g. 10.0.0.1:2379)',
+      '10 cancel.peers.300: "300" is not an instance id (0 to 255)',
+      '10 cancel.peers.x: "x" is not an instance id (0 to 255)',
+    ]);
+    expect(issues(`${ETCD}cancel: { instance_id: 300 }\n`)).toEqual(['5 cancel.instance_id: must be at most 255, got 300']);
+    expect(issues(`${ETCD}cancel: { instance_id: 2 }\n`)).toEqual(['5 cancel.instance_id: only applies with cancel.rewrite_keys: true']);
+  });
+});

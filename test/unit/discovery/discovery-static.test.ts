@@ -25,6 +25,7 @@ function config(members: { name: string; api: string }[], checks?: Config['check
     admin: { bind: { host: '127.0.0.1', port: 0 }, token: null },
     log: { level: 'info', format: 'json' },
     workers: 1,
+    cancel: { max_inflight: 64, max_inflight_per_client: 8, rewrite_keys: false, instance_id: 0, peers: [] },
   };
 }
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { EtcdConfig } from '../../../src/config/types.js';
 import { Metadata, type Interceptor, type InterceptorOptions } from '@grpc/grpc-js';
-import { changedKeys, etcdClientOptions, prefixRangeEnd, requireLeader } from '../../../src/discovery/etcd-source.js';
+import { etcdClientOptions, requireLeader } from '../../../src/discovery/etcd-client.js';
+import { changedKeys, prefixRangeEnd } from '../../../src/discovery/etcd-source.js';
 
 const etcd: EtcdConfig = {
   hosts: [{ host: '10.0.0.1', port: 2379 }, { host: 'fd00::1', port: 2379 }],

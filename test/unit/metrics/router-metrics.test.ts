@@ -61,7 +61,7 @@ describe('RouterMetrics', () => {
   it('exports the data path traffic read at scrape time, per listener and per backend', async () => {
     const { metrics } = exporter();
     let t: Record<string, ListenerTraffic> = {};
-    const sources: MetricsSources = { listeners: () => names, traffic: () => t, cancels: () => ({ broadcast: 2 }), etcd: () => null };
+    const sources: MetricsSources = { listeners: () => names, traffic: () => t, etcd: () => null };
     metrics.bind(sources);
     let f = await scrape(metrics);
     expect(valueOf(f, 'pgrouter_listener_current_sessions', { listener: 'rw' })).toBe(0);
@@ -78,6 +78,7 @@ describe('RouterMetrics', () => {
         refusals: { no_backend: 4, startup_timeout: 1 },
         closed: { client_closed: 2, killed_not_primary: 3 },
         backends: { n1: { current: 2, max: 5, total: 6, bytes_in: 10, bytes_out: 20, connect_errors: 1, killed: { not_primary: 3 } } },
+        cancels: { broadcast: 2, dropped_limit: 1 },
       }),
     };
     f = await scrape(metrics);
@@ -101,7 +102,8 @@ describe('RouterMetrics', () => {
     expect(valueOf(f, 'pgrouter_backend_in_bytes_total', n1)).toBe(10);
     expect(valueOf(f, 'pgrouter_backend_out_bytes_total', n1)).toBe(20);
     expect(valueOf(f, 'pgrouter_backend_killed_sessions_total', { ...n1, reason: 'not_primary' })).toBe(3);
-    expect(valueOf(f, 'pgrouter_proxy_cancel_requests_total', { outcome: 'broadcast' })).toBe(2);
+    expect(valueOf(f, 'pgrouter_proxy_cancel_requests_total', { ...rw, outcome: 'broadcast' })).toBe(2);
+    expect(valueOf(f, 'pgrouter_proxy_cancel_requests_total', { ...rw, outcome: 'dropped_limit' })).toBe(1);
     // Listeners without traffic are still exported.
     expect(valueOf(f, 'pgrouter_listener_sessions_total', { listener: 'ro' })).toBe(0);
   });
@@ -115,7 +117,6 @@ describe('RouterMetrics', () => {
         reads++;
         return {};
       },
-      cancels: () => ({}),
       etcd: () => null,
     });
     await metrics.text();
@@ -199,7 +200,7 @@ describe('RouterMetrics', () => {
 
     const { metrics } = exporter();
     let etcd: EtcdStatus | null = { connected: false, last_resync_at: null, revision: null, error: 'connecting' };
-    metrics.bind({ listeners: () => names, traffic: () => ({}), cancels: () => ({}), etcd: () => etcd });
+    metrics.bind({ listeners: () => names, traffic: () => ({}), etcd: () => etcd });
     let f = await scrape(metrics);
     expect(valueOf(f, 'pgrouter_etcd_connected')).toBe(0);
     expect(valueOf(f, 'pgrouter_etcd_last_resync_timestamp_seconds')).toBe(0);

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MAX_CANCEL_KEY } from '../../../src/protocol/cancel-key.js';
 import { errorResponse } from '../../../src/protocol/messages.js';
-import { feedServerStartup, firstServerMessage, initialServerStartup, type ServerStartupState } from '../../../src/protocol/server-startup-parser.js';
+import { feedServerStartup, firstServerMessage, initialServerStartup, type KeyRewrite, type ServerStartupState } from '../../../src/protocol/server-startup-parser.js';
 import { authOk, backendKeyData, backendMessage, parameterStatus, readyForQuery } from '../proxy/helpers/packets.js';
 
 const RUNS = { numRuns: 500 };
@@ -45,14 +45,17 @@ function split(buf: Buffer, cuts: readonly number[]): Buffer[] {
   return chunks;
 }
 
-function feedAll(chunks: readonly Buffer[], check?: (s: ServerStartupState) => void): ServerStartupState {
+function feedAll(chunks: readonly Buffer[], check?: (s: ServerStartupState) => void, rewrite?: KeyRewrite): ServerStartupState {
   let s = initialServerStartup();
   for (const c of chunks) {
-    s = feedServerStartup(s, c);
+    s = feedServerStartup(s, c, rewrite);
     check?.(s);
   }
   return s;
 }
+
+/** A deterministic stand-in for the random keys pgrouter makes. */
+const REWRITE: KeyRewrite = (n) => ({ pid: 0x4000_0001, key: Buffer.alloc(n, n & 0xff) });
 
 /** The outcome that matters to a session: phase, key, reason (not the parser's scratch buffers). */
 function outcome(s: ServerStartupState): unknown {
@@ -90,6 +93,46 @@ describe('feedServerStartup (property)', () => {
         const s = feedAll(split(Buffer.concat([...ms, readyForQuery()]), cuts));
         expect(s.phase).toBe('ready');
         expect(s.backendKey?.pid ?? null).toBe(last ? last.readUInt32BE(5) : null);
+      }),
+      RUNS,
+    );
+  });
+});
+
+describe('feedServerStartup with a key rewrite (property)', () => {
+  it('writes the same bytes over a stream split anywhere as over the stream in one read', () => {
+    fc.assert(
+      fc.property(serverStream, fc.array(fc.nat(), { maxLength: 8 }), (stream, cuts) => {
+        const whole = Buffer.from(stream);
+        const wholeState = feedAll([whole], undefined, REWRITE);
+        const pieces = split(Buffer.from(stream), cuts);
+        const splitState = feedAll(pieces, undefined, REWRITE);
+        expect(Buffer.concat(pieces).equals(whole)).toBe(true);
+        expect(outcome(splitState)).toEqual(outcome(wholeState));
+        expect(splitState.clientKey?.key.toString('hex') ?? null).toEqual(wholeState.clientKey?.key.toString('hex') ?? null);
+        // Nothing but a key body changes, and never the length.
+        expect(whole.length).toBe(stream.length);
+        expect(outcome(feedAll([stream]))).toEqual(outcome(wholeState));
+      }),
+      RUNS,
+    );
+  });
+
+  it('hands the client the key it made, in place of the server\'s, and keeps the server\'s', () => {
+    fc.assert(
+      fc.property(fc.array(startupMessage, { maxLength: 6 }), fc.array(fc.nat(), { maxLength: 8 }), (ms, cuts) => {
+        const original = Buffer.concat([...ms, readyForQuery()]);
+        const relayed = Buffer.from(original);
+        const s = feedAll(split(relayed, cuts), undefined, REWRITE);
+        const keys = ms.filter((m) => m[0] === 0x4b);
+        const last = keys[keys.length - 1];
+        if (!last) {
+          expect(relayed.equals(original)).toBe(true);
+          return;
+        }
+        expect(s.backendKey?.key.equals(last.subarray(9))).toBe(true);
+        expect(s.clientKey?.pid).toBe(0x4000_0001);
+        expect(feedAll([relayed]).backendKey?.key.equals(s.clientKey?.key ?? Buffer.alloc(0))).toBe(true);
       }),
       RUNS,
     );

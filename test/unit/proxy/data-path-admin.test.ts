@@ -101,7 +101,7 @@ describe('DataPath traffic and sessions', () => {
     expect(after?.bytes_in).toBeGreaterThan(during?.bytes_in ?? 0);
     expect(after?.bytes_out).toBeGreaterThan(during?.bytes_out ?? 0);
     expect(fixture.dp.sessions()).toEqual([]);
-    expect(fixture.dp.traffic()['ro']).toEqual({ current: 0, total: 0, queued: 0, held: 0, bytes_in: 0, bytes_out: 0, refusals: {}, closed: {}, backends: {} });
+    expect(fixture.dp.traffic()['ro']).toEqual({ current: 0, total: 0, queued: 0, held: 0, bytes_in: 0, bytes_out: 0, refusals: {}, closed: {}, backends: {}, cancels: {} });
   });
 
   it('counts refused clients by reason and failed backend connections per backend', async () => {

@@ -1,6 +1,6 @@
 // A hand-made, frozen Config for data-path tests (the real loader lives in src/config and is
 // not a dependency of these tests). Every listener binds 127.0.0.1:0.
-import type { Config, ListenerConfig, TimeoutsConfig } from '../../../../src/config/types.js';
+import type { CancelConfig, Config, ListenerConfig, TimeoutsConfig } from '../../../../src/config/types.js';
 
 const TIMEOUTS: TimeoutsConfig = {
   connect: 1_000,
@@ -38,7 +38,9 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-export function testConfig(opts: { listeners?: ListenerConfig[]; timeouts?: Partial<TimeoutsConfig> } = {}): Config {
+const CANCEL: CancelConfig = { max_inflight: 64, max_inflight_per_client: 8, rewrite_keys: false, instance_id: 0, peers: [] };
+
+export function testConfig(opts: { listeners?: ListenerConfig[]; timeouts?: Partial<TimeoutsConfig>; cancel?: Partial<CancelConfig> } = {}): Config {
   return deepFreeze({
     cluster: { scope: 'test', namespace: '/service/', etcd: null, members: [], on_etcd_loss: 'follow_probes' },
     checks: { interval: 1_000, timeout: 1_000, fall: 1, rise: 1, fast_interval: 100, fastinter: 1_000, tls: null },
@@ -48,5 +50,6 @@ export function testConfig(opts: { listeners?: ListenerConfig[]; timeouts?: Part
     admin: { bind: { host: '127.0.0.1', port: 0 }, token: null },
     log: { level: 'info', format: 'json' },
     workers: 1,
+    cancel: { ...CANCEL, ...opts.cancel },
   });
 }
