@@ -115,6 +115,12 @@ def summarize(label, attempts, started, ended):
     # An outage still going on when the probe stops is at least as long as its tail so far.
     if tail > worst:
         worst, worst_from, worst_to = tail, (last_ok if last_ok is not None else started), ended
+    # The client errors an application saw, by where the attempt failed: "connect" (refused,
+    # reset, or FATAL during the startup: a proxy that held the client would have hidden it)
+    # and "insert" (the server went away under a running statement).
+    failed_by_phase = {"connect": 0, "insert": 0}
+    for a in fails:
+        failed_by_phase[a["phase"]] = failed_by_phase.get(a["phase"], 0) + 1
     errors = {}
     for a in fails:
         key = "%s: %s" % (a["phase"], a["err"])
@@ -129,6 +135,7 @@ def summarize(label, attempts, started, ended):
         "attempts": len(attempts),
         "ok": len(oks),
         "failed": len(fails),
+        "failed_by_phase": failed_by_phase,
         "worst_outage_s": round(worst, 4),
         "worst_outage_from": worst_from,
         "worst_outage_to": worst_to,

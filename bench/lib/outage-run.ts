@@ -134,6 +134,12 @@ export interface OutageSummary {
   mean_worst_outage_s: number;
   max_worst_outage_s: number;
   mean_failed: number;
+  /**
+   * Issue 13: client errors per event, run by run: the probe's failed attempts (a new
+   * connection and one INSERT each) through that event. The target for pgrouter is 0.
+   */
+  client_errors: number[];
+  max_client_errors: number;
   mean_cluster_event_s: number;
   /**
    * Mean of (worst outage - cluster_event_s) per run: what the path adds to (or, when the old
@@ -156,6 +162,8 @@ export function summarizeOutage(runs: OutageRun[], paths: PathName[]): OutageSum
       mean_worst_outage_s: mean(worst),
       max_worst_outage_s: worst.length ? Math.max(...worst) : NaN,
       mean_failed: mean(mine.map((r) => r.probe!.failed)),
+      client_errors: mine.map((r) => r.probe!.failed),
+      max_client_errors: mine.length ? Math.max(...mine.map((r) => r.probe!.failed)) : NaN,
       mean_cluster_event_s: mean(mine.map((r) => r.cluster_event_s)),
       mean_outage_minus_cluster_s: mean(mine.map((r) => r.probe!.worst_outage_s - r.cluster_event_s)),
       unrecovered_runs: runs.filter((r) => r.path === p && !r.recovered).length,
@@ -172,6 +180,7 @@ export function outageTable(summaries: OutageSummary[], event: OutageEvent): str
     s.worst_outage_s.map((x) => fmt(x)).join(', '),
     fmt(s.mean_worst_outage_s),
     fmt(s.max_worst_outage_s),
+    s.client_errors.join(', '),
     fmt(s.mean_failed, 1),
     fmt(s.mean_worst_outage_s / base),
     fmt(s.mean_cluster_event_s),
@@ -180,7 +189,7 @@ export function outageTable(summaries: OutageSummary[], event: OutageEvent): str
     `${fmt(s.mean_background_busy * 100, 0)} %`,
   ]);
   return markdownTable(
-    ['path', 'runs', `worst outage per ${event} (s)`, 'mean (s)', 'max (s)', 'failed attempts (mean)', 'vs libpq', 'cluster event (s)', 'outage − event (s)', 'not recovered', 'busy before'],
+    ['path', 'runs', `worst outage per ${event} (s)`, 'mean (s)', 'max (s)', `client errors during ${event} (per run)`, 'client errors (mean)', 'vs libpq', 'cluster event (s)', 'outage − event (s)', 'not recovered', 'busy before'],
     rows,
   );
 }

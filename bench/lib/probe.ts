@@ -24,7 +24,10 @@ export interface ProbeSummary {
   ended_at: number;
   attempts: number;
   ok: number;
+  /** Failed attempts: the client errors an application saw. */
   failed: number;
+  /** The same by where the attempt failed: `connect` (refused, reset, FATAL at startup) or `insert`. */
+  failed_by_phase?: Record<string, number>;
   worst_outage_s: number;
   worst_outage_from: number | null;
   worst_outage_to: number | null;

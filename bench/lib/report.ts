@@ -6,7 +6,7 @@ import { legend, panel, svgDocument, esc, type BarGroup } from './svg-chart.js';
 
 interface OutageEventResult {
   rounds: number;
-  summary: Array<{ path: string; runs: number; mean_worst_outage_s: number }>;
+  summary: Array<{ path: string; runs: number; mean_worst_outage_s: number; mean_failed?: number; max_client_errors?: number }>;
   markdown: string;
 }
 
@@ -63,6 +63,18 @@ export function targets(b: Benches): Target[] {
     target: 'switchover write outage ≤ 1.1 × libpq multi-host',
     figure: `${fmt(sw[0])} s vs ${fmt(sw[1])} s = ${fmt(sw[0] / sw[1])} ×`,
     status: verdict(sw[0] / sw[1] <= 1.1, Number.isFinite(sw[0] / sw[1])),
+  });
+  // Issue 13: a client that connects during a switchover sees a delay, never an error.
+  const errors = (path: string) => b.outage?.results.switchover?.summary.find((s) => s.path === path);
+  const own = errors('pgrouter');
+  const others = ['haproxy', 'libpq'].flatMap((p) => {
+    const s = errors(p);
+    return s?.mean_failed === undefined ? [] : [`${p === 'libpq' ? 'libpq multi-host' : 'HAProxy'} ${fmt(s.mean_failed, 1)}`];
+  });
+  out.push({
+    target: 'client errors during a switchover: 0 (pgrouter)',
+    figure: own?.mean_failed === undefined ? '—' : `${fmt(own.mean_failed, 1)} per switchover (max ${fmt(own.max_client_errors ?? NaN, 0)})${others.length ? `; ${others.join(', ')}` : ''}`,
+    status: verdict((own?.max_client_errors ?? NaN) === 0, own?.max_client_errors !== undefined && Number.isFinite(own.max_client_errors)),
   });
   const cr = [outageMean(b, 'crash', 'pgrouter'), outageMean(b, 'crash', 'libpq')] as const;
   out.push({

@@ -1,4 +1,5 @@
-// Command line: `pgrouter [run] --config FILE`, `pgrouter check --config FILE`, --version, --help.
+// Command line: `pgrouter [run] --config FILE`, `pgrouter check --config FILE`, `status`,
+// `pause|resume <listener>` (issue 13), --version, --help.
 // main() returns the exit code instead of calling process.exit so it can be tested in-process.
 import { parseArgs } from 'node:util';
 import { loadConfigFile, formatIssues, summarizeConfig } from '../config/load.js';
@@ -8,10 +9,14 @@ import { DEFAULT_STATUS_URL, runStatus, statusUrl } from './status.js';
 import { describeError } from '../errors.js';
 import { packageVersion } from '../metrics/build-info.js';
 import { HttpServer } from '../http/server.js';
+import { adminToken, adminUrl, runPauseCommand } from './listener-pause.js';
+import type { Config } from '../config/types.js';
 
 const HELP = `Usage: pgrouter [run] --config FILE [--log-format json|pretty] [--log-level LEVEL]
        pgrouter check --config FILE
        pgrouter status [--url URL | --config FILE]
+       pgrouter pause LISTENER [--timeout DURATION] [--url ADMIN_URL | --config FILE]
+       pgrouter resume LISTENER [--url ADMIN_URL | --config FILE]
        pgrouter --version | --help
 
 Routes PostgreSQL clients to a Patroni cluster: a read-write listener follows the
@@ -23,11 +28,17 @@ Commands:
   check    validate the config, print every problem with its key and line, exit 1 if any
   status   print a running router's view of the cluster (members, roles, lag, sessions,
            eligibility per listener) from its /stats.json, like patronictl list
+  pause    hold new clients of a listener (established sessions go on) until resume,
+           each up to --timeout (default: the router's timeouts.connect_wait); through
+           the admin API, with the token from $PGROUTER_ADMIN_TOKEN or admin.token
+  resume   release a paused listener's held clients
 
 Options:
   -c, --config FILE      YAML config (see config/pgrouter.yaml and docs/configuration.md)
       --url URL          status: the router's HTTP address (default ${DEFAULT_STATUS_URL},
-                         or derived from http.bind with --config)
+                         or derived from http.bind with --config); pause, resume: the
+                         admin API's address (default from admin.bind with --config)
+      --timeout DUR      pause: how long a new client may wait, e.g. 30s
       --log-format FMT   json (default) or pretty (default on a TTY)
       --log-level LEVEL  trace|debug|info|warn|error (overrides log.level)
   -v, --version          print the version
@@ -43,6 +54,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       options: {
         config: { type: 'string', short: 'c' },
         url: { type: 'string' },
+        timeout: { type: 'string' },
         'log-format': { type: 'string' },
         'log-level': { type: 'string' },
         version: { type: 'boolean', short: 'v' },
@@ -63,12 +75,17 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     return 0;
   }
   const command = positionals[0] ?? 'run';
+  if (command === 'pause' || command === 'resume') return pauseOrResume(command, positionals, values, out, err);
   if (positionals.length > 1 || (command !== 'run' && command !== 'check' && command !== 'status')) {
     err.write(`pgrouter: unknown command "${positionals.join(' ')}"\n\n${HELP}`);
     return 2;
   }
   if (values.url !== undefined && command !== 'status') {
-    err.write(`pgrouter: --url only applies to status\n\n${HELP}`);
+    err.write(`pgrouter: --url only applies to status, pause and resume\n\n${HELP}`);
+    return 2;
+  }
+  if (values.timeout !== undefined) {
+    err.write(`pgrouter: --timeout only applies to pause\n\n${HELP}`);
     return 2;
   }
   if (command === 'status') return status(values.url, values.config, out, err);
@@ -95,8 +112,45 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
   const logger = createLogger({ level, format });
   const router = new Router(result.config, logger, { workerLog: { level, format } });
   const reload = () => router.reloadFile(file, process.env);
-  const http = new HttpServer({ config: result.config, current: () => router.config, control: router, logger, reload });
-  return runRouter(router, http, logger, () => void reload());
+  // POST /quitquitquit stops like SIGTERM; runRouter installs the stop it calls.
+  const stop = { now: (_why: string): void => undefined };
+  const quit = (): void => stop.now('quitquitquit');
+  const http = new HttpServer({ config: result.config, current: () => router.config, control: router, logger, reload, quit });
+  return runRouter(router, http, logger, () => void reload(), stop);
+}
+
+async function pauseOrResume(
+  action: 'pause' | 'resume',
+  positionals: string[],
+  values: { url?: string | undefined; config?: string | undefined; timeout?: string | undefined },
+  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream,
+): Promise<number> {
+  const listener = positionals[1];
+  if (listener === undefined || positionals.length > 2) {
+    err.write(`pgrouter ${action}: give exactly one listener name\n\n${HELP}`);
+    return 2;
+  }
+  if (values.timeout !== undefined && action === 'resume') {
+    err.write(`pgrouter: --timeout only applies to pause\n\n${HELP}`);
+    return 2;
+  }
+  let config: Config | null = null;
+  if (values.config !== undefined) {
+    const result = loadConfigFile(values.config, process.env);
+    if (!result.ok) {
+      err.write(formatIssues(values.config, result.issues) + '\n');
+      return 1;
+    }
+    config = result.config;
+  }
+  const baseUrl = values.url ?? (config ? adminUrl(config) : undefined);
+  if (baseUrl === undefined) {
+    err.write(`pgrouter ${action}: give --url of the admin API or --config FILE\n\n${HELP}`);
+    return 2;
+  }
+  const token = adminToken(process.env, config);
+  return runPauseCommand({ action, listener, baseUrl, token, ...(values.timeout === undefined ? {} : { timeout: values.timeout }) }, out, err);
 }
 
 async function status(url: string | undefined, file: string | undefined, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
@@ -120,7 +174,13 @@ async function status(url: string | undefined, file: string | undefined, out: No
  * HTTP server is up, and a SIGHUP meeting Node's default action would terminate the router. A
  * SIGHUP during startup is applied once started; a SIGTERM during startup stops right after.
  */
-async function runRouter(router: Router, http: HttpServer, logger: ReturnType<typeof createLogger>, sighup: () => void): Promise<number> {
+async function runRouter(
+  router: Router,
+  http: HttpServer,
+  logger: ReturnType<typeof createLogger>,
+  sighup: () => void,
+  stopHook: { now: (why: string) => void },
+): Promise<number> {
   let started = false;
   let stopping = false;
   let reloadPending = false;
@@ -151,6 +211,7 @@ async function runRouter(router: Router, http: HttpServer, logger: ReturnType<ty
     logger.info({ signal }, 'stopping: no new connections, draining sessions');
     if (started) drain();
   };
+  stopHook.now = stop;
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   // Reload: re-read and validate the file; an invalid one is logged and changes nothing.

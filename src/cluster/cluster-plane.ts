@@ -17,6 +17,7 @@ import type { ListenerTraffic, SessionInfo } from '../sessions/types.js';
 import type { Registry } from 'prom-client';
 import type { DataPlane, PlaneHooks } from '../plane/data-plane.js';
 import type { AdminStates } from '../routing/eligible.js';
+import type { PausedListeners } from '../routing/pause.js';
 import type { KillReason } from '../routing/kill.js';
 import { planReload, type ReloadPlan } from '../plane/reload.js';
 import { WorkerSupervisor } from './supervisor.js';
@@ -181,12 +182,20 @@ export class ClusterPlane implements DataPlane {
     return this.supervisor.traffic();
   }
 
+  workerRespawns(): number {
+    return this.supervisor.stats().crashes;
+  }
+
   workerSessions(): Record<string, number> {
     return this.supervisor.workerSessions();
   }
 
   setAdminStates(states: AdminStates): void {
     this.supervisor.setAdminStates(states);
+  }
+
+  setPausedListeners(paused: PausedListeners): void {
+    this.supervisor.setPausedListeners(paused);
   }
 
   killBackendSessions(member: string, reason: KillReason): Promise<number> {

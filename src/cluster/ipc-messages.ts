@@ -12,6 +12,7 @@
 //   view          every published ClusterView      cancel_key       learned BackendKeyData
 //   heartbeat     alive, newest view's generation
 //   admin_states  operator states (drain/maint)    cancel_key_gone  its session ended
+//   paused_listeners  listeners the operator paused (issue 13; also in init)
 //   kill_backend  close sessions on a member       cancel_lookup    unknown key: who owns it?
 //   query         stats | sessions | metrics       reply            answer to kill/query
 //   cancel_owner  answer to cancel_lookup
@@ -23,6 +24,8 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { Config } from '../config/types.js';
 import type { ClusterView } from '../view/cluster-view.js';
 import type { AdminStates } from '../routing/eligible.js';
+import { KILL_REASONS } from '../routing/kill.js';
+import type { PausedListeners } from '../routing/pause.js';
 import { MAX_CANCEL_KEY, MIN_CANCEL_KEY } from '../protocol/cancel-key.js';
 
 /** Bumped on any incompatible change of a message below. */
@@ -54,6 +57,10 @@ const States = Type.Unsafe<AdminStates>(
   Type.Record(Type.String(), Type.Union([Type.Literal('ready'), Type.Literal('drain'), Type.Literal('maint')])),
 );
 
+const Paused = Type.Unsafe<PausedListeners>(
+  Type.Record(Type.String(), Type.Object({ since: Type.Number(), hold_ms: Type.Integer({ minimum: 0, maximum: 2_147_483_647 }) }, { additionalProperties: false })),
+);
+
 function msg<T extends string, P extends Record<string, TSchema>>(type: T, props: P) {
   return Type.Object({ pgr: Type.Literal(IPC_VERSION), type: Type.Literal(type), ...props }, { additionalProperties: false });
 }
@@ -68,6 +75,8 @@ const ToWorker = Type.Union([
     config: Opaque<Config>(),
     view: View,
     admin: States,
+    /** Optional: a primary from before issue 13 sends none (nothing paused). */
+    paused: Type.Optional(Paused),
     log: Type.Object({ level: Type.String(), format: Type.Union([Type.Literal('json'), Type.Literal('pretty')]) }),
     /** The primary's heartbeat period, and how many missed ones make the worker's view stale. */
     heartbeat: Type.Object({ intervalMs: Type.Integer({ minimum: 1 }), missed: Type.Integer({ minimum: 1 }) }),
@@ -76,7 +85,8 @@ const ToWorker = Type.Union([
   /** Every heartbeat.intervalMs: the primary is alive, and its newest view has this generation. */
   msg('heartbeat', { generation: Id }),
   msg('admin_states', { states: States }),
-  msg('kill_backend', { requestId: Id, member: Type.String({ minLength: 1 }), reason: Type.Union([Type.Literal('admin'), Type.Literal('not_primary'), Type.Literal('marked_down')]) }),
+  msg('paused_listeners', { paused: Paused }),
+  msg('kill_backend', { requestId: Id, member: Type.String({ minLength: 1 }), reason: Type.Union(KILL_REASONS.map((r) => Type.Literal(r))) }),
   msg('query', { requestId: Id, what: Type.Union(QUERIES.map((q) => Type.Literal(q))) }),
   msg('cancel_owner', { requestId: Id, owner: Type.Union([Owner, Type.Null()]) }),
   /** deadlineMs: timeouts.reload_drain; the sessions still open then are closed (issue 10). */

@@ -21,6 +21,7 @@ import { emptyView } from '../view/cluster-view.js';
 import type { ListenerTraffic, SessionInfo } from '../sessions/types.js';
 import type { Logger } from '../log.js';
 import { adminStatesCopy, type AdminStates } from '../routing/eligible.js';
+import { NO_PAUSES, type PausedListeners } from '../routing/pause.js';
 import type { KillReason } from '../routing/kill.js';
 import { mergeCounts, mergeTraffic, retiredTraffic, sumTrees, type TrafficByListener } from './aggregate.js';
 import { DEFAULT_BACKOFF } from './backoff.js';
@@ -51,6 +52,7 @@ export class WorkerSupervisor {
   private starting: WorkerCohort | null = null;
   private readonly draining = new Set<WorkerCohort>();
   private admin: AdminStates = Object.freeze({});
+  private paused: PausedListeners = NO_PAUSES;
   private retired: TrafficByListener = {};
   private generation = 1;
   private crashesBefore = 0;
@@ -108,6 +110,12 @@ export class WorkerSupervisor {
   setAdminStates(states: AdminStates): void {
     this.admin = Object.freeze(adminStatesCopy(states));
     for (const c of this.cohorts()) c.setAdminStates(this.admin);
+  }
+
+  /** Every worker, and every worker started later (its init carries them), holds these listeners' new clients. */
+  setPausedListeners(paused: PausedListeners): void {
+    this.paused = Object.freeze({ ...paused });
+    for (const c of this.cohorts()) c.setPausedListeners(this.paused);
   }
 
   /** Closes every session on `member` in every worker; resolves with how many were closed. */
@@ -250,6 +258,7 @@ export class WorkerSupervisor {
       log: this.opts.log ?? config.log,
       view,
       adminStates: () => this.admin,
+      pausedListeners: () => this.paused,
       backoff: this.opts.backoff ?? DEFAULT_BACKOFF,
       startTimeoutMs: this.opts.startTimeoutMs ?? 30_000,
       killMarginMs: 5_000,

@@ -9,6 +9,7 @@ import type { Config } from '../config/types.js';
 import type { ClusterView } from '../view/cluster-view.js';
 import type { Logger } from '../log.js';
 import type { AdminStates } from '../routing/eligible.js';
+import type { PausedListeners } from '../routing/pause.js';
 import { NO_CRASHES, respawnDelay, type BackoffPolicy, type CrashSeries } from './backoff.js';
 import type { ToPrimaryMessage } from './ipc-messages.js';
 import { newerView } from '../plane/view-feed.js';
@@ -24,6 +25,8 @@ export interface CohortOptions {
   readonly view: ClusterView;
   /** The router-wide admin states at the time a worker starts. */
   adminStates(): AdminStates;
+  /** The paused listeners at the time a worker starts: it starts paused too. */
+  pausedListeners(): PausedListeners;
   readonly backoff: BackoffPolicy;
   readonly startTimeoutMs: number;
   /** How long past graceMs a stopping worker may take before it is killed. */
@@ -111,6 +114,10 @@ export class WorkerCohort {
 
   setAdminStates(states: AdminStates): void {
     for (const h of this.handles.values()) if (h.initSent) h.send({ type: 'admin_states', states });
+  }
+
+  setPausedListeners(paused: PausedListeners): void {
+    for (const h of this.handles.values()) if (h.initSent) h.send({ type: 'paused_listeners', paused });
   }
 
   /**
@@ -204,6 +211,7 @@ export class WorkerCohort {
           config: workerConfig(this.opts.config),
           view: this.view,
           admin: this.opts.adminStates(),
+          paused: this.opts.pausedListeners(),
           log: this.opts.log,
           heartbeat: this.opts.heartbeat,
         });

@@ -118,6 +118,8 @@ export class WorkerProcess {
         return;
       case 'admin_states':
         return dp.setAdminStates(deepFreeze(m.states));
+      case 'paused_listeners':
+        return dp.setPausedListeners(deepFreeze(m.paused));
       case 'kill_backend':
         return this.send({ type: 'reply', requestId: m.requestId, ok: true, data: dp.killBackendSessions(m.member, m.reason) });
       case 'query':
@@ -149,6 +151,7 @@ export class WorkerProcess {
     this.dataPath = dp;
     dp.updateView(deepFreeze(m.view) as ClusterView);
     dp.setAdminStates(deepFreeze(m.admin));
+    dp.setPausedListeners(deepFreeze(m.paused ?? {}));
     try {
       await dp.start();
     } catch (err) {

@@ -35,13 +35,19 @@ export const DEFAULTS = {
     max_lag: null,
     balance: 'roundrobin',
     /** A replica listener with no fit replica sends reads to the primary; a primary one cannot. */
-    fallback: { primary: 'none', replica: 'primary' },
+    fallback: { primary: 'none', replica: 'primary', sync: 'primary', read_only: 'none' },
     ssl: 'passthrough',
     /** Ten times the seeds' per-server `maxconn 100`, and still a bound: 0 means unlimited. */
     maxconn: 1000,
     /** HAProxy `on-marked-down shutdown-sessions`. */
     on_marked_down: 'shutdown',
     on_lag: 'drain',
+    /** No PROXY header is read unless configured: a header from anyone would let them pick their address. */
+    proxy_protocol: null,
+    /** proxy_protocol.accept: both versions (the trusted ranges are the guard, not the version). */
+    proxy_accept: 'any',
+    /** Everyone may connect (pg_hba.conf still decides). */
+    allow: null,
   },
   /** Used when `listeners` is omitted: the RW/RO pair of the seeds. */
   listeners: [
@@ -77,6 +83,7 @@ export const DEFAULTS = {
     bind: { host: '127.0.0.1', port: 8405 },
     /** Shorter tokens are rejected: the token is the only thing guarding the admin API. */
     token_min_length: 16,
+    quitquitquit: false,
   },
   log: {
     level: 'info',

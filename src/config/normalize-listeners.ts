@@ -6,6 +6,7 @@ import type { RawListener } from './schema.js';
 import type { KeyPath } from './path.js';
 import { DEFAULTS } from './defaults.js';
 import { bindAt, has, sizeAt, type Loose, type Report } from './normalize-values.js';
+import { normalizeAllow, normalizeProxyProtocol } from './normalize-access.js';
 
 export interface NormalizedListener {
   readonly config: ListenerConfig;
@@ -31,6 +32,10 @@ export function normalizeListeners(
     }
     const role = l.role ?? 'primary';
     if (l.role === 'primary') rejectReplicaOnlyKeys(l, at, report);
+    // The leader already serves a read_only listener: there is nothing to fall back to.
+    if (l.role === 'read_only' && l.fallback === 'primary') {
+      report([...at, 'fallback'], 'fallback: primary does not apply to read_only listeners (the primary is one of their backends)');
+    }
     const bind = bindAt(l.bind, [...at, 'bind'], report);
     const d = DEFAULTS.listener;
     out.push({
@@ -48,6 +53,8 @@ export function normalizeListeners(
         maxconn: l.maxconn ?? d.maxconn,
         on_marked_down: l.on_marked_down ?? d.on_marked_down,
         on_lag: l.on_lag ?? d.on_lag,
+        proxy_protocol: normalizeProxyProtocol(l.proxy_protocol, [...at, 'proxy_protocol'], report),
+        allow: normalizeAllow(l.allow, [...at, 'allow'], report),
       },
     });
   });
@@ -55,8 +62,8 @@ export function normalizeListeners(
 }
 
 function rejectReplicaOnlyKeys(l: Loose<RawListener>, at: KeyPath, report: Report): void {
-  if (has(l, 'max_lag')) report([...at, 'max_lag'], 'only applies to replica listeners (role: replica)');
-  if (has(l, 'on_lag')) report([...at, 'on_lag'], 'only applies to replica listeners (role: replica)');
+  if (has(l, 'max_lag')) report([...at, 'max_lag'], 'only applies to replica, sync and read_only listeners');
+  if (has(l, 'on_lag')) report([...at, 'on_lag'], 'only applies to replica, sync and read_only listeners');
   if (l.fallback === 'primary') {
     report([...at, 'fallback'], 'fallback: primary only applies to replica listeners (a primary listener has no fallback)');
   }

@@ -42,6 +42,11 @@ export function normalizeHttp(
   };
 }
 
+/** The admin socket is opened for the admin API (a token) or for POST /quitquitquit alone. */
+export function adminSocketOn(admin: AdminConfig): boolean {
+  return admin.token !== null || admin.quitquitquit;
+}
+
 export interface NormalizedAdmin {
   readonly config: AdminConfig;
   readonly bindValid: boolean;
@@ -70,5 +75,6 @@ export function normalizeAdmin(raw: RawAdmin | undefined, ctx: SecretContext, re
     const path = where === 'admin.token' ? at('token') : ['admin'];
     report(path, `${where} must be at least ${min} characters long (got ${token.length})`);
   }
-  return { config: { bind: bind ?? DEFAULTS.admin.bind, token }, bindValid: bind !== null || a.bind === undefined };
+  const quitquitquit = a.quitquitquit ?? DEFAULTS.admin.quitquitquit;
+  return { config: { bind: bind ?? DEFAULTS.admin.bind, token, quitquitquit }, bindValid: bind !== null || a.bind === undefined };
 }

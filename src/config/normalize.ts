@@ -12,7 +12,7 @@ import { normalizeCancel } from './normalize-cancel.js';
 import { normalizeCluster } from './normalize-cluster.js';
 import { normalizeListeners } from './normalize-listeners.js';
 import { normalizeTlsFiles } from './normalize-tls.js';
-import { normalizeAdmin, normalizeHttp } from './normalize-surface.js';
+import { adminSocketOn, normalizeAdmin, normalizeHttp } from './normalize-surface.js';
 import { durationAt, type Loose, type Report } from './normalize-values.js';
 import type { SecretContext } from './secrets.js';
 import { formatPath } from './path.js';
@@ -38,13 +38,13 @@ export function normalizeConfig(raw: Loose<RawConfig> | undefined, ctx: SecretCo
   const log: LogConfig = { level: r.log?.level ?? DEFAULTS.log.level, format: r.log?.format ?? DEFAULTS.log.format };
 
   // The HTTP surface is checked last, so a clash is reported on http.bind or admin.bind, the
-  // odd one out. admin.bind only takes a socket when the admin API is on (a token is set).
+  // odd one out. admin.bind only takes a socket when something is served there (adminSocketOn).
   const uses: BindUse[] = [];
   for (const l of listeners) {
     if (l.bind) uses.push({ path: l.path, owner: formatPath(l.path.slice(0, -1)), bind: l.bind });
   }
   if (http.bindValid) uses.push({ path: ['http', 'bind'], owner: 'http.bind', bind: http.config.bind });
-  if (admin.bindValid && admin.config.token !== null) uses.push({ path: ['admin', 'bind'], owner: 'admin.bind', bind: admin.config.bind });
+  if (admin.bindValid && adminSocketOn(admin.config)) uses.push({ path: ['admin', 'bind'], owner: 'admin.bind', bind: admin.config.bind });
   issues.push(...bindConflicts(uses));
 
   const config: Config = {

@@ -83,7 +83,15 @@ const Checks = Strict({
   tls: Opt(Strict({ ...TlsClient, verify: Opt(Type.Boolean()) })),
 });
 
-export const ROLES = ['primary', 'replica'] as const;
+/** sync and read_only map to Patroni's /sync and /read-only checks (issue 13). */
+export const ROLES = ['primary', 'replica', 'sync', 'read_only'] as const;
+
+// ---- who may connect: PROXY protocol and allow-lists (normalize-access.ts checks the CIDRs) ----
+const Cidrs = Type.Array(Type.String({ minLength: 1, 'x-expect': 'a CIDR such as 10.0.0.0/8 or 2001:db8::/32' }), { minItems: 1 });
+const ProxyProtocol = Strict({
+  accept: Opt(Enum(['v1', 'v2', 'any'] as const)),
+  trusted: Cidrs,
+});
 
 const Listener = Strict({
   name: Type.String({
@@ -100,6 +108,8 @@ const Listener = Strict({
   maxconn: Opt(Type.Integer({ minimum: 0 })),
   on_marked_down: Opt(Enum(['shutdown', 'keep'] as const)),
   on_lag: Opt(Enum(['shutdown', 'drain'] as const)),
+  proxy_protocol: Opt(ProxyProtocol),
+  allow: Opt(Cidrs),
 });
 
 const Timeouts = Strict({
@@ -139,7 +149,7 @@ export const RawConfigSchema = Strict({
       ready: Opt(Enum(['primary', 'replica', 'any'] as const)),
     }),
   ),
-  admin: Opt(Strict({ bind: Opt(Bind), token: Opt(Secret) })),
+  admin: Opt(Strict({ bind: Opt(Bind), token: Opt(Secret), quitquitquit: Opt(Type.Boolean()) })),
   cancel: Opt(Cancel),
   /** Data-path processes: 1 runs in-process, more run node:cluster workers; auto = one per CPU. */
   workers: Opt(
@@ -163,3 +173,4 @@ export type RawMember = Static<typeof Member>;
 export type RawListener = Static<typeof Listener>;
 export type RawSecret = Static<typeof Secret>;
 export type RawPem = Static<typeof Pem>;
+export type RawProxyProtocol = Static<typeof ProxyProtocol>;

@@ -83,17 +83,22 @@ export interface ProbeTlsConfig extends TlsFiles {
   readonly verify: boolean;
 }
 
-export type ListenerRole = 'primary' | 'replica';
+/**
+ * primary: the confirmed leader. replica: healthy replicas (`/replica`). sync: synchronous
+ * standbys (`/sync` and the `sync` key in etcd). read_only: every member that serves reads, the
+ * leader included (`/read-only`).
+ */
+export type ListenerRole = 'primary' | 'replica' | 'sync' | 'read_only';
 export type Balance = 'roundrobin' | 'leastconn' | 'random';
 
 export interface ListenerConfig {
   readonly name: string;
   readonly bind: HostPort;
   readonly role: ListenerRole;
-  /** Replica listeners: max replication lag in bytes for `/replica?lag=`; null = no limit. */
+  /** Replica, sync and read_only listeners: max replication lag in bytes for `?lag=`; null = no limit. */
   readonly max_lag: number | null;
   readonly balance: Balance;
-  /** Replica listeners: route to the primary when no replica is fit. */
+  /** Replica and sync listeners: route to the primary when no replica (sync standby) is fit. */
   readonly fallback: 'primary' | 'none';
   /** passthrough: relay SSLRequest to the backend (TLS end to end); disable: answer 'N'. */
   readonly ssl: 'passthrough' | 'disable';
@@ -101,8 +106,34 @@ export interface ListenerConfig {
   readonly maxconn: number;
   /** What happens to sessions whose backend is marked down (HAProxy on-marked-down). */
   readonly on_marked_down: 'shutdown' | 'keep';
-  /** Replica that is up but over max_lag: shut its sessions down, or only drain (no new ones). */
+  /** Replica (or sync standby) that is up but over max_lag: shut its sessions down, or only drain (no new ones). */
   readonly on_lag: 'shutdown' | 'drain';
+  // ---- who may connect (PROXY protocol, allow-list) ----
+  /** A PROXY protocol header is required from `trusted` sources (others are closed); null = off. */
+  readonly proxy_protocol: ProxyProtocolConfig | null;
+  /** Client addresses (after PROXY) that may connect; null = everyone. */
+  readonly allow: readonly Cidr[] | null;
+}
+
+// ---- who may connect: PROXY protocol and allow-lists (src/config/cidr.ts) ----
+
+/** A CIDR range, checked and normalized: host bits zero, IPv4-mapped IPv6 ranges made IPv4. */
+export interface Cidr {
+  /** Canonical text, e.g. "10.0.0.0/8", "2001:db8::/32": what logs and errors show. */
+  readonly text: string;
+  readonly family: 4 | 6;
+  /** The network: 4 or 16 bytes, host bits zero. */
+  readonly bytes: readonly number[];
+  readonly prefix: number;
+}
+
+/** Which PROXY protocol versions a listener reads (HAProxy `accept-proxy` reads both). */
+export type ProxyAccept = 'v1' | 'v2' | 'any';
+
+export interface ProxyProtocolConfig {
+  readonly accept: ProxyAccept;
+  /** Sources allowed to send the header: the load balancer or proxy tier, never clients. */
+  readonly trusted: readonly Cidr[];
 }
 
 export interface TimeoutsConfig {
@@ -152,6 +183,11 @@ export interface HttpConfig {
 export interface AdminConfig {
   /** Listen address of the admin API (its own socket, loopback by default). */
   readonly bind: HostPort;
+  /**
+   * POST /quitquitquit on admin.bind, from loopback peers only and without a token: a Job's
+   * last step stops its sidecar (clusters before Kubernetes 1.29 native sidecars). Default false.
+   */
+  readonly quitquitquit: boolean;
   /** Resolved bearer token (YAML, env var or file). null = the admin API is off. Never logged. */
   readonly token: string | null;
 }

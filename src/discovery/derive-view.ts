@@ -15,7 +15,8 @@
 import type { StaticMember } from '../config/types.js';
 import { checkStatus, initialCheck, isStale, isUp, type CheckRecord } from './check-state.js';
 import { lagBytes, normalizeRole, parseLeaderOptime, parseMember, type PatroniMember } from './patroni-member.js';
-import type { CheckStatus, ClusterView, EtcdStatus, MemberView } from '../view/cluster-view.js';
+import { parseFailoverKey, syncStandbys } from './maintenance-keys.js';
+import type { CheckStatus, ClusterView, EtcdStatus, MemberView, SwitchoverIntent } from '../view/cluster-view.js';
 
 export interface EtcdInput {
   readonly connected: boolean;
@@ -26,12 +27,17 @@ export interface EtcdInput {
   readonly error: string | null;
   /** Epoch ms when we first saw the current value of `leader` (baseline of the fast confirm). */
   readonly leaderSince: number | null;
+  /** Epoch ms when we first saw the current value of `failover` (SwitchoverIntent.announced_at). */
+  readonly failoverSince?: number | null;
 }
 
 export interface MemberChecks {
   readonly primary: CheckRecord;
   /** Keyed by replicaCheckKey(max_lag). */
   readonly replica: ReadonlyMap<string, CheckRecord>;
+  /** /sync and /read-only, keyed like `replica`; only for the lags some listener needs. */
+  readonly sync?: ReadonlyMap<string, CheckRecord>;
+  readonly readOnly?: ReadonlyMap<string, CheckRecord>;
 }
 
 export interface DeriveInput {
@@ -42,6 +48,9 @@ export interface DeriveInput {
   readonly checks: ReadonlyMap<string, MemberChecks>;
   /** Every member gets these replica checks in the view (one per distinct listener max_lag). */
   readonly replicaKeys: readonly string[];
+  /** The same for the sync and read_only listeners; empty or absent: no such checks in the view. */
+  readonly syncKeys?: readonly string[];
+  readonly readOnlyKeys?: readonly string[];
   readonly onEtcdLoss: 'follow_probes' | 'fail_closed';
   readonly fall: number;
   /** checks.interval * 2 + checks.timeout */
@@ -150,18 +159,41 @@ function decideByProbes(input: DeriveInput, names: string[], prefix: string, las
   return { primary: null, reason: `${prefix}: ${up.join(', ')} are all up on /primary, refusing to guess`, upOverride };
 }
 
-function replicaChecks(input: DeriveInput, checks: MemberChecks, noApi: string | undefined): Readonly<Record<string, CheckStatus>> {
+function keyedChecks(input: DeriveInput, keys: readonly string[], records: ReadonlyMap<string, CheckRecord> | undefined, noApi: string | undefined): Readonly<Record<string, CheckStatus>> {
   const out: Record<string, CheckStatus> = {};
-  for (const key of input.replicaKeys) {
-    out[key] = checkStatus(checks.replica.get(key) ?? initialCheck, input.now, input.staleAfterMs, undefined, noApi);
+  for (const key of keys) {
+    out[key] = checkStatus(records?.get(key) ?? initialCheck, input.now, input.staleAfterMs, undefined, noApi);
   }
   return Object.freeze(out);
+}
+
+function replicaChecks(input: DeriveInput, checks: MemberChecks, noApi: string | undefined): Readonly<Record<string, CheckStatus>> {
+  return keyedChecks(input, input.replicaKeys, checks.replica, noApi);
+}
+
+/** The /sync and /read-only checks, only when a listener needs them (views stay as before otherwise). */
+function roleChecks(input: DeriveInput, checks: MemberChecks, noApi: string | undefined): Pick<MemberView, 'sync_checks' | 'read_only_checks'> {
+  const sync = input.syncKeys ?? [];
+  const readOnly = input.readOnlyKeys ?? [];
+  return {
+    ...(sync.length > 0 ? { sync_checks: keyedChecks(input, sync, checks.sync, noApi) } : {}),
+    ...(readOnly.length > 0 ? { read_only_checks: keyedChecks(input, readOnly, checks.readOnly, noApi) } : {}),
+  };
+}
+
+/** The `failover` key as the view's switchover intent; null while etcd is unreachable (the key may be stale). */
+function switchoverOf(etcd: EtcdInput | null, now: number): SwitchoverIntent | null {
+  if (!etcd?.connected) return null;
+  const key = parseFailoverKey(etcd.keys.get('failover'));
+  if (key === null) return null;
+  return Object.freeze({ from: key.from, to: key.to, scheduled_at: key.scheduledAt, announced_at: etcd.failoverSince ?? now });
 }
 
 function etcdMembers(input: DeriveInput, etcd: EtcdInput, members: PatroniMember[], d: Decision): MemberView[] {
   const holder = leaderKeyValue(etcd.keys);
   const holderMember = members.find((m) => m.name === holder);
   const optime = parseLeaderOptime(etcd.keys.get('status'), etcd.keys.get('optime/leader')) ?? holderMember?.xlogLocation ?? null;
+  const sync = syncStandbys(etcd.keys.get('sync'), etcd.keys.get('config'));
   return members.map((m) => {
     const checks = checksOf(input, m.name);
     const noApi = m.api === null ? 'no api_url' : undefined;
@@ -180,6 +212,9 @@ function etcdMembers(input: DeriveInput, etcd: EtcdInput, members: PatroniMember
       leader_key: etcd.connected && m.name === holder,
       primary_check: checkStatus(checks.primary, input.now, input.staleAfterMs, d.upOverride.get(m.name), noApi),
       replica_checks: replicaChecks(input, checks, noApi),
+      // The leader may be listed in a stale `sync` key during a switchover: it is not a standby.
+      sync_standby: sync.has(m.name) && m.name !== holder,
+      ...roleChecks(input, checks, noApi),
     });
   });
 }
@@ -205,6 +240,8 @@ function staticMembers(input: DeriveInput, list: readonly StaticMember[], d: Dec
       leader_key: false,
       primary_check: primaryCheck,
       replica_checks: replicaChecks(input, checks, undefined),
+      sync_standby: false,
+      ...roleChecks(input, checks, undefined),
     });
   });
 }
@@ -249,5 +286,6 @@ export function deriveView(input: DeriveInput): ClusterView {
     primary: decision.primary,
     primary_reason: decision.reason,
     members: Object.freeze(members),
+    switchover: input.mode === 'etcd' ? switchoverOf(input.etcd, input.now) : null,
   });
 }

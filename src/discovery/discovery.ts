@@ -10,6 +10,7 @@ import { describeError, errorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { staticApiBase } from './patroni-member.js';
 import { collectMembers, deriveView, leaderKeyValue } from './derive-view.js';
+import { parseFailoverKey, syncStandbys } from './maintenance-keys.js';
 import { EtcdSource, type EtcdSnapshot } from './etcd-source.js';
 import { Prober, type ProbeEvent, type ProbeTarget } from './prober.js';
 import { emptyView, type ClusterView, type EtcdStatus } from '../view/cluster-view.js';
@@ -62,6 +63,10 @@ export class Discovery {
   private etcdSnap: EtcdSnapshot | null = null;
   private leaderSince: number | null = null;
   private lastLeader: string | null = null;
+  /** The `failover` and `sync` keys as last seen (raw), and since when (switchover intent). */
+  private lastFailover: string | undefined = undefined;
+  private failoverSince: number | null = null;
+  private lastSync: ReadonlySet<string> = new Set();
   private view: ClusterView;
   /** contentKey() of the last published view. */
   private viewKey: string | null = null;
@@ -79,12 +84,14 @@ export class Discovery {
     const cluster = opts.config.cluster;
     this.mode = cluster.etcd ? 'etcd' : 'static';
     this.view = Object.freeze({ ...emptyView(cluster.scope, this.mode), generation: opts.generationBase ?? 0 });
-    const replicaLags = opts.config.listeners.filter((l) => l.role === 'replica').map((l) => l.max_lag);
+    const lagsOf = (role: string) => opts.config.listeners.filter((l) => l.role === role).map((l) => l.max_lag);
     this.onCallbackError = opts.onCallbackError;
     const onProbe = opts.onProbe;
     this.prober = new Prober({
       checks: opts.config.checks,
-      replicaLags,
+      replicaLags: lagsOf('replica'),
+      syncLags: lagsOf('sync'),
+      readOnlyLags: lagsOf('read_only'),
       log: this.log,
       onResult: () => this.guarded('derive', () => this.refresh()),
       ...(onProbe ? { onProbe: (e: ProbeEvent) => this.guarded('probe_hook', () => onProbe(e)) } : {}),
@@ -195,6 +202,7 @@ export class Discovery {
       if (from !== null) concerned.add(from);
       if (leader !== null) concerned.add(leader);
     }
+    this.onMaintenanceKeys(snap, concerned);
     const { members, ignored } = collectMembers(snap.keys);
     this.logIgnored(ignored);
     this.prober.setTargets(members.map((m) => ({ name: m.name, api: m.api })));
@@ -203,6 +211,36 @@ export class Discovery {
     }
     this.prober.probeNow([...concerned]);
     this.refresh();
+  }
+
+  /**
+   * Patroni's `failover` and `sync` keys (issue 13). A switchover intent is published at once
+   * (refresh() right after this, no probe in between: the data path stops sending new RW
+   * sessions to the outgoing leader before it demotes). A new sync standby set probes the
+   * members that joined or left it, so the /sync checks follow without waiting an interval.
+   */
+  private onMaintenanceKeys(snap: EtcdSnapshot, concerned: Set<string>): void {
+    const raw = snap.keys.get('failover');
+    if (raw !== this.lastFailover) {
+      this.lastFailover = raw;
+      const intent = parseFailoverKey(raw);
+      const was = this.failoverSince !== null;
+      this.failoverSince = intent ? this.now() : null;
+      if (intent) {
+        const at = intent.scheduledAt === null ? null : new Date(intent.scheduledAt).toISOString();
+        this.log.info({ event: 'switchover_announced', from: intent.from, to: intent.to, scheduled_at: at }, at ? `switchover scheduled at ${at}` : 'switchover announced');
+        if (intent.to !== null) concerned.add(intent.to);
+      } else if (was) {
+        this.log.info({ event: 'switchover_cleared' }, 'failover key cleared');
+      }
+    }
+    const sync = syncStandbys(snap.keys.get('sync'), snap.keys.get('config'));
+    const changed = [...sync].filter((n) => !this.lastSync.has(n)).concat([...this.lastSync].filter((n) => !sync.has(n)));
+    if (changed.length > 0) {
+      this.log.info({ event: 'sync_standbys', from: [...this.lastSync], to: [...sync] }, `synchronous standbys: ${[...sync].join(', ') || 'none'}`);
+      for (const n of changed) concerned.add(n);
+    }
+    this.lastSync = sync;
   }
 
   private logIgnored(ignored: readonly { name: string; reason: string }[]): void {
@@ -231,11 +269,14 @@ export class Discovery {
             lastResyncAt: snap?.lastResyncAt ?? null,
             error: snap ? snap.error : 'connecting',
             leaderSince: this.leaderSince,
+            failoverSince: this.failoverSince,
           }
         : null,
       staticMembers: cluster.members,
       checks: this.prober.records(),
       replicaKeys: this.prober.replicaKeys(),
+      syncKeys: this.prober.keysOf('sync'),
+      readOnlyKeys: this.prober.keysOf('read_only'),
       onEtcdLoss: cluster.on_etcd_loss,
       fall: checks.fall,
       staleAfterMs: checks.interval * 2 + checks.timeout,

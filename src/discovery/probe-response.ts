@@ -11,9 +11,14 @@
 // /replica?lag=N answers 503 when the replica is over the limit, but also when it is tagged
 // noloadbalance, not running, or not a replica. A 503 whose body says a running replica without
 // noloadbalance can only be the lag limit: that is `lagging` (drain instead of kill).
+//
+// /sync and /read-only (issue 13) answer like /replica (same lag and noloadbalance rules) for
+// a replica; /sync only on a synchronous standby (the body says "sync_standby": true), so a 503
+// from a running replica is lag only when the body also says it is one. /read-only answers 200
+// on the leader whatever its tags.
 import { isRecord, normalizeRole, parseJsonObject, pythonTruthy } from './patroni-member.js';
 
-export type CheckKind = 'primary' | 'replica';
+export type CheckKind = 'primary' | 'replica' | 'sync' | 'read_only';
 
 export interface ProbeVerdict {
   readonly ok: boolean;
@@ -27,6 +32,7 @@ interface Body {
   role: string | null;
   state: string | null;
   noloadbalance: boolean;
+  syncStandby: boolean;
 }
 
 function parseBody(text: string | null): Body | null {
@@ -39,6 +45,7 @@ function parseBody(text: string | null): Body | null {
     role: typeof obj.role === 'string' ? obj.role : null,
     state: typeof obj.state === 'string' ? obj.state : null,
     noloadbalance: pythonTruthy(tags.noloadbalance),
+    syncStandby: obj.sync_standby === true,
   };
 }
 
@@ -66,6 +73,6 @@ export function interpretProbe(
     return { ok: true, error: null, lagging: false, role, state };
   }
   if (status === 200) return { ok: true, error: null, lagging: false, role, state };
-  const lagging = hasLagLimit && b !== null && role === 'replica' && state === 'running' && !b.noloadbalance;
+  const lagging = hasLagLimit && b !== null && role === 'replica' && state === 'running' && !b.noloadbalance && (kind !== 'sync' || b.syncStandby);
   return fail(lagging ? 'over lag limit' : '503', lagging);
 }

@@ -10,6 +10,8 @@
 // fall) is re-probed every checks.fastinter, HAProxy's name, which defaults to the interval: a
 // healthy primary survives a REST outage of up to fall × fastinter (issue 10, defect 1).
 //
+// /sync and /read-only (issue 13) are only probed when a sync or read_only listener needs them.
+//
 // /primary, not /master: Patroni 3.0.2 routes any path containing "primary" or "master" to the
 // same status (patroni/api.py do_GET), and 4.x dropped nothing for /primary.
 import { Agent, request } from 'undici';
@@ -42,6 +44,9 @@ export interface ProberOptions {
   readonly checks: ChecksConfig;
   /** Distinct max_lag of the replica listeners (null = no limit → plain /replica). */
   readonly replicaLags: readonly (number | null)[];
+  /** The same for the sync listeners (/sync) and the read_only listeners (/read-only); default none. */
+  readonly syncLags?: readonly (number | null)[];
+  readonly readOnlyLags?: readonly (number | null)[];
   readonly log: Logger;
   /** Called after each probe result was recorded. */
   readonly onResult: (member: string) => void;
@@ -63,22 +68,36 @@ interface MemberState {
   readonly api: string | null;
   primary: CheckRecord;
   replica: Map<string, CheckRecord>;
+  sync: Map<string, CheckRecord>;
+  readOnly: Map<string, CheckRecord>;
   inflight: boolean;
   again: boolean;
   timer: NodeJS.Timeout | null;
 }
 
-/** The checks one member gets, from the replica listeners' distinct max_lag values. */
-export function checksFor(replicaLags: readonly (number | null)[]): Check[] {
+const PATHS: Readonly<Record<Exclude<CheckKind, 'primary'>, string>> = { replica: '/replica', sync: '/sync', read_only: '/read-only' };
+
+/** The checks one member gets, from the listeners' distinct max_lag values per role. */
+export function checksFor(replicaLags: readonly (number | null)[], syncLags: readonly (number | null)[] = [], readOnlyLags: readonly (number | null)[] = []): Check[] {
   const checks: Check[] = [{ id: 'primary', kind: 'primary', path: '/primary', lagLimit: false }];
-  const seen = new Set<string>();
-  for (const lag of replicaLags) {
-    const key = replicaCheckKey(lag);
-    if (seen.has(key)) continue;
-    seen.add(key);
-    checks.push({ id: key, kind: 'replica', path: lag === null ? '/replica' : `/replica?lag=${lag}`, lagLimit: lag !== null });
-  }
+  const add = (kind: Exclude<CheckKind, 'primary'>, lags: readonly (number | null)[]): void => {
+    const seen = new Set<string>();
+    for (const lag of lags) {
+      const key = replicaCheckKey(lag);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      checks.push({ id: key, kind, path: lag === null ? PATHS[kind] : `${PATHS[kind]}?lag=${lag}`, lagLimit: lag !== null });
+    }
+  };
+  add('replica', replicaLags);
+  add('sync', syncLags);
+  add('read_only', readOnlyLags);
   return checks;
+}
+
+/** The name of a check in probe events and metrics: primary, replica:<key>, sync:<key>, read_only:<key>. */
+export function checkName(check: { readonly kind: CheckKind; readonly id: string }): string {
+  return check.kind === 'primary' ? 'primary' : `${check.kind}:${check.id}`;
 }
 
 /** A short reason for a failed request: "timeout", "ECONNREFUSED", ... */
@@ -109,7 +128,12 @@ export function tlsOptions(tls: ChecksConfig['tls']): { ca?: string; cert?: stri
 
 function inTransition(m: MemberState): boolean {
   const moving = (c: CheckRecord): boolean => c.lastOk !== null && c.lastOk !== c.up;
-  return moving(m.primary) || [...m.replica.values()].some(moving);
+  return moving(m.primary) || [m.replica, m.sync, m.readOnly].some((records) => [...records.values()].some(moving));
+}
+
+/** Where a member keeps the records of one kind of keyed check. */
+function recordsOf(m: MemberState, kind: Exclude<CheckKind, 'primary'>): Map<string, CheckRecord> {
+  return kind === 'replica' ? m.replica : kind === 'sync' ? m.sync : m.readOnly;
 }
 
 export class Prober {
@@ -125,13 +149,18 @@ export class Prober {
   constructor(opts: ProberOptions) {
     this.opts = opts;
     this.now = opts.now ?? Date.now;
-    this.checks = checksFor(opts.replicaLags);
-    this.replicaKeyList = this.checks.filter((c) => c.kind === 'replica').map((c) => c.id);
+    this.checks = checksFor(opts.replicaLags, opts.syncLags, opts.readOnlyLags);
+    this.replicaKeyList = this.keysOf('replica');
   }
 
   /** Replica check keys every member has (fixed at construction). */
   replicaKeys(): readonly string[] {
     return this.replicaKeyList;
+  }
+
+  /** Keys of the sync (or read_only) checks every member has; empty when no listener needs them. */
+  keysOf(kind: Exclude<CheckKind, 'primary'>): readonly string[] {
+    return this.checks.filter((c) => c.kind === kind).map((c) => c.id);
   }
 
   start(): void {
@@ -166,7 +195,7 @@ export class Prober {
     }
     for (const t of targets) {
       if (this.members.has(t.name)) continue;
-      const m: MemberState = { name: t.name, api: t.api, primary: initialCheck, replica: new Map(), inflight: false, again: false, timer: null };
+      const m: MemberState = { name: t.name, api: t.api, primary: initialCheck, replica: new Map(), sync: new Map(), readOnly: new Map(), inflight: false, again: false, timer: null };
       this.members.set(t.name, m);
       if (this.agent) this.round(m, 'all');
     }
@@ -195,7 +224,7 @@ export class Prober {
 
   records(): ReadonlyMap<string, MemberChecks> {
     const out = new Map<string, MemberChecks>();
-    for (const [name, m] of this.members) out.set(name, { primary: m.primary, replica: new Map(m.replica) });
+    for (const [name, m] of this.members) out.set(name, { primary: m.primary, replica: new Map(m.replica), sync: new Map(m.sync), readOnly: new Map(m.readOnly) });
     return out;
   }
 
@@ -265,9 +294,11 @@ export class Prober {
     const extra = { status, error: v.error, lagging: v.lagging, role: v.role, state: v.state, startedAt };
     const at = this.now();
     if (check.kind === 'primary') m.primary = nextCheckState(m.primary, v.ok, at, rise, fall, extra);
-    else m.replica.set(check.id, nextCheckState(m.replica.get(check.id) ?? initialCheck, v.ok, at, rise, fall, extra));
-    const checkName = check.kind === 'primary' ? 'primary' : `replica:${check.id}`;
-    this.opts.onProbe?.({ member: m.name, check: checkName, ms, ok: v.ok, status, error: v.error });
+    else {
+      const records = recordsOf(m, check.kind);
+      records.set(check.id, nextCheckState(records.get(check.id) ?? initialCheck, v.ok, at, rise, fall, extra));
+    }
+    this.opts.onProbe?.({ member: m.name, check: checkName(check), ms, ok: v.ok, status, error: v.error });
     this.opts.onResult(m.name);
   }
 

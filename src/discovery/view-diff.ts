@@ -10,11 +10,17 @@ function stableCheck(c: CheckStatus): unknown {
   return [c.up, c.lastOk, c.lastStatus, c.stale, c.lagging, c.error];
 }
 
-function stableMember(m: MemberView): unknown {
-  const replica = Object.keys(m.replica_checks)
+function stableChecks(checks: Readonly<Record<string, CheckStatus>> | undefined): unknown {
+  if (checks === undefined) return null;
+  return Object.keys(checks)
     .sort()
-    .map((k) => [k, stableCheck(m.replica_checks[k] as CheckStatus)]);
-  return [m.name, m.host, m.port, m.api, m.role, m.state, m.timeline, m.lag_bytes, m.tags, m.noloadbalance, m.in_dcs, m.leader_key, stableCheck(m.primary_check), replica];
+    .map((k) => [k, stableCheck(checks[k] as CheckStatus)]);
+}
+
+function stableMember(m: MemberView): unknown {
+  const replica = stableChecks(m.replica_checks);
+  const roles = [m.sync_standby ?? null, stableChecks(m.sync_checks), stableChecks(m.read_only_checks)];
+  return [m.name, m.host, m.port, m.api, m.role, m.state, m.timeline, m.lag_bytes, m.tags, m.noloadbalance, m.in_dcs, m.leader_key, stableCheck(m.primary_check), replica, roles];
 }
 
 /** A JSON key of everything in the view that matters to consumers. */
@@ -27,6 +33,7 @@ export function contentKey(v: ClusterView): string {
     v.primary,
     v.primary_reason,
     v.members.map(stableMember),
+    v.switchover ?? null,
   ]);
 }
 
@@ -60,6 +67,8 @@ export function checkTransitions(prev: ClusterView, next: ClusterView): CheckTra
     }
     const pairs: [string, CheckStatus | undefined, CheckStatus][] = [['primary', old?.primary_check, m.primary_check]];
     for (const [key, c] of Object.entries(m.replica_checks)) pairs.push([`replica:${key}`, old?.replica_checks[key], c]);
+    for (const [key, c] of Object.entries(m.sync_checks ?? {})) pairs.push([`sync:${key}`, old?.sync_checks?.[key], c]);
+    for (const [key, c] of Object.entries(m.read_only_checks ?? {})) pairs.push([`read_only:${key}`, old?.read_only_checks?.[key], c]);
     for (const [check, was, now] of pairs) {
       const wasUp = was?.up ?? false;
       if (wasUp !== now.up) {

@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import { ADMIN_STATES, adminStateOf } from '../routing/eligible.js';
 import type { AdminState, ReloadReply, RouterControl } from './types.js';
 import { challenge, TokenCheck } from './admin-auth.js';
+import { bodyDuration, registerMaintenanceRoutes } from './admin-maintenance-routes.js';
 
 export interface AdminRoutesOptions {
   /** The config as of now (static members are admin targets too). */
@@ -17,6 +18,8 @@ export interface AdminRoutesOptions {
   readonly logger: Logger;
   /** POST /admin/reload (the SIGHUP handler); absent: 501. */
   readonly reload?: () => Promise<ReloadReply>;
+  /** Exact paths on the same socket that guard themselves (POST /quitquitquit): no token asked. */
+  readonly open?: readonly string[];
 }
 
 
@@ -37,7 +40,9 @@ export function registerAdminRoutes(app: FastifyInstance, opts: AdminRoutesOptio
 
   // onRequest runs for unknown routes too, so without a token nothing can be learnt, not even
   // which paths exist.
+  const open = new Set(opts.open ?? []);
   app.addHook('onRequest', async (req, reply) => {
+    if (open.has(req.url)) return;
     const auth = currentTokens().check(req.headers.authorization);
     if (auth.ok) return;
     logger.warn({ event: 'admin_auth_failed', remote: req.ip, method: req.method, url: req.url, why: auth.why }, 'admin API: request refused');
@@ -66,7 +71,7 @@ export function registerAdminRoutes(app: FastifyInstance, opts: AdminRoutesOptio
     const states = control.adminStates();
     const backends = Object.create(null) as Record<string, AdminState>;
     for (const name of [...knownMembers()].sort()) backends[name] = adminStateOf(states, name);
-    return { backends };
+    return { backends, drain_deadlines: control.drainDeadlines() };
   });
 
   app.post<{ Params: { member: string } }>('/admin/backends/:member/state', async (req, reply) => {
@@ -76,14 +81,21 @@ export function registerAdminRoutes(app: FastifyInstance, opts: AdminRoutesOptio
     if (!ADMIN_STATES.includes(state as AdminState)) {
       return reply.code(400).send({ error: 'bad_request', message: `body must be {"state": "ready" | "drain" | "maint"}` });
     }
+    // Issue 13: {"state":"drain","timeout":"5m"} closes what is left after the deadline.
+    const timeout = bodyDuration(req.body, 'timeout');
+    if (!timeout.ok) return reply.code(400).send({ error: 'bad_request', message: timeout.message });
+    if (timeout.ms !== null && state !== 'drain') return reply.code(400).send({ error: 'bad_request', message: `"timeout" only applies to "drain"` });
     const previous = adminStateOf(control.adminStates(), member);
-    control.setAdminState(member, state as AdminState);
+    control.setAdminState(member, state as AdminState, timeout.ms === null ? {} : { timeoutMs: timeout.ms });
+    const deadline = Object.hasOwn(control.drainDeadlines(), member) ? (control.drainDeadlines()[member] ?? null) : null;
     logger.info(
-      { event: 'admin_set_state', member, state, previous, remote: req.ip },
+      { event: 'admin_set_state', member, state, previous, timeout_ms: timeout.ms, remote: req.ip },
       `admin API: ${member} set to ${String(state)} (was ${previous}) by ${req.ip}`,
     );
-    return { member, state, previous };
+    return { member, state, previous, deadline_at: deadline };
   });
+
+  registerMaintenanceRoutes(app, control, logger);
 
   // Like SIGHUP: re-read the config file, validate it, apply it; the answer says what happened.
   app.post('/admin/reload', async (req, reply) => {

@@ -42,6 +42,9 @@ function replicaReadiness(s: StatsSnapshot): Verdict {
 }
 
 export function listenerHealth(row: ListenerRow): Verdict {
+  // Issue 13: a paused listener answers 503 so a load balancer in front moves new flows to
+  // another router while this one holds its clients.
+  if (row.paused) return { ok: false, reason: `listener ${row.name} is paused by the operator` };
   const up = row.backends.filter((b) => b.state === 'UP').map((b) => b.name);
   if (row.can_route) return { ok: true, reason: `can route (${up.length > 0 ? `up: ${up.join(', ')}` : 'fallback'})` };
   return { ok: false, reason: `no backend to route to on ${row.name} (${row.role})` };

@@ -12,6 +12,8 @@ import { formatBind } from '../config/units.js';
 import type { ReloadReply, RouterControl } from './types.js';
 import { registerPublicRoutes } from './public-routes.js';
 import { registerAdminRoutes } from './admin-routes.js';
+import { QUIT_PATH, registerQuitRoute } from './quit-route.js';
+import { adminSocketOn } from '../config/normalize-surface.js';
 
 export interface HttpServerOptions {
   /** The config the sockets are bound with (http.bind, admin.bind, and whether admin is on). */
@@ -22,6 +24,8 @@ export interface HttpServerOptions {
   readonly logger: Logger;
   /** POST /admin/reload: re-read the config file and apply it (Router.reloadFile, what SIGHUP runs). */
   readonly reload?: () => Promise<ReloadReply>;
+  /** POST /quitquitquit (admin.quitquitquit): drain and exit as on SIGTERM. */
+  readonly quit?: () => void;
 }
 
 export interface HttpAddresses {
@@ -31,7 +35,7 @@ export interface HttpAddresses {
 
 export class HttpServer {
   readonly http: FastifyInstance;
-  /** null while the admin API is off (no admin.token). */
+  /** null while nothing is served on admin.bind (no admin.token, no admin.quitquitquit). */
   readonly admin: FastifyInstance | null;
   private readonly logger: Logger;
   private started = false;
@@ -44,10 +48,12 @@ export class HttpServer {
     this.http = createApp(this.logger);
     registerPublicRoutes(this.http, { http: () => current().http, control, logger: this.logger });
     const token = config.admin.token;
-    if (token === null) {
-      this.admin = null;
-    } else {
-      this.admin = createApp(this.logger);
+    this.admin = adminSocketOn(config.admin) ? createApp(this.logger) : null;
+    // Registered before the admin API's token hook: the quit route is guarded by the peer
+    // address instead, and the hook lets it through (admin-routes.ts, `open`).
+    const quit = opts.quit;
+    if (this.admin && config.admin.quitquitquit && quit) registerQuitRoute(this.admin, { quit, logger: this.logger });
+    if (this.admin && token !== null) {
       // A reload rotates the token at once; one that removes it keeps the API (and the last
       // token) until a restart, like the socket.
       let lastToken = token;
@@ -57,6 +63,7 @@ export class HttpServer {
         control,
         logger: this.logger,
         ...(opts.reload ? { reload: opts.reload } : {}),
+        open: config.admin.quitquitquit ? [QUIT_PATH] : [],
       });
     }
   }
@@ -74,7 +81,7 @@ export class HttpServer {
     const a = this.addresses();
     this.logger.info(
       { event: 'http_started', http: formatBind(a.http), admin: a.admin ? formatBind(a.admin) : null },
-      a.admin ? 'HTTP surface and admin API listening' : 'HTTP surface listening (admin API off: no admin.token)',
+      a.admin ? 'HTTP surface and admin socket listening' : 'HTTP surface listening (admin API off: no admin.token)',
     );
   }
 

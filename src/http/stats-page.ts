@@ -61,8 +61,23 @@ function summary(s: StatsSnapshot): SafeHtml {
 <tr><th>Leader key</th><td>${s.leader_key ?? html`<span class="muted">none</span>`}</td></tr>
 <tr><th>Last leader change</th><td>${last ? `${formatAgo(last.at, s.at)} (${formatTimestamp(last.at)})` : html`<span class="muted">none since start</span>`}</td></tr>
 <tr><th>Time without primary</th><td>${formatElapsed(s.no_primary_ms_total)} <span class="muted">in total since start</span></td></tr>
+${switchoverRow(s)}
 <tr><th>etcd</th><td>${etcdState(s)}</td></tr>
 </table>`;
+}
+
+/** Issue 13: Patroni's pending switchover, and whether new RW sessions wait for it. */
+function switchoverRow(s: StatsSnapshot): SafeHtml | null {
+  const sw = s.switchover;
+  if (!sw) return null;
+  const who = html`${sw.from ?? s.leader_key ?? '?'} → ${sw.to ?? 'any replica'}`;
+  const when =
+    sw.holding_since !== null
+      ? html`<span class="badge bad">holding new RW sessions</span> for ${formatElapsed(s.at - sw.holding_since)}`
+      : sw.scheduled_at !== null && sw.scheduled_at > s.at
+        ? html`scheduled at ${formatTimestamp(sw.scheduled_at)}`
+        : html`<span class="muted">announced ${formatAgo(sw.announced_at, s.at)}</span>`;
+  return html`<tr><th>Switchover</th><td>${who} · ${when}</td></tr>`;
 }
 
 function etcdState(s: StatsSnapshot): SafeHtml {
@@ -77,7 +92,11 @@ function etcdState(s: StatsSnapshot): SafeHtml {
 function listenerSection(now: number) {
   return (l: ListenerRow): SafeHtml => {
     const t = l.traffic;
-    const routes = l.can_route ? html`<span class="badge ok">can route</span>` : html`<span class="badge bad">cannot route</span>`;
+    const routes = l.paused
+      ? html`<span class="badge bad">paused</span> <small>${formatAgo(l.paused.since, now)}, clients wait up to ${formatElapsed(l.paused.hold_ms)}</small>`
+      : l.can_route
+        ? html`<span class="badge ok">can route</span>`
+        : html`<span class="badge bad">cannot route</span>`;
     return html`<h2>${l.name} <small>${l.bind} · role ${l.role}</small> ${routes}</h2>
 <table class="backends" data-listener="${l.name}">
 <thead>
@@ -101,7 +120,8 @@ function byReason(label: string, counts: Readonly<Record<string, number>>): Safe
 
 function backendRow(b: BackendRow, now: number): SafeHtml {
   const tr = b.traffic;
-  const admin = b.admin_state !== 'ready' ? html` <small>(admin ${b.admin_state})</small>` : null;
+  const deadline = b.drain_deadline_at ? html`, sessions closed at ${formatTimestamp(b.drain_deadline_at)}` : null;
+  const admin = b.admin_state !== 'ready' ? html` <small>(admin ${b.admin_state}${deadline})</small>` : null;
   const changed = b.last_change_at === null ? html`<span class="muted">-</span>` : html`${formatAgo(b.last_change_at, now)} <small>${formatTimestamp(b.last_change_at)}</small>`;
   // Bytes, not MB as in `patronictl list`: a page has room for "312 B", which MB rounds to 0.
   const lag = b.lag_bytes === null ? '' : formatBytes(b.lag_bytes);
@@ -114,7 +134,7 @@ function leaderHistory(s: StatsSnapshot): SafeHtml {
   if (rows.length === 0) return html`<h2>Leader history</h2><p class="muted">no change of the confirmed primary since start</p>`;
   return html`<h2>Leader history <small>newest first, last ${rows.length}</small></h2>
 <table class="history">
-<thead><tr><th>Time</th><th>Change</th><th class="num">Outage</th><th>Reason</th><th class="num">Generation</th></tr></thead>
+<thead><tr><th>Time</th><th>Change</th><th class="num">Outage</th><th class="num">Held</th><th>Reason</th><th class="num">Generation</th></tr></thead>
 <tbody>
 ${rows.map((c) => changeRow(c, s.at))}
 </tbody>
@@ -124,7 +144,9 @@ ${rows.map((c) => changeRow(c, s.at))}
 function changeRow(c: LeaderChange, now: number): SafeHtml {
   const who = (name: string | null): SafeHtml => (name === null ? html`<span class="muted">none</span>` : html`${name}`);
   const outage = c.outage_ms === null ? html`<span class="muted">-</span>` : formatElapsed(c.outage_ms);
-  return html`<tr><td>${formatTimestamp(c.at)} <small>${formatAgo(c.at, now)}</small></td><td>${who(c.from)} → ${who(c.to)}</td><td class="num">${outage}</td><td>${c.reason}</td><td class="num">${c.generation}</td></tr>
+  // Issue 13: how long a switchover held new RW sessions, and how many clients waited.
+  const held = c.held_ms === undefined ? html`<span class="muted">-</span>` : html`${formatElapsed(c.held_ms)} <small>${c.held_clients ?? 0} clients</small>`;
+  return html`<tr><td>${formatTimestamp(c.at)} <small>${formatAgo(c.at, now)}</small></td><td>${who(c.from)} → ${who(c.to)}</td><td class="num">${outage}</td><td class="num">${held}</td><td>${c.reason}</td><td class="num">${c.generation}</td></tr>
 `;
 }
 

@@ -6,6 +6,7 @@
 // primary yet, but the cluster had one all along.
 import type { ClusterView } from '../view/cluster-view.js';
 import type { LeaderChange } from '../http/types.js';
+import { abandonedEntry, heldFields, switchoverStart, type TrackedSwitchover } from './switchover-history.js';
 
 export const LEADER_HISTORY_MAX = 20;
 
@@ -23,6 +24,8 @@ export interface LeaderHistoryState {
   readonly noPrimaryMs: number;
   /** Times the confirmed primary became a different member than `lastConfirmed`. */
   readonly leaderChanges: number;
+  /** A switchover new RW sessions are held for (switchover-history.ts); null when none. */
+  readonly switchover?: TrackedSwitchover | null;
 }
 
 export const INITIAL_LEADER_HISTORY: LeaderHistoryState = Object.freeze({
@@ -33,15 +36,33 @@ export const INITIAL_LEADER_HISTORY: LeaderHistoryState = Object.freeze({
   outageStartedAt: null,
   noPrimaryMs: 0,
   leaderChanges: 0,
+  switchover: null,
 });
 
 function push(changes: readonly LeaderChange[], change: LeaderChange): readonly LeaderChange[] {
   return Object.freeze([Object.freeze(change), ...changes.slice(0, LEADER_HISTORY_MAX - 1)]);
 }
 
-/** Takes one view (ignored unless newer than the last one taken). */
-export function nextLeaderHistory(state: LeaderHistoryState, view: ClusterView, now: number): LeaderHistoryState {
+/**
+ * Takes one view (ignored unless newer than the last one taken). `heldTotal`: the primary
+ * listeners' held_total now, to count the clients a switchover held.
+ */
+export function nextLeaderHistory(state: LeaderHistoryState, view: ClusterView, now: number, heldTotal = 0): LeaderHistoryState {
   if (view.generation <= state.generation) return state;
+  const tracked = state.switchover ?? switchoverStart(view, state.lastConfirmed, now, heldTotal);
+  const next = primaryStep({ ...state, switchover: tracked }, view, now);
+  if (!tracked) return next;
+  const added = next.changes !== state.changes ? next.changes[0] : undefined;
+  if (added && added.to !== null) {
+    // The next confirmed primary ends the hold: that change carries the held time.
+    const annotated = Object.freeze({ ...added, ...heldFields(tracked, now, heldTotal) });
+    return { ...next, switchover: null, changes: Object.freeze([annotated, ...next.changes.slice(1)]) };
+  }
+  const abandoned = added ? null : abandonedEntry(tracked, view, now, heldTotal);
+  return abandoned ? { ...next, switchover: null, changes: push(next.changes, abandoned) } : next;
+}
+
+function primaryStep(state: LeaderHistoryState, view: ClusterView, now: number): LeaderHistoryState {
   const to = view.primary;
   const from = state.primary;
   if (to === from) return { ...state, generation: view.generation };
@@ -76,11 +97,24 @@ export function noPrimaryMsTotal(state: LeaderHistoryState, now: number): number
   return state.noPrimaryMs + (state.outageStartedAt === null ? 0 : Math.max(0, now - state.outageStartedAt));
 }
 
-/** What one step did, for the exporter: a leader change (+1) and/or an outage that ended. */
-export function leaderStep(prev: LeaderHistoryState, next: LeaderHistoryState): { leaderChanged: boolean; outageEndedMs: number | null } {
+export interface LeaderStep {
+  readonly leaderChanged: boolean;
+  readonly outageEndedMs: number | null;
+  /** A switchover hold that began with this step. */
+  readonly switchoverStarted: TrackedSwitchover | null;
+  /** The change that ended a switchover hold (it has held_ms), completed or abandoned (from === to). */
+  readonly switchoverEnded: LeaderChange | null;
+}
+
+/** What one step did, for the exporter and the log: a leader change (+1), an outage that ended, a switchover hold. */
+export function leaderStep(prev: LeaderHistoryState, next: LeaderHistoryState): LeaderStep {
   const added = next.changes !== prev.changes ? next.changes[0] : undefined;
+  const sw = next.switchover ?? null;
   return {
     leaderChanged: next.leaderChanges > prev.leaderChanges,
-    outageEndedMs: added && added.to !== null ? added.outage_ms : null,
+    // An abandoned switchover's entry (from === to) ends no outage.
+    outageEndedMs: added && added.to !== null && added.from !== added.to ? added.outage_ms : null,
+    switchoverStarted: sw !== null && sw !== (prev.switchover ?? null) ? sw : null,
+    switchoverEnded: added?.held_ms !== undefined ? added : null,
   };
 }

@@ -237,6 +237,40 @@ export function declareMetrics(opts: MetricsOptions) {
       registers: etcdRegisters,
       ...sampled,
     }),
+    // ---- the process layout ------------------------------------------------------------------
+    workerRespawns: new Counter({
+      name: 'pgrouter_worker_respawns_total',
+      help: 'Data-path worker processes that exited unasked and were replaced (workers > 1; always 0 with workers: 1).',
+      registers,
+      ...sampled,
+    }),
+    // ---- planned maintenance (issue 13) -------------------------------------------------------
+    listenerPaused: new Gauge({
+      name: 'pgrouter_listener_paused',
+      help: '1 while the operator has paused the listener (new clients held, /health/<listener> 503), else 0.',
+      labelNames: L,
+      registers,
+      ...sampled,
+    }),
+    listenerHeldTotal: new Counter({
+      name: 'pgrouter_listener_held_sessions_total',
+      help: 'Clients held for a backend (no backend, a switchover, a paused listener), each counted once.',
+      labelNames: L,
+      registers,
+      ...sampled,
+    }),
+    switchoverHold: new Histogram({
+      name: 'pgrouter_cluster_switchover_hold_seconds',
+      help: 'How long new RW sessions were held for each switchover (announced and due until the new leader was confirmed, or Patroni gave up).',
+      buckets: OUTAGE_BUCKETS,
+      registers,
+    }),
+    switchovers: new Counter({
+      name: 'pgrouter_cluster_switchovers_total',
+      help: 'Switchovers new RW sessions were held for, by outcome (completed, abandoned).',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
 
     // ---- faults (issue 10) ------------------------------------------------------------------
     discoveryErrors: new Counter({

@@ -19,7 +19,8 @@ import type { ClusterView, EtcdStatus } from '../view/cluster-view.js';
 import type { BackendState } from '../http/types.js';
 import type { RefusalReason } from '../sessions/close-reason.js';
 import type { ListenerTraffic } from '../sessions/types.js';
-import { INITIAL_LEADER_HISTORY, leaderStep, nextLeaderHistory, noPrimaryMsTotal, type LeaderHistoryState } from './leader-history.js';
+import type { PausedListeners } from '../routing/pause.js';
+import { INITIAL_LEADER_HISTORY, leaderStep, nextLeaderHistory, noPrimaryMsTotal, type LeaderHistoryState, type LeaderStep } from './leader-history.js';
 import { declareMetrics, type Metrics } from './metrics.js';
 import { backendKey } from './stats-snapshot.js';
 
@@ -31,6 +32,10 @@ export interface MetricsSources {
   traffic(): Readonly<Record<string, ListenerTraffic>>;
   /** Live etcd status (null in static mode). */
   etcd(): EtcdStatus | null;
+  /** Worker processes replaced after a crash (cluster mode; 0 otherwise). */
+  workerRespawns(): number;
+  /** The operator's paused listeners (issue 13); absent: none. */
+  paused?(): PausedListeners;
 }
 
 export interface RouterMetricsOptions {
@@ -83,15 +88,23 @@ export class RouterMetrics {
     this.sources = sources;
   }
 
-  /** Takes every published view, in order (older generations are ignored). */
-  observeView(view: ClusterView, now: number): void {
-    if (this.view && view.generation <= this.view.generation) return;
+  /**
+   * Takes every published view, in order (older generations are ignored); returns what it did
+   * to the leader history (null: ignored). `heldTotal`: held_total of the primary listeners now.
+   */
+  observeView(view: ClusterView, now: number, heldTotal = 0): LeaderStep | null {
+    if (this.view && view.generation <= this.view.generation) return null;
     this.view = view;
     const prev = this.history;
-    this.history = nextLeaderHistory(prev, view, now);
+    this.history = nextLeaderHistory(prev, view, now, heldTotal);
     const step = leaderStep(prev, this.history);
     if (step.leaderChanged) this.m.leaderChanges.inc();
     if (step.outageEndedMs !== null) this.m.outageDuration.observe(step.outageEndedMs / 1000);
+    const ended = step.switchoverEnded;
+    if (ended) {
+      this.m.switchoverHold.observe((ended.held_ms ?? 0) / 1000);
+      this.m.switchovers.inc({ outcome: ended.from === ended.to ? 'abandoned' : 'completed' });
+    }
     this.m.primaryConfirmed.set(view.primary === null ? 0 : 1);
     this.m.viewGeneration.set(view.generation);
     const { backendRole, backendReplicationLag } = this.m;
@@ -102,6 +115,7 @@ export class RouterMetrics {
       backendRole.set({ backend: member.name, role: member.role }, 1);
       if (member.lag_bytes !== null) backendReplicationLag.set({ backend: member.name }, member.lag_bytes);
     }
+    return step;
   }
 
   /**
@@ -166,12 +180,20 @@ export class RouterMetrics {
       if (etcd.last_resync_at !== null) m.etcdLastResync.set(etcd.last_resync_at / 1000);
     }
     this.sampleTraffic(src?.listeners() ?? [], src?.traffic() ?? {});
+    m.workerRespawns.reset();
+    m.workerRespawns.inc(src?.workerRespawns() ?? 0);
+    this.samplePaused(src?.listeners() ?? [], src?.paused?.() ?? {});
+  }
+
+  private samplePaused(listeners: readonly string[], paused: PausedListeners): void {
+    this.m.listenerPaused.reset();
+    for (const listener of listeners) this.m.listenerPaused.set({ listener }, Object.prototype.hasOwnProperty.call(paused, listener) ? 1 : 0);
   }
 
   private sampleTraffic(listeners: readonly string[], traffic: Readonly<Record<string, ListenerTraffic>>): void {
     const m = this.m;
     const all = [
-      m.listenerCurrentSessions, m.listenerSessions, m.listenerQueuedSessions, m.listenerHeldSessions, m.listenerRefusals, m.listenerClosedSessions,
+      m.listenerCurrentSessions, m.listenerSessions, m.listenerQueuedSessions, m.listenerHeldSessions, m.listenerHeldTotal, m.listenerRefusals, m.listenerClosedSessions,
       m.listenerInBytes, m.listenerOutBytes, m.cancelRequests, m.backendCurrentSessions, m.backendMaxSessions,
       m.backendSessions, m.backendConnectErrors, m.backendKilledSessions, m.backendInBytes, m.backendOutBytes,
     ];
@@ -185,6 +207,7 @@ export class RouterMetrics {
       m.listenerSessions.inc(L, t?.total ?? 0);
       m.listenerQueuedSessions.set(L, t?.queued ?? 0);
       m.listenerHeldSessions.set(L, t?.held ?? 0);
+      m.listenerHeldTotal.inc(L, t?.held_total ?? 0);
       m.listenerInBytes.inc(L, t?.bytes_in ?? 0);
       m.listenerOutBytes.inc(L, t?.bytes_out ?? 0);
       const refusals = { ...Object.fromEntries(KNOWN_REFUSALS.map((r) => [r, 0])), ...t?.refusals };

@@ -3,10 +3,12 @@
 // listener, with the reason an operator needs to act on it.
 import type { ListenerConfig } from '../config/types.js';
 import { hostPort } from '../config/units.js';
-import { replicaCheckKey, type ClusterView, type EtcdStatus, type MemberView } from '../view/cluster-view.js';
+import { replicaCheckKey, type CheckStatus, type ClusterView, type EtcdStatus, type MemberView } from '../view/cluster-view.js';
 import type { BackendRow, BackendState, ListenerRow, StatsSnapshot } from '../http/types.js';
 import type { BackendTraffic, ListenerTraffic } from '../sessions/types.js';
 import { adminStateOf, eligibleBackends, type AdminStates } from '../routing/eligible.js';
+import { NO_PAUSES, pauseOf, type PausedListeners } from '../routing/pause.js';
+import { switchoverDueSince, switchoverHold } from '../routing/switchover.js';
 import { noPrimaryMsTotal, type LeaderHistoryState } from './leader-history.js';
 
 export interface BackendStatus {
@@ -21,6 +23,14 @@ export function backendKey(listener: string, backend: string): string {
   return `${listener}/${backend}`;
 }
 
+/** The check that decides a non-primary member on this listener, and its path for reasons. */
+function roleCheck(listener: ListenerConfig, m: MemberView): { check: CheckStatus | undefined; path: string } {
+  const key = replicaCheckKey(listener.max_lag);
+  if (listener.role === 'sync') return { check: m.sync_checks?.[key], path: '/sync' };
+  if (listener.role === 'read_only') return { check: m.read_only_checks?.[key], path: '/read-only' };
+  return { check: m.replica_checks[key], path: '/replica' };
+}
+
 function downReason(view: ClusterView, listener: ListenerConfig, m: MemberView): string {
   if (listener.role === 'primary') {
     if (m.leader_key) return m.primary_check.up ? 'leader key holder, not confirmed' : `leader key holder, /primary ${m.primary_check.error ?? 'not up yet'}`;
@@ -28,36 +38,49 @@ function downReason(view: ClusterView, listener: ListenerConfig, m: MemberView):
   }
   if (m.name === view.primary) return listener.fallback === 'primary' ? 'primary (fallback only when no replica is fit)' : 'is the primary';
   if (m.noloadbalance) return 'tagged noloadbalance';
-  const check = m.replica_checks[replicaCheckKey(listener.max_lag)];
+  if (listener.role === 'sync' && view.mode === 'etcd' && m.sync_standby !== true) return 'not a synchronous standby';
+  const { check, path } = roleCheck(listener, m);
   if (!check) return 'not probed yet';
   if (check.stale) return 'probe result stale';
   if (check.lagging) return 'lagging';
-  return `/replica ${check.error ?? 'not up yet'}`;
+  return `${path} ${check.error ?? 'not up yet'}`;
 }
 
-/** HAProxy-style state of `m` for new sessions of `listener`, and why. */
-export function backendStatus(view: ClusterView, listener: ListenerConfig, m: MemberView, adminStates: AdminStates, eligible?: readonly string[]): BackendStatus {
+/** HAProxy-style state of `m` for new sessions of `listener`, and why. `now` (default view.at) decides a switchover's hold. */
+export function backendStatus(
+  view: ClusterView,
+  listener: ListenerConfig,
+  m: MemberView,
+  adminStates: AdminStates,
+  eligible?: readonly string[],
+  now: number = view.at,
+): BackendStatus {
   const admin = adminStateOf(adminStates, m.name);
   if (admin === 'maint') return { state: 'MAINT', reason: 'admin maint' };
   if (admin === 'drain') return { state: 'DRAIN', reason: 'admin drain' };
-  if (listener.role === 'replica' && listener.on_lag === 'drain' && m.name !== view.primary) {
-    const check = m.replica_checks[replicaCheckKey(listener.max_lag)];
+  if (listener.role !== 'primary' && listener.on_lag === 'drain' && m.name !== view.primary) {
+    const { check } = roleCheck(listener, m);
     if (check?.lagging === true && !check.up) return { state: 'DRAIN', reason: m.lag_bytes === null ? 'lagging' : `lagging (${m.lag_bytes} bytes)` };
   }
-  const names = eligible ?? eligibleBackends(view, listener, adminStates).members.map((e) => e.name);
+  if (listener.role === 'primary' && switchoverHold(view, now)?.member === m.name) {
+    const to = view.switchover?.to ?? null;
+    return { state: 'DRAIN', reason: `switchover${to === null ? '' : ` to ${to}`} announced: new sessions wait for the new leader` };
+  }
+  const names = eligible ?? eligibleBackends(view, listener, adminStates, now).members.map((e) => e.name);
   if (names.includes(m.name)) {
     if (listener.role === 'primary') return { state: 'UP', reason: view.primary_reason };
-    return { state: 'UP', reason: m.name === view.primary ? 'fallback to the primary: no replica is fit' : 'replica check passed' };
+    if (m.name === view.primary) return { state: 'UP', reason: listener.role === 'read_only' ? 'primary (serves reads too)' : 'fallback to the primary: no replica is fit' };
+    return { state: 'UP', reason: listener.role === 'replica' ? 'replica check passed' : `${roleCheck(listener, m).path} check passed` };
   }
   return { state: 'DOWN', reason: downReason(view, listener, m) };
 }
 
 /** State of every (listener, member) pair, keyed by backendKey(). */
-export function backendStates(view: ClusterView, listeners: readonly ListenerConfig[], adminStates: AdminStates): Record<string, BackendState> {
+export function backendStates(view: ClusterView, listeners: readonly ListenerConfig[], adminStates: AdminStates, now: number = view.at): Record<string, BackendState> {
   const out = Object.create(null) as Record<string, BackendState>;
   for (const l of listeners) {
-    const eligible = eligibleBackends(view, l, adminStates).members.map((e) => e.name);
-    for (const m of view.members) out[backendKey(l.name, m.name)] = backendStatus(view, l, m, adminStates, eligible).state;
+    const eligible = eligibleBackends(view, l, adminStates, now).members.map((e) => e.name);
+    for (const m of view.members) out[backendKey(l.name, m.name)] = backendStatus(view, l, m, adminStates, eligible, now).state;
   }
   return out;
 }
@@ -79,6 +102,9 @@ export interface SnapshotInput {
   readonly lastChanges: Readonly<Record<string, number>>;
   /** Sessions per worker process id. */
   readonly workers: Readonly<Record<string, number>>;
+  /** Issue 13: the operator's paused listeners, and the members whose drain has a deadline (epoch ms). */
+  readonly paused?: PausedListeners;
+  readonly drainDeadlines?: Readonly<Record<string, number>>;
 }
 
 /** `record[key]` when it is an own property: names come from outside (member names, issue 10). */
@@ -93,9 +119,11 @@ function emptyListenerTraffic(): ListenerTraffic {
 function listenerRow(input: SnapshotInput, l: ListenerConfig): ListenerRow {
   const { view, adminStates } = input;
   const traffic = own(input.traffic, l.name) ?? emptyListenerTraffic();
-  const eligible = eligibleBackends(view, l, adminStates).members.map((e) => e.name);
+  const paused = pauseOf(input.paused ?? NO_PAUSES, l.name);
+  const eligible = eligibleBackends(view, l, adminStates, input.now).members.map((e) => e.name);
+  const deadlines = input.drainDeadlines ?? {};
   const rows: BackendRow[] = view.members.map((m) => {
-    const status = backendStatus(view, l, m, adminStates, eligible);
+    const status = backendStatus(view, l, m, adminStates, eligible, input.now);
     return {
       name: m.name,
       address: hostPort(m.host, m.port),
@@ -106,6 +134,7 @@ function listenerRow(input: SnapshotInput, l: ListenerConfig): ListenerRow {
       lag_bytes: m.lag_bytes,
       traffic: own(traffic.backends, m.name) ?? ZERO_TRAFFIC,
       last_change_at: own(input.lastChanges, backendKey(l.name, m.name)) ?? null,
+      drain_deadline_at: own(deadlines, m.name) ?? null,
     };
   });
   // A member that left the view while sessions still run on it stays visible until they end.
@@ -127,10 +156,19 @@ function listenerRow(input: SnapshotInput, l: ListenerConfig): ListenerRow {
     name: l.name,
     bind: own(input.binds, l.name) ?? hostPort(l.bind.host, l.bind.port),
     role: l.role,
-    can_route: eligible.length > 0,
+    can_route: eligible.length > 0 && paused === null,
+    paused,
     traffic,
     backends: rows,
   };
+}
+
+/** The pending switchover, and since when new RW sessions are held for it. */
+function switchoverRow(view: ClusterView, now: number): StatsSnapshot['switchover'] {
+  const intent = view.switchover ?? null;
+  if (intent === null) return null;
+  const holding = switchoverHold(view, now) !== null || (view.primary === null && switchoverDueSince(intent, now) !== null);
+  return { ...intent, holding_since: holding ? switchoverDueSince(intent, now) : null };
 }
 
 export function buildStatsSnapshot(input: SnapshotInput): StatsSnapshot {
@@ -150,5 +188,6 @@ export function buildStatsSnapshot(input: SnapshotInput): StatsSnapshot {
     leader_history: input.history.changes,
     no_primary_ms_total: noPrimaryMsTotal(input.history, input.now),
     workers: input.workers,
+    switchover: switchoverRow(view, input.now),
   };
 }

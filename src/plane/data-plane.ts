@@ -12,6 +12,7 @@ import type { ClusterView } from '../view/cluster-view.js';
 import type { ListenerTraffic, SessionInfo } from '../sessions/types.js';
 import type { Registry } from 'prom-client';
 import type { AdminStates } from '../routing/eligible.js';
+import type { PausedListeners } from '../routing/pause.js';
 import type { KillReason } from '../routing/kill.js';
 
 /** What the Router hands a plane: it observes every probe and every view it routes with. */
@@ -39,9 +40,13 @@ export interface DataPlane {
   addresses(): Record<string, HostPort>;
   /** Per listener: sessions, refusals, closes, backends, and CancelRequests by outcome. */
   traffic(): Record<string, ListenerTraffic>;
+  /** Data-path worker processes that exited unasked and were replaced (always 0 with workers: 1). */
+  workerRespawns(): number;
   /** Sessions per data-path process id. */
   workerSessions(): Record<string, number>;
   setAdminStates(states: AdminStates): void;
+  /** The operator's paused listeners (issue 13), for every data path, present and future. */
+  setPausedListeners(paused: PausedListeners): void;
   killBackendSessions(member: string, reason: KillReason): Promise<number>;
   sessions(): Promise<SessionInfo[]>;
   /** Prometheus text: the Router's registry (`primary`), plus whatever the plane's processes add. */

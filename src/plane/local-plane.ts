@@ -9,6 +9,7 @@ import type { Registry } from 'prom-client';
 import type { DataPlane, PlaneHooks } from './data-plane.js';
 import { DataPath } from '../proxy/data-path.js';
 import type { AdminStates } from '../routing/eligible.js';
+import type { PausedListeners } from '../routing/pause.js';
 import type { KillReason } from '../routing/kill.js';
 import { replacementBase, settleReplacement } from './settle.js';
 import { discoveryKey } from './view-feed.js';
@@ -72,12 +73,20 @@ export class LocalPlane implements DataPlane {
     return this.dataPath.traffic();
   }
 
+  workerRespawns(): number {
+    return 0;
+  }
+
   workerSessions(): Record<string, number> {
     return { [String(process.pid)]: this.dataPath.sessionCount() };
   }
 
   setAdminStates(states: AdminStates): void {
     this.dataPath.setAdminStates(states);
+  }
+
+  setPausedListeners(paused: PausedListeners): void {
+    this.dataPath.setPausedListeners(paused);
   }
 
   killBackendSessions(member: string, reason: KillReason): Promise<number> {

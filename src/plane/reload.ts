@@ -44,6 +44,7 @@ export function planReload(old: Config, next: Config): ReloadPlan {
     ...(same(old.http.bind, next.http.bind) ? [] : ['http.bind']),
     ...(same(old.admin.bind, next.admin.bind) ? [] : ['admin.bind']),
     ...((old.admin.token === null) === (next.admin.token === null) ? [] : ['admin.token (admin API on/off)']),
+    ...(old.admin.quitquitquit === next.admin.quitquitquit ? [] : ['admin.quitquitquit']),
     ...(same(old.log, next.log) ? [] : ['log']),
     // The process layout (in-process data path or N workers) is chosen at start.
     ...(same(old.workers, next.workers) ? [] : ['workers']),

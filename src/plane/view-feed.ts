@@ -14,11 +14,14 @@ export function newerView(current: ClusterView, incoming: ClusterView): ClusterV
 /**
  * What a Discovery is built from: the cluster (etcd or static members), the checks, and the
  * distinct max_lag of the replica listeners (each is one /replica?lag= probe and one key of
- * MemberView.replica_checks). Two configs with the same key can share one Discovery.
+ * MemberView.replica_checks), and likewise of the sync and read_only listeners. Two configs
+ * with the same key can share one Discovery.
  */
 export function discoveryKey(config: Config): string {
-  const lags = [...new Set(config.listeners.filter((l) => l.role === 'replica').map((l) => replicaCheckKey(l.max_lag)))].sort();
-  return JSON.stringify({ cluster: config.cluster, checks: config.checks, lags });
+  const lagsOf = (role: string) => [...new Set(config.listeners.filter((l) => l.role === role).map((l) => replicaCheckKey(l.max_lag)))].sort();
+  // Issue 13: the sync and read_only listeners' lags are probes of their own (/sync, /read-only).
+  const roles = { sync: lagsOf('sync'), read_only: lagsOf('read_only') };
+  return JSON.stringify({ cluster: config.cluster, checks: config.checks, lags: lagsOf('replica'), ...roles });
 }
 
 /** Members a replica listener could use, by check key: "name@key" for every check that is up. */

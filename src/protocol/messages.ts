@@ -12,6 +12,8 @@ export const SQLSTATE = Object.freeze({
   TOO_MANY_CONNECTIONS: '53300',
   /** admin_shutdown: the router is shutting down. */
   ADMIN_SHUTDOWN: '57P01',
+  /** invalid_authorization_specification: the client's address is not in the listener's `allow`. */
+  INVALID_AUTHORIZATION_SPECIFICATION: '28000',
 });
 
 /**

@@ -17,6 +17,7 @@
 //   - upstream TLS (the TLS work): after 'S' the socket is wrapped here (tls.connect over it)
 //     and the StartupMessage goes through the TLS socket, instead of relaying the raw bytes.
 import type net from 'node:net';
+import type { TimeoutsConfig } from '../config/types.js';
 import { firstServerMessage } from '../protocol/server-startup-parser.js';
 import { SQLSTATE, sslRequestPacket } from '../protocol/messages.js';
 import { connectBackend, type ConnectAttempt, type ConnectResult } from './backend-connect.js';
@@ -47,13 +48,8 @@ type Phase = 'connecting' | 'idle' | 'ssl_wait' | 'server_hello' | 'done';
 /** Why a backend was given up before the client saw a byte of it. */
 export type BackendLostReason = 'closed' | 'cannot_connect_now' | 'server_hello_timeout';
 
-export interface BackendStartupOptions {
-  /** timeouts.connect */
-  readonly timeoutMs: number;
-  readonly keepaliveMs: number;
-  /** timeouts.server_hello: SSLRequest or StartupMessage sent → first answer. */
-  readonly helloTimeoutMs: number;
-}
+/** timeouts.connect, keepalive, and server_hello (SSLRequest or StartupMessage sent → first answer). */
+export type BackendStartupTimeouts = Pick<TimeoutsConfig, 'connect' | 'keepalive' | 'server_hello'>;
 
 const EMPTY = Buffer.alloc(0);
 
@@ -69,12 +65,13 @@ export class BackendStartup {
 
   constructor(
     target: { readonly host: string; readonly port: number },
-    private readonly opts: BackendStartupOptions,
+    private readonly timeouts: BackendStartupTimeouts,
     private readonly events: BackendStartupEvents,
     private readonly onError: (err: Error) => void,
   ) {
     this.onData = events.guard((chunk: Buffer) => this.data(chunk));
     this.onClose = events.guard(() => this.closed());
+    const opts = { timeoutMs: timeouts.connect, keepaliveMs: timeouts.keepalive };
     this.attempt = connectBackend(target, opts, events.guard((result: ConnectResult) => this.connected(result)));
   }
 
@@ -126,7 +123,7 @@ export class BackendStartup {
 
   private armHello(): void {
     this.clearHello();
-    this.helloTimer = setTimeout(this.onHelloTimeout, this.opts.helloTimeoutMs);
+    this.helloTimer = setTimeout(this.onHelloTimeout, this.timeouts.server_hello);
   }
 
   private clearHello(): void {

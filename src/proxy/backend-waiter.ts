@@ -2,7 +2,10 @@
 // route under the current view; with none, the client is held up to timeouts.connect_wait and
 // tries again on every new view (and shortly after every candidate refused the connection).
 // Fails closed: when the wait is over the client gets 57P03, never a guessed backend.
+// While its listener is paused (issue 13) a client is held the same way, up to the pause's own
+// hold limit, and told so if that runs out.
 import type { ListenerConfig, TimeoutsConfig } from '../config/types.js';
+import type { ListenerPause } from '../routing/pause.js';
 import type { MemberView } from '../view/cluster-view.js';
 import type { Admission } from './admission.js';
 import { errorResponse, SQLSTATE } from '../protocol/messages.js';
@@ -26,16 +29,21 @@ export interface WaiterContext {
   route(exclude: ReadonlySet<string>): Route | null;
   hold(w: Wakeable): void;
   unhold(w: Wakeable): void;
+  /** The operator's pause of this listener, or null (absent: never paused). route() returns null while paused. */
+  pause?(): ListenerPause | null;
 }
 
 export interface WaiterEvents {
   /** Connect to this backend. The slot stays taken until close(). */
   onRoute(route: Route): void;
   /** Give up: send `message` (an ErrorResponse) and close, counted under `reason`. */
-  onRefuse(reason: 'queue_timeout' | 'no_backend', message: Buffer): void;
+  onRefuse(reason: 'queue_timeout' | 'no_backend' | 'paused', message: Buffer): void;
   /** Wraps timer callbacks so that a failure closes this client only. */
   guard<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void;
 }
+
+/** What a listener of each role was waiting for, in the 57P03 message. */
+const BACKEND_WORD: Readonly<Record<ListenerConfig['role'], string>> = { primary: 'primary', replica: 'replica', sync: 'synchronous standby', read_only: 'read-only member' };
 
 /** Re-try interval while held after every candidate refused the connection. */
 export const CONNECT_RETRY_MS = 250;
@@ -115,7 +123,8 @@ export class BackendWaiter implements Wakeable {
       return this.events.onRoute(route);
     }
     const now = this.ctx.now();
-    this.holdDeadline ??= now + this.ctx.timeouts.connect_wait;
+    const pause = this.ctx.pause?.() ?? null;
+    this.holdDeadline ??= now + (pause ? pause.hold_ms : this.ctx.timeouts.connect_wait);
     const left = this.holdDeadline - now;
     if (left <= 0) return this.refuseNoBackend();
     if (this.state !== 'held') {
@@ -139,7 +148,10 @@ export class BackendWaiter implements Wakeable {
     const l = this.ctx.listener;
     this.leaveHold();
     this.state = 'idle';
-    const msg = `no ${l.role === 'primary' ? 'primary' : 'replica'} available for listener ${l.name}`;
+    if (this.ctx.pause?.()) {
+      return this.events.onRefuse('paused', errorResponse(SQLSTATE.CANNOT_CONNECT_NOW, `listener ${l.name} is paused for maintenance`));
+    }
+    const msg = `no ${BACKEND_WORD[l.role]} available for listener ${l.name}`;
     this.events.onRefuse('no_backend', errorResponse(SQLSTATE.CANNOT_CONNECT_NOW, msg));
   }
 

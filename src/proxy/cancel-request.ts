@@ -54,7 +54,10 @@ export interface CancelContext {
 
 export function handleCancelRequest(client: net.Socket, clientAddress: string, pid: number, key: Buffer, ctx: CancelContext): void {
   const route = cancelRoute(pid, ctx.cancelConfig);
-  const c = { client, clientAddress, ip: client.remoteAddress ?? clientAddress, pid, key, ctx };
+  // The client's address as the session knows it ("ip:port"): behind a load balancer speaking
+  // the PROXY protocol, the real client's, so the per-client cap is not the balancer's.
+  const colon = clientAddress.lastIndexOf(':');
+  const c = { client, clientAddress, ip: colon > 0 ? clientAddress.slice(0, colon) : clientAddress, pid, key, ctx };
   if (route.kind === 'peer' || route.kind === 'unknown') return finish(c, route, null);
   const local = ctx.registry.findByCancelKey(pid, key);
   const ask = ctx.remoteCancelOwner;

@@ -31,6 +31,7 @@ import { BackendStartup, type BackendLostReason, type BackendStartupEvents } fro
 import { BackendWaiter, type Route, type WaiterContext, type WaiterEvents } from './backend-waiter.js';
 import { CancelKeyWatch } from './cancel-key-watch.js';
 import { handleCancelRequest, type CancelContext } from './cancel-request.js';
+import { socketOrigin, type ClientOrigin } from './front-door.js';
 import { ClientHandshake } from './handshake.js';
 
 /** What a session needs from its listener; the listener implements it. */
@@ -51,6 +52,7 @@ type Phase = 'startup' | 'waiting' | 'connecting' | 'ssl_wait' | 'server_hello' 
 
 export class ClientSession implements WaiterEvents, BackendStartupEvents, RelayObserver {
   private readonly clientAddress: string;
+  private readonly linkId: number | null;
   private phase: Phase = 'startup';
   private readonly handshake = new ClientHandshake();
   /** What to send once a backend is connected: an SSLRequest, or the StartupMessage (+ pipelined tail). */
@@ -69,12 +71,15 @@ export class ClientSession implements WaiterEvents, BackendStartupEvents, RelayO
     private readonly client: net.Socket,
     private readonly ctx: SessionContext,
     readonly id: string,
+    origin: ClientOrigin = socketOrigin(client),
   ) {
-    this.clientAddress = `${client.remoteAddress ?? '?'}:${client.remotePort ?? '?'}`;
+    this.clientAddress = origin.address;
+    this.linkId = origin.linkId;
     this.waiter = new BackendWaiter(ctx, this);
   }
 
-  start(): void {
+  /** `first`: bytes already read from the client (past a PROXY header), handled as if just received. */
+  start(first: Buffer = EMPTY): void {
     const { client, ctx } = this;
     client.setNoDelay(true);
     client.setKeepAlive(true, ctx.timeouts.keepalive);
@@ -83,6 +88,7 @@ export class ClientSession implements WaiterEvents, BackendStartupEvents, RelayO
     client.on('close', this.onClientGone);
     client.on('error', this.onClientError);
     this.armStartupTimer();
+    if (first.length > 0) this.onClientData(first);
   }
 
   /** Shutdown, or its listener removed: a client not yet relaying gets 57P01; a relayed one runs on. */
@@ -146,15 +152,14 @@ export class ClientSession implements WaiterEvents, BackendStartupEvents, RelayO
     const { ctx } = this;
     const m = route.member;
     this.phase = 'connecting';
-    this.record = newSessionRecord(this.id, ctx.listener.name, m, route.viaFallback, this.clientAddress, ctx.now());
+    this.record = newSessionRecord(this.id, ctx.listener.name, m, route.viaFallback, this.clientAddress, ctx.now(), this.linkId);
     // Registered while connecting already: leastconn counts it, and a view change reaches it.
     // The listener is the kill scope: after a reload, views judge it by that listener's rules.
     ctx.registry.add(this.record, this.onKill, ctx);
-    const { connect: timeoutMs, keepalive: keepaliveMs, server_hello: helloTimeoutMs } = ctx.timeouts;
-    this.backend = new BackendStartup(m, { timeoutMs, keepaliveMs, helloTimeoutMs }, this, this.onBackendError);
+    this.backend = new BackendStartup(m, ctx.timeouts, this, this.onBackendError);
   }
 
-  onRefuse(reason: 'queue_timeout' | 'no_backend', message: Buffer): void {
+  onRefuse(reason: 'queue_timeout' | 'no_backend' | 'paused', message: Buffer): void {
     this.refuse(reason, message);
   }
 
@@ -191,8 +196,7 @@ export class ClientSession implements WaiterEvents, BackendStartupEvents, RelayO
   backendLost(why: BackendLostReason): void {
     const name = this.record?.backend ?? null;
     if (why !== 'closed' && name !== null) this.ctx.traffic.connectError(name);
-    const log = { event: 'backend_no_answer', backend: name, reason: why, phase: this.backend?.awaiting, client: this.clientAddress };
-    if (why === 'server_hello_timeout') this.ctx.logger.warn(log, 'backend accepted but did not answer in time, trying another');
+    if (why === 'server_hello_timeout') this.ctx.logger.warn({ event: 'backend_no_answer', backend: name, reason: why, phase: this.backend?.awaiting, client: this.clientAddress }, 'backend did not answer in time, trying another');
     // After 'N' and before the StartupMessage: a new backend can take the StartupMessage alone.
     if (this.phase === 'startup') return this.dropBackend();
     this.replaceBackend(name);

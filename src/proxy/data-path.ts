@@ -9,6 +9,7 @@ import type { EndReason } from '../sessions/close-reason.js';
 import type { ListenerTraffic, SessionInfo } from '../sessions/types.js';
 import type { Logger } from '../log.js';
 import { adminStatesCopy, type AdminStates } from '../routing/eligible.js';
+import { NO_PAUSES, pauseOf, type PausedListeners } from '../routing/pause.js';
 import type { KillReason } from '../routing/kill.js';
 import { SessionRegistry, sessionInfo, type CancelKeyObserver } from '../sessions/registry.js';
 import type { TrafficCounter } from '../sessions/traffic.js';
@@ -16,7 +17,7 @@ import { cancelState, type CancelState } from './cancel-keys.js';
 import type { CancelOwner } from './cancel-request.js';
 import { JS_RELAY } from '../relay/js-relay.js';
 import type { RelayEngine } from '../relay/relay.js';
-import { Listener } from './listener.js';
+import { bindAll, Listener } from './listener.js';
 import { planListenerChanges } from './listener-plan.js';
 
 /**
@@ -70,6 +71,7 @@ export class DataPath {
   private readonly retired = new Set<Listener>();
   private view: ClusterView;
   private admin: AdminStates = Object.freeze({});
+  private paused: PausedListeners = NO_PAUSES;
   private sessionSeq = 0;
   private readonly now: () => number;
   private readonly random: () => number;
@@ -105,6 +107,7 @@ export class DataPath {
         cancel: () => this.cancel,
         view: () => this.view,
         adminStates: () => this.admin,
+        paused: (name: string) => pauseOf(this.paused, name),
         now: this.now,
         random: this.random,
         nextId: () => String(++this.sessionSeq),
@@ -237,6 +240,16 @@ export class DataPath {
     return this.admin;
   }
 
+  /** Paused listeners (issue 13) hold new clients up to hold_ms; a resumed one wakes them at once. */
+  setPausedListeners(paused: PausedListeners): void {
+    this.paused = Object.freeze({ ...paused });
+    for (const l of this.all()) l.wake();
+  }
+
+  pausedListeners(): PausedListeners {
+    return this.paused;
+  }
+
   /** Closes every session on `member`, on all listeners; returns how many. */
   killBackendSessions(member: string, reason: KillReason = 'admin'): number {
     return this.registry.killBackend(member, reason);
@@ -274,13 +287,6 @@ export class DataPath {
     return groups;
   }
 
-  /** Cancel requests by outcome, summed over the listeners (each listener's are in traffic()). */
-  cancels(): Record<string, number> {
-    const out: Record<string, number> = Object.create(null) as Record<string, number>;
-    for (const t of Object.values(this.traffic())) for (const [k, n] of Object.entries(t.cancels ?? {})) out[k] = (out[k] ?? 0) + n;
-    return out;
-  }
-
   /** Sessions with a backend (connecting or relaying), for the admin API. */
   sessions(): SessionInfo[] {
     return this.registry.list().map(sessionInfo);
@@ -294,7 +300,7 @@ export class DataPath {
   /** Stops (false), or starts again, accepting on every configured listener; sessions go on (issue 10). */
   setAccepting(on: boolean): void {
     for (const l of this.listeners) if (on) l.resumeAccepting();
-    else l.pauseAccepting();
+    else l.suspendAccepting();
   }
 
   /**
@@ -337,13 +343,4 @@ export class DataPath {
   current(): ClusterView {
     return this.view;
   }
-}
-
-/** Binds the listeners together; if one fails, closes them all again and throws its error. */
-async function bindAll(targets: ReadonlyArray<{ readonly listener: Listener; readonly path: string }>): Promise<void> {
-  const results = await Promise.allSettled(targets.map((t) => t.listener.start(t.path)));
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (!failed) return;
-  await Promise.all(targets.map((t) => t.listener.stopAccepting()));
-  throw failed.reason;
 }

@@ -34,7 +34,12 @@ function sameSocket(a: Bind, b: Bind): boolean {
   return a.port !== 0 && sameBind(a, b);
 }
 
-const SETTINGS = ['role', 'max_lag', 'balance', 'fallback', 'ssl', 'maxconn', 'on_marked_down', 'on_lag'] as const satisfies ReadonlyArray<keyof ListenerConfig>;
+const SETTINGS = ['role', 'max_lag', 'balance', 'fallback', 'ssl', 'maxconn', 'on_marked_down', 'on_lag', 'proxy_protocol', 'allow'] as const satisfies ReadonlyArray<keyof ListenerConfig>;
+
+/** Settings are plain data; the structured ones (proxy_protocol, allow) compare by content. */
+function sameSetting(a: unknown, b: unknown): boolean {
+  return a === b || JSON.stringify(a) === JSON.stringify(b);
+}
 
 export function planListenerChanges(oldListeners: readonly ListenerConfig[], newListeners: readonly ListenerConfig[]): ListenerPlan {
   const before = new Map(oldListeners.map((l) => [l.name, l]));
@@ -54,7 +59,7 @@ export function planListenerChanges(oldListeners: readonly ListenerConfig[], new
       fresh.push(l);
     } else {
       plan.kept.push(l.name);
-      const diff = SETTINGS.filter((k) => old[k] !== l[k]);
+      const diff = SETTINGS.filter((k) => !sameSetting(old[k], l[k]));
       if (diff.length > 0) plan.retuned[l.name] = diff;
     }
   }

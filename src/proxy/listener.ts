@@ -6,6 +6,7 @@ import type { ClusterView, MemberView } from '../view/cluster-view.js';
 import { PgrError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { cancelTargets, eligibleBackends, type AdminStates } from '../routing/eligible.js';
+import type { ListenerPause } from '../routing/pause.js';
 import { pick } from '../routing/pick.js';
 import type { SessionRegistry } from '../sessions/registry.js';
 import type { EndReason } from '../sessions/close-reason.js';
@@ -17,6 +18,9 @@ import type { CancelOwner } from './cancel-request.js';
 import type { KeyRewrite } from '../protocol/server-startup-parser.js';
 import type { RelayEngine } from '../relay/relay.js';
 import { ClientSession, type SessionContext } from './client-session.js';
+import { FrontDoor, guardsTheDoor, socketOrigin, type ClientOrigin, type FrontDoorContext } from './front-door.js';
+
+const EMPTY = Buffer.alloc(0);
 
 export interface ListenerDeps {
   readonly timeouts: TimeoutsConfig;
@@ -28,6 +32,8 @@ export interface ListenerDeps {
   view(): ClusterView;
   /** Operator states by member name: drain and maint take no new sessions. */
   adminStates(): AdminStates;
+  /** The operator's pause of a listener by name, or null (issue 13). */
+  paused(listener: string): ListenerPause | null;
   now(): number;
   random(): number;
   nextId(): string;
@@ -43,7 +49,7 @@ export interface ListenerOptions {
   readonly traffic?: TrafficCounter;
 }
 
-export class Listener implements SessionContext {
+export class Listener implements SessionContext, FrontDoorContext {
   readonly admission: Admission;
   readonly traffic: TrafficCounter;
   /** null once handed to another listener (takeOver): this one then only relays its sessions. */
@@ -51,12 +57,15 @@ export class Listener implements SessionContext {
   private stopped: Promise<void> | null = null;
   private config: ListenerConfig;
   private currentTimeouts: TimeoutsConfig;
-  private readonly sessions = new Set<ClientSession>();
+  /** Its clients: sessions, and clients still at the front door (PROXY header, allow-list). */
+  private readonly sessions = new Set<ClientSession | FrontDoor>();
   /** Clients waiting for a backend; woken on every new view. */
   private readonly held = new Set<Wakeable>();
+  /** Clients ever held, so each is counted once in traffic.held_total however often it waits. */
+  private readonly countedHeld = new WeakSet<Wakeable>();
   private rrCounter = 0;
   private closedWaiters: Array<() => void> = [];
-  /** Where it listened before pauseAccepting(); null while accepting. */
+  /** Where it listened before suspendAccepting(); null while accepting. */
   private pausedAt: { host: string; port: number } | null = null;
 
   readonly remoteCancelOwner: ((pid: number, key: Buffer) => Promise<CancelOwner | null>) | undefined;
@@ -156,7 +165,7 @@ export class Listener implements SessionContext {
    * is closed, so a load balancer sees the port refuse and moves clients; the sessions it has go
    * on. resumeAccepting() binds the same address again. No-op once stopped for good.
    */
-  pauseAccepting(): void {
+  suspendAccepting(): void {
     const server = this.server;
     if (!server?.listening || this.stopped || this.pausedAt) return;
     this.pausedAt = this.address();
@@ -164,7 +173,7 @@ export class Listener implements SessionContext {
     server.close();
   }
 
-  /** Binds again after pauseAccepting(); a failure is logged and the listener stays paused. */
+  /** Binds again after suspendAccepting(); a failure is logged and the listener stays suspended. */
   resumeAccepting(): void {
     const server = this.server;
     const at = this.pausedAt;
@@ -255,7 +264,9 @@ export class Listener implements SessionContext {
   }
 
   route(exclude: ReadonlySet<string>): Route | null {
-    const eligible = eligibleBackends(this.deps.view(), this.listener, this.deps.adminStates());
+    // Paused: held like a listener without a backend (backend-waiter.ts, the pause's hold limit).
+    if (this.pause() !== null) return null;
+    const eligible = eligibleBackends(this.deps.view(), this.listener, this.deps.adminStates(), this.deps.now());
     const candidates = exclude.size === 0 ? eligible.members : eligible.members.filter((m) => !exclude.has(m.name));
     const load = { sessions: (name: string) => this.registry.sessionsOn(this.listener.name, name), rrCounter: this.rrCounter };
     const member = pick(candidates, this.listener.balance, load, () => this.deps.random());
@@ -269,16 +280,23 @@ export class Listener implements SessionContext {
     return cancelTargets(this.deps.view(), this.listener);
   }
 
+  pause(): ListenerPause | null {
+    return this.deps.paused(this.listener.name);
+  }
 
   hold(w: Wakeable): void {
     this.held.add(w);
+    if (!this.countedHeld.has(w)) {
+      this.countedHeld.add(w);
+      this.traffic.held();
+    }
   }
 
   unhold(w: Wakeable): void {
     this.held.delete(w);
   }
 
-  closed(session: ClientSession): void {
+  closed(session: ClientSession | FrontDoor): void {
     this.sessions.delete(session);
     if (this.sessions.size === 0 && this.closedWaiters.length > 0) {
       const waiters = this.closedWaiters;
@@ -292,9 +310,32 @@ export class Listener implements SessionContext {
   };
 
   private readonly accept = (socket: net.Socket): void => {
-    const session = new ClientSession(socket, this, this.deps.nextId());
-    this.sessions.add(session);
     this.traffic.accepted();
-    session.start();
+    if (!guardsTheDoor(this.listener)) return this.startSession(socket, socketOrigin(socket), EMPTY);
+    const door = new FrontDoor(socket, this);
+    this.sessions.add(door);
+    door.start();
   };
+
+  /** FrontDoorContext: the client passed the door (PROXY header read, address allowed). */
+  admitted(door: FrontDoor, socket: net.Socket, origin: ClientOrigin, rest: Buffer): void {
+    // The session is in the set before the door leaves it, so idle() never sees an empty set.
+    this.startSession(socket, origin, rest);
+    this.closed(door);
+  }
+
+  private startSession(socket: net.Socket, origin: ClientOrigin, rest: Buffer): void {
+    const session = new ClientSession(socket, this, this.deps.nextId(), origin);
+    this.sessions.add(session);
+    session.start(rest);
+  }
+}
+
+/** Binds the listeners together; if one fails, closes them all again and throws its error. */
+export async function bindAll(targets: ReadonlyArray<{ readonly listener: Listener; readonly path: string }>): Promise<void> {
+  const results = await Promise.allSettled(targets.map((t) => t.listener.start(t.path)));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (!failed) return;
+  await Promise.all(targets.map((t) => t.listener.stopAccepting()));
+  throw failed.reason;
 }

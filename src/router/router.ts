@@ -15,6 +15,10 @@ import { NO_STATE_CHANGES, nextStateChanges, type StateChanges } from '../metric
 import { backendStates, buildStatsSnapshot } from '../metrics/stats-snapshot.js';
 import type { DataPath } from '../proxy/data-path.js';
 import { ADMIN_STATES, adminStateOf, adminStatesCopy, type AdminStates } from '../routing/eligible.js';
+import type { KillReason } from '../routing/kill.js';
+import { NO_PAUSES, type ListenerPause, type PausedListeners } from '../routing/pause.js';
+import type { LeaderStep } from '../metrics/leader-history.js';
+import { DrainDeadlines } from './drain-deadlines.js';
 import { ClusterPlane } from '../cluster/cluster-plane.js';
 import { resolveWorkerCount } from '../cluster/supervisor-options.js';
 import { LocalPlane } from '../plane/local-plane.js';
@@ -38,6 +42,8 @@ export class Router implements RouterControl {
   private readonly startedAt: number;
   private admin: AdminStates = Object.freeze({});
   private changes: StateChanges = NO_STATE_CHANGES;
+  private paused: PausedListeners = NO_PAUSES;
+  private readonly drains: DrainDeadlines;
 
   constructor(
     config: Config,
@@ -62,9 +68,12 @@ export class Router implements RouterControl {
       workers > 1
         ? new ClusterPlane(config, logger, { workers, ...hooks, ...(opts.workerLog ? { log: opts.workerLog } : {}) })
         : new LocalPlane(config, logger, { ...hooks, now: this.now });
+    this.drains = new DrainDeadlines((member) => void this.drainDeadlinePassed(member), this.now);
     this.metrics.bind({
+      paused: () => this.paused,
       listeners: () => this.config.listeners.map((l) => l.name),
       traffic: () => this.plane.traffic(),
+      workerRespawns: () => this.plane.workerRespawns(),
       etcd: () => this.plane.discovery.etcdStatus(),
     });
   }
@@ -99,6 +108,9 @@ export class Router implements RouterControl {
     if (r.ok) {
       // Added or removed listeners get (or lose) their backend series at once.
       this.refreshStates(this.discovery.current());
+      // A pause goes with its listener.
+      const gone = Object.keys(this.paused).filter((name) => !this.listenerNames().includes(name));
+      for (const name of gone) this.resumeListener(name);
     }
     return r;
   }
@@ -109,6 +121,7 @@ export class Router implements RouterControl {
 
   /** Stop accepting, let sessions drain up to graceMs (default timeouts.shutdown_grace), then close everything. */
   close(opts: { graceMs?: number } = {}): Promise<void> {
+    this.drains.close();
     return this.plane.close({ graceMs: opts.graceMs ?? this.config.timeouts.shutdown_grace });
   }
 
@@ -134,6 +147,8 @@ export class Router implements RouterControl {
       history: this.metrics.leaderHistory(),
       lastChanges: this.changes.at,
       workers: this.plane.workerSessions(),
+      paused: this.paused,
+      drainDeadlines: this.drains.deadlines(),
     });
   }
 
@@ -145,9 +160,18 @@ export class Router implements RouterControl {
     return this.metrics.contentType();
   }
 
-  /** Like HAProxy's `set server state`, for every listener at once; 'ready' clears it. */
-  setAdminState(member: string, state: AdminState): void {
+  /**
+   * Like HAProxy's `set server state`, for every listener at once; 'ready' clears it. Any call
+   * cancels the member's drain deadline; `timeoutMs` (drain only) arms a new one (issue 13).
+   */
+  setAdminState(member: string, state: AdminState, opts: { readonly timeoutMs?: number } = {}): void {
     if (member === '' || !ADMIN_STATES.includes(state)) throw new TypeError(`invalid admin state ${JSON.stringify(state)} for member ${JSON.stringify(member)}`);
+    if (opts.timeoutMs !== undefined && state !== 'drain') throw new TypeError(`a timeout only applies to drain, not ${state}`);
+    if (this.drains.cancel(member)) this.logger.info({ event: 'drain_deadline_cancelled', member, state }, `${member}: drain deadline cancelled`);
+    if (opts.timeoutMs !== undefined) {
+      const at = this.drains.set(member, opts.timeoutMs);
+      this.logger.info({ event: 'drain_deadline', member, timeout_ms: opts.timeoutMs, at }, `${member}: sessions left after ${opts.timeoutMs} ms of drain will be closed`);
+    }
     const from = adminStateOf(this.admin, member);
     if (from === state) return;
     const next = adminStatesCopy(this.admin);
@@ -163,10 +187,58 @@ export class Router implements RouterControl {
     return this.admin;
   }
 
-  async killBackendSessions(member: string): Promise<number> {
-    const killed = await this.plane.killBackendSessions(member, 'admin');
-    this.logger.info({ event: 'admin_kill', member, sessions: killed }, `killed ${killed} sessions on ${member}`);
+  async killBackendSessions(member: string, reason: KillReason = 'admin'): Promise<number> {
+    const killed = await this.plane.killBackendSessions(member, reason);
+    this.logger.info({ event: 'admin_kill', member, sessions: killed, reason }, `killed ${killed} sessions on ${member}`);
     return killed;
+  }
+
+  drainDeadlines(): Readonly<Record<string, number>> {
+    return this.drains.deadlines();
+  }
+
+  listenerNames(): readonly string[] {
+    return this.config.listeners.map((l) => l.name);
+  }
+
+  /** Issue 13: new clients of `name` are held (up to holdMs, default connect_wait) until resumeListener. */
+  pauseListener(name: string, holdMs?: number): ListenerPause {
+    if (!this.listenerNames().includes(name)) throw new TypeError(`no listener named ${JSON.stringify(name)}`);
+    const hold_ms = holdMs ?? this.config.timeouts.connect_wait;
+    // Pausing again changes the hold limit; the pause keeps its start.
+    const pause = Object.freeze({ since: this.paused[name]?.since ?? this.now(), hold_ms });
+    this.setPaused({ ...this.paused, [name]: pause });
+    this.logger.info({ event: 'listener_paused', listener: name, hold_ms }, `listener ${name} paused: new clients wait up to ${hold_ms} ms`);
+    return pause;
+  }
+
+  resumeListener(name: string): ListenerPause | null {
+    const pause = Object.prototype.hasOwnProperty.call(this.paused, name) ? (this.paused[name] ?? null) : null;
+    if (pause === null) return null;
+    const next: Record<string, ListenerPause> = { ...this.paused };
+    delete next[name];
+    this.setPaused(next);
+    const pausedMs = Math.max(0, this.now() - pause.since);
+    this.logger.info({ event: 'listener_resumed', listener: name, paused_ms: pausedMs }, `listener ${name} resumed after ${pausedMs} ms`);
+    return pause;
+  }
+
+  pausedListeners(): PausedListeners {
+    return this.paused;
+  }
+
+  private setPaused(next: PausedListeners): void {
+    this.paused = Object.freeze(next);
+    this.plane.setPausedListeners(this.paused);
+  }
+
+  private async drainDeadlinePassed(member: string): Promise<void> {
+    try {
+      const killed = await this.plane.killBackendSessions(member, 'drain_timeout');
+      this.logger.info({ event: 'drain_timeout', member, sessions: killed }, `${member}: drain deadline passed, closed ${killed} remaining sessions`);
+    } catch (err) {
+      this.logger.error({ event: 'drain_timeout_failed', member, err: String(err) }, `${member}: could not close the sessions left after the drain deadline`);
+    }
   }
 
   sessions(): Promise<readonly SessionInfo[]> {
@@ -177,14 +249,36 @@ export class Router implements RouterControl {
 
   private onView(view: ClusterView): void {
     // The plane has already handed the view to the data path (in-process or workers).
-    this.metrics.observeView(view, this.now());
+    // The held count is only read around a switchover: summing the traffic on every view is not free.
+    const switchover = (view.switchover ?? null) !== null || (this.metrics.leaderHistory().switchover ?? null) !== null;
+    const step = this.metrics.observeView(view, this.now(), switchover ? this.heldOnPrimaryListeners() : 0);
+    if (step) this.logSwitchover(step);
     this.refreshStates(view);
+  }
+
+  /** Clients ever held on the primary listeners (counts the clients a switchover held). */
+  private heldOnPrimaryListeners(): number {
+    const traffic = this.plane.traffic();
+    return this.config.listeners.filter((l) => l.role === 'primary').reduce((n, l) => n + (traffic[l.name]?.held_total ?? 0), 0);
+  }
+
+  private logSwitchover(step: LeaderStep): void {
+    const s = step.switchoverStarted;
+    if (s) this.logger.info({ event: 'switchover_hold_start', from: s.from, to: s.to, since: s.since }, `switchover from ${s.from}: new RW sessions wait for the new leader`);
+    const e = step.switchoverEnded;
+    if (e) {
+      const outcome = e.from === e.to ? 'abandoned' : 'completed';
+      this.logger.info(
+        { event: 'switchover_hold_end', outcome, to: e.to, held_ms: e.held_ms, held_clients: e.held_clients, outage_ms: e.outage_ms },
+        `switchover ${outcome}: ${e.held_clients ?? 0} clients held for ${e.held_ms ?? 0} ms, now on ${e.to ?? 'none'}`,
+      );
+    }
   }
 
   /** Backend states, computed once for the stats page's "last change" and the metrics' gauges. */
   private refreshStates(view: ClusterView): void {
     const { listeners } = this.config;
-    const states = backendStates(view, listeners, this.admin);
+    const states = backendStates(view, listeners, this.admin, this.now());
     this.changes = nextStateChanges(this.changes, states, this.now());
     this.metrics.observeBackendStates(listeners.map((l) => l.name), view, states);
   }

@@ -2,6 +2,7 @@
 import type { ListenerConfig } from '../config/types.js';
 import { replicaCheckKey, type ClusterView, type MemberView } from '../view/cluster-view.js';
 import { sessionVerdict } from './kill.js';
+import { switchoverHold } from './switchover.js';
 
 /**
  * Operator override per member name (HAProxy "set server state"): drain and maint both stop
@@ -47,15 +48,40 @@ export function isFitReplica(view: ClusterView, listener: ListenerConfig, member
 }
 
 /**
- * Members that may take a new session of `listener`. Fails closed: a primary listener gets
- * only the confirmed primary (view.primary), never a leader-key holder that is not confirmed.
+ * A synchronous standby fit for new sessions of a sync listener (Patroni's /sync): named in the
+ * `sync` key (etcd mode; the key moves at once when Patroni picks another standby, the probe
+ * follows by rise/fall) and its /sync check for this lag limit is up. Static mode has no key:
+ * the check alone decides.
  */
-export function eligibleBackends(view: ClusterView, listener: ListenerConfig, adminStates?: AdminStates): Eligible {
+export function isFitSyncStandby(view: ClusterView, listener: ListenerConfig, member: MemberView): boolean {
+  if (member.name === view.primary || member.noloadbalance) return false;
+  if (view.mode === 'etcd' && member.sync_standby !== true) return false;
+  return member.sync_checks?.[replicaCheckKey(listener.max_lag)]?.up === true;
+}
+
+/** A member serving reads for a read_only listener (Patroni's /read-only): the confirmed primary, or a replica whose check is up. */
+export function isFitReadOnly(view: ClusterView, listener: ListenerConfig, member: MemberView): boolean {
+  if (member.name === view.primary) return true;
+  return !member.noloadbalance && member.read_only_checks?.[replicaCheckKey(listener.max_lag)]?.up === true;
+}
+
+/**
+ * Members that may take a new session of `listener`. Fails closed: a primary listener gets
+ * only the confirmed primary (view.primary), never a leader-key holder that is not confirmed,
+ * and not while a due switchover moves the leadership away from it (switchover.ts; `now`
+ * defaults to the view's own time).
+ */
+export function eligibleBackends(view: ClusterView, listener: ListenerConfig, adminStates?: AdminStates, now: number = view.at): Eligible {
   const primary = primaryMember(view);
   if (listener.role === 'primary') {
-    return primary && takesNewSessions(primary, adminStates) ? { members: [primary], usingFallback: false } : NONE;
+    const usable = primary && takesNewSessions(primary, adminStates) && switchoverHold(view, now) === null;
+    return usable ? { members: [primary], usingFallback: false } : NONE;
   }
-  const replicas = view.members.filter((m) => isFitReplica(view, listener, m) && takesNewSessions(m, adminStates));
+  if (listener.role === 'read_only') {
+    return { members: view.members.filter((m) => isFitReadOnly(view, listener, m) && takesNewSessions(m, adminStates)), usingFallback: false };
+  }
+  const fit = listener.role === 'sync' ? isFitSyncStandby : isFitReplica;
+  const replicas = view.members.filter((m) => fit(view, listener, m) && takesNewSessions(m, adminStates));
   if (replicas.length > 0) return { members: replicas, usingFallback: false };
   if (listener.fallback === 'primary' && primary && takesNewSessions(primary, adminStates)) {
     return { members: [primary], usingFallback: true };
@@ -74,6 +100,6 @@ export function cancelTargets(view: ClusterView, listener: ListenerConfig): Memb
   // The primary, last: RW sessions, RO fallback ones, and with on_marked_down: keep, the
   // sessions of a replica that was promoted under them.
   const primary = primaryMember(view);
-  if (primary && (listener.role === 'primary' || listener.fallback === 'primary' || listener.on_marked_down === 'keep')) targets.push(primary);
+  if (primary && (listener.role === 'primary' || listener.role === 'read_only' || listener.fallback === 'primary' || listener.on_marked_down === 'keep')) targets.push(primary);
   return targets;
 }

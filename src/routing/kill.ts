@@ -9,14 +9,24 @@
 //                     the backend was promoted (is view.primary now)   → 'marked_down'
 //                     a fallback session (on the primary) when that
 //                     member is no longer the primary or is gone       → 'not_primary'
+//   sync listener (issue 13): as a replica listener, with its /sync check, and
+//                     the backend is no longer a sync standby (the `sync`
+//                     key moved on, etcd mode)                         → 'not_sync'
+//   read_only listener: the backend is the primary                      → kept
+//                     otherwise as a replica listener, /read-only check
 //   on_marked_down: keep                                               → nothing is killed
 import type { ListenerConfig } from '../config/types.js';
 import { replicaCheckKey, type ClusterView } from '../view/cluster-view.js';
 
 /** Why a new view condemns a session. */
-export type ViewKillReason = 'not_primary' | 'marked_down';
-/** Why a session was killed: by a view, or by an operator (admin API, "shutdown sessions server"). */
-export type KillReason = ViewKillReason | 'admin';
+export type ViewKillReason = 'not_primary' | 'marked_down' | 'not_sync';
+/**
+ * Why a session was killed: by a view, by an operator (admin API, "shutdown sessions server"),
+ * or by the deadline of a drain the operator set (issue 13).
+ */
+export type KillReason = ViewKillReason | 'admin' | 'drain_timeout';
+/** Every KillReason (IPC validates kill requests against it). */
+export const KILL_REASONS: readonly KillReason[] = ['not_primary', 'marked_down', 'not_sync', 'admin', 'drain_timeout'];
 
 export interface SessionRef {
   readonly id: string;
@@ -41,10 +51,14 @@ export function sessionVerdict(view: ClusterView, listener: ListenerConfig, sess
   if (listener.role === 'primary' || session.viaFallback === true) {
     return session.backend === view.primary ? null : 'not_primary';
   }
+  // read_only: the primary serves reads too (Patroni's /read-only answers 200 on the leader).
+  if (listener.role === 'read_only' && session.backend === view.primary) return null;
   // A replica promoted under a read-only session: it is the primary now, not a replica.
   if (session.backend === view.primary) return 'marked_down';
   const member = view.members.find((m) => m.name === session.backend);
-  const check = member?.replica_checks[replicaCheckKey(listener.max_lag)];
+  const key = replicaCheckKey(listener.max_lag);
+  if (listener.role === 'sync' && view.mode === 'etcd' && member !== undefined && member.sync_standby !== true) return 'not_sync';
+  const check = listener.role === 'sync' ? member?.sync_checks?.[key] : listener.role === 'read_only' ? member?.read_only_checks?.[key] : member?.replica_checks[key];
   if (check?.up === true) return null;
   if (check?.lagging === true && listener.on_lag === 'drain') return null;
   return 'marked_down';

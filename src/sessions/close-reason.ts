@@ -20,6 +20,13 @@ export const REFUSAL_REASONS = [
   'shutdown',
   'listener_removed',
   'internal_error',
+  // Who may connect (proxy/front-door.ts): before the handshake reads a byte.
+  'proxy_untrusted',
+  'proxy_missing',
+  'proxy_invalid',
+  'not_allowed',
+  // issue 13: held past the hold limit while its listener was paused by the operator
+  'paused',
 ] as const;
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
@@ -36,6 +43,9 @@ export const END_REASONS = [
   'killed_admin',
   'shutdown',
   'internal_error',
+  // issue 13: the sync standby moved on; a drain's deadline passed
+  'killed_not_sync',
+  'killed_drain_timeout',
   // Faults (issue 10): a reload's old worker reached timeouts.reload_drain with this session.
   'reload_drain_timeout',
 ] as const satisfies ReadonlyArray<string>;
@@ -57,6 +67,10 @@ export function killReasonOf(reason: EndReason): KillReason | null {
       return 'marked_down';
     case 'killed_admin':
       return 'admin';
+    case 'killed_not_sync':
+      return 'not_sync';
+    case 'killed_drain_timeout':
+      return 'drain_timeout';
     default:
       return null;
   }

@@ -20,6 +20,8 @@ export interface SessionRecord {
   readonly clientAddress: string;
   /** Epoch ms. */
   readonly startedAt: number;
+  /** Azure Private Link's LINKID from the client's PROXY v2 header, or null. */
+  readonly linkId: number | null;
   /** Client → server bytes; the session updates it while relaying. */
   bytesIn: number;
   /** Server → client bytes. */
@@ -41,9 +43,10 @@ export function newSessionRecord(
   viaFallback: boolean,
   clientAddress: string,
   startedAt: number,
+  linkId: number | null = null,
 ): SessionRecord {
   const { name: backend, host: backendHost, port: backendPort } = member;
-  return { id, listener, backend, backendHost, backendPort, viaFallback, clientAddress, startedAt, bytesIn: 0, bytesOut: 0, cancelKey: null, clientKey: null };
+  return { id, listener, backend, backendHost, backendPort, viaFallback, clientAddress, startedAt, linkId, bytesIn: 0, bytesOut: 0, cancelKey: null, clientKey: null };
 }
 
 /** A record as the admin API's session list shows it. */
@@ -57,6 +60,7 @@ export function sessionInfo(r: SessionRecord): SessionInfo {
     started_at: r.startedAt,
     bytes_in: r.bytesIn,
     bytes_out: r.bytesOut,
+    ...(r.linkId === null ? {} : { link_id: r.linkId }),
   };
 }
 

@@ -34,6 +34,7 @@ export function bump(map: Map<string, number>, key: string): void {
 
 export class TrafficCounter {
   private total = 0;
+  private heldTotal = 0;
   private readonly refusals = new Map<string, number>();
   private readonly closed = new Map<string, number>();
   private readonly cancels = new Map<string, number>();
@@ -43,6 +44,11 @@ export class TrafficCounter {
   /** A client connection was accepted. */
   accepted(): void {
     this.total++;
+  }
+
+  /** A client began to wait for a backend (counted once per client by the listener). */
+  held(): void {
+    this.heldTotal++;
   }
 
   /** A client was closed before its session reached the relay. */
@@ -113,6 +119,7 @@ export class TrafficCounter {
       total: this.total,
       queued: gauges.queued,
       held: gauges.held,
+      held_total: this.heldTotal,
       bytes_in: bytesIn,
       bytes_out: bytesOut,
       refusals: Object.fromEntries(this.refusals),

@@ -24,6 +24,8 @@ export interface ListenerTraffic {
   readonly total: number;
   readonly queued: number;
   readonly held: number;
+  /** Clients that were held for a backend (no backend, a switchover, a paused listener) since start; each counted once. */
+  readonly held_total?: number;
   readonly bytes_in: number;
   readonly bytes_out: number;
   /** Clients closed before their session reached the relay, by RefusalReason (close-reason.ts). */
@@ -48,4 +50,6 @@ export interface SessionInfo {
   readonly started_at: number;
   readonly bytes_in: number;
   readonly bytes_out: number;
+  /** Azure Private Link's LINKID from the client's PROXY v2 header; absent when none was sent. */
+  readonly link_id?: number;
 }

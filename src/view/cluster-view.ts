@@ -58,6 +58,33 @@ export interface MemberView {
   readonly primary_check: CheckStatus;
   /** GET /replica?lag=<max_lag>, one per distinct max_lag of the replica listeners. Keyed by replicaCheckKey(). */
   readonly replica_checks: Readonly<Record<string, CheckStatus>>;
+  // ---- maintenance roles (issue 13); absent in views built before they existed ----
+  /**
+   * A synchronous standby: named in the `sync` key while `synchronous_mode` is on (what
+   * Patroni's GET /cluster shows as role `sync_standby`). Always false in static mode, where
+   * the /sync check alone decides.
+   */
+  readonly sync_standby?: boolean;
+  /** GET /sync?lag=<max_lag>, one per distinct max_lag of the sync listeners; absent without one. */
+  readonly sync_checks?: Readonly<Record<string, CheckStatus>>;
+  /** GET /read-only?lag=<max_lag>, one per distinct max_lag of the read_only listeners; absent without one. */
+  readonly read_only_checks?: Readonly<Record<string, CheckStatus>>;
+}
+
+/**
+ * Patroni's `failover` key (written by `patronictl switchover|failover` and POST /switchover
+ * before the leader demotes itself): who is to hand over to whom, and when. Pure data; what it
+ * means for routing is decided in routing/switchover.ts.
+ */
+export interface SwitchoverIntent {
+  /** The leader to switch away from (Patroni's `leader`); null when not named (then: the current leader). */
+  readonly from: string | null;
+  /** The candidate (Patroni's `member`); null = any healthy member. */
+  readonly to: string | null;
+  /** Epoch ms of `scheduled_at`; null = at once. (A key whose time is unreadable is no intent: Patroni drops it.) */
+  readonly scheduled_at: number | null;
+  /** Epoch ms when discovery first saw this value of the key. */
+  readonly announced_at: number;
 }
 
 export interface EtcdStatus {
@@ -86,6 +113,8 @@ export interface ClusterView {
   readonly primary_reason: string;
   /** Sorted by name. */
   readonly members: readonly MemberView[];
+  /** Patroni's pending switchover (`failover` key); null or absent when none. Null while etcd is unreachable. */
+  readonly switchover?: SwitchoverIntent | null;
 }
 
 /** Key of a replica check in MemberView.replica_checks: the lag limit in bytes, or "any". */
@@ -105,5 +134,6 @@ export function emptyView(scope: string, mode: 'etcd' | 'static'): ClusterView {
     primary: null,
     primary_reason: 'no view yet',
     members: Object.freeze([]),
+    switchover: null,
   });
 }

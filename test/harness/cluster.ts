@@ -16,6 +16,7 @@ import { resolveOptions, type LocalClusterOptions, type ResolvedOptions } from '
 import { patroniConfigYaml } from './patroni-config.js';
 import { PatroniNode, type ClusterNode } from './patroni-node.js';
 import { registerRestTls, unregisterRestTls, type MemberStatus } from './patroni-rest.js';
+import { RestGate } from './rest-gate.js';
 import { chownPki, makePki, type Pki } from './pki.js';
 import { findFreePorts } from './ports.js';
 import { childEnv, runAsIdentity, runCommand, tailFile, unlessExited, type RunAs } from './process.js';
@@ -27,6 +28,7 @@ export { waitFor, within } from './wait.js';
 export type { LocalClusterOptions } from './options.js';
 export type { ClusterNode } from './patroni-node.js';
 export type { MemberStatus } from './patroni-rest.js';
+export type { RestGate } from './rest-gate.js';
 
 export class LocalCluster {
   readonly scope: string;
@@ -36,6 +38,8 @@ export class LocalCluster {
   readonly nodes: readonly ClusterNode[];
   private readonly etcd: EtcdServer;
   private readonly patroni: ReadonlyMap<string, PatroniNode>;
+  /** With `restGate`: the TCP gate in front of each node's REST API, by node name. */
+  private readonly gates = new Map<string, RestGate>();
   private readonly watchdog: Watchdog;
   private stopping: Promise<void> | undefined;
   /**
@@ -62,6 +66,7 @@ export class LocalCluster {
     for (let i = 0; i < opts.nodes; i++) {
       const name = `node${i + 1}`;
       nodes.set(name, new PatroniNode(this.baseDir, name, ports[2 + 2 * i] ?? 0, ports[3 + 2 * i] ?? 0, runAs, opts.log, scheme));
+      if (opts.restGate) this.gates.set(name, new RestGate(ports[2 + 2 * opts.nodes + i] ?? 0, ports[3 + 2 * i] ?? 0));
     }
     this.patroni = nodes;
     this.nodes = Object.freeze([...nodes.values()].map((n) => n.info));
@@ -102,7 +107,7 @@ export class LocalCluster {
     const runAs = runAsIdentity();
     for (let attempt = 1; ; attempt++) {
       const started = Date.now();
-      const cluster = new LocalCluster(opts, runAs, await findFreePorts(2 + 2 * opts.nodes));
+      const cluster = new LocalCluster(opts, runAs, await findFreePorts(2 + (opts.restGate ? 3 : 2) * opts.nodes));
       try {
         await cluster.boot();
         opts.log(`cluster ${opts.scope} healthy in ${Date.now() - started} ms (base dir ${cluster.baseDir})`);
@@ -123,6 +128,7 @@ export class LocalCluster {
 
   private async boot(): Promise<void> {
     await this.etcd.start();
+    for (const gate of this.gates.values()) await gate.start();
     const timings = { ttl: this.opts.ttl, loopWait: this.opts.loopWait, retryTimeout: this.opts.retryTimeout };
     for (const node of this.patroni.values()) {
       const { pgPort, apiPort, dataDir } = node.info;
@@ -130,7 +136,7 @@ export class LocalCluster {
         patroniConfigYaml({
           ...{ scope: this.scope, namespace: this.namespace, name: node.name, pgPort, apiPort, dataDir, timings },
           ...{ etcdHost: this.etcd.host, etcdPort: this.etcd.clientPort, nodeDir: node.dir, maxConnections: this.opts.maxConnections },
-          tls: this.nodeTls(),
+          ...{ tls: this.nodeTls(), restConnectPort: this.gates.get(node.name)?.port, synchronousMode: this.opts.synchronousMode },
         }),
       );
     }
@@ -169,6 +175,18 @@ export class LocalCluster {
   }
 
   private readonly apiUrlOf = (name: string): string => this.node(name).apiUrl;
+
+  /** The gate in front of a node's REST API; its port is the node's advertised api_url port. */
+  restGate(name: string): RestGate {
+    const gate = this.gates.get(name);
+    if (!gate) throw new HarnessError(`no REST gate for ${name} (start the cluster with restGate: true)`);
+    return gate;
+  }
+
+  /** SIGSTOP/SIGCONT (or any signal) to the node's Patroni process alone; its PostgreSQL keeps running. */
+  signalPatroni(name: string, signal: NodeJS.Signals): number {
+    return this.patroniNode(name).signalPatroni(signal);
+  }
 
   /** Members from Patroni's GET /cluster of the first running node whose REST API answers. */
   async members(): Promise<MemberStatus[]> {
@@ -324,6 +342,7 @@ export class LocalCluster {
     const started = Date.now();
     const results = await Promise.allSettled([...this.patroni.values()].map((n) => n.stop(10_000)));
     await this.etcd.stop();
+    for (const gate of this.gates.values()) await gate.stop();
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed.length > 0) {
       // Keep the base dir and the exit hook: the logs explain the failure, the hook still kills.

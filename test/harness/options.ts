@@ -28,6 +28,13 @@ export interface LocalClusterOptions {
    * Default false.
    */
   tls?: boolean;
+  /** Patroni `synchronous_mode: true` from bootstrap (one synchronous standby). Default false. */
+  synchronousMode?: boolean;
+  /**
+   * Put a TCP gate (rest-gate.ts) in front of every node's REST API and make Patroni advertise
+   * it, so a test can stage REST outages (`LocalCluster.restGate(name)`). Default false.
+   */
+  restGate?: boolean;
 }
 
 export type ResolvedOptions = Required<Omit<LocalClusterOptions, 'baseDir'>> & { baseDir: string | undefined };
@@ -47,6 +54,8 @@ export function resolveOptions(options: LocalClusterOptions): ResolvedOptions {
     maxConnections: options.maxConnections ?? 200,
     startTimeoutMs: options.startTimeoutMs ?? 90_000,
     tls: options.tls ?? false,
+    synchronousMode: options.synchronousMode ?? false,
+    restGate: options.restGate ?? false,
   };
   // Patroni's documented rule: the leader must be able to retry DCS for retry_timeout twice
   // within one ttl, or it loses the lock during a single slow cycle.

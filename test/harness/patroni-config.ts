@@ -23,6 +23,10 @@ export interface PatroniNodeConfigInput {
   maxConnections: number;
   /** PostgreSQL ssl=on and the REST API on HTTPS (client certificates required), or null. */
   tls: NodeTls | null;
+  /** The REST port Patroni advertises (restapi.connect_address), when a gate sits in front of apiPort. */
+  restConnectPort?: number;
+  /** bootstrap.dcs synchronous_mode. */
+  synchronousMode?: boolean;
 }
 
 export interface NodeTls {
@@ -47,7 +51,7 @@ export function patroniConfigYaml(c: PatroniNodeConfigInput): string {
     log: { level: 'INFO' },
     restapi: {
       listen: `127.0.0.1:${c.apiPort}`,
-      connect_address: `127.0.0.1:${c.apiPort}`,
+      connect_address: `127.0.0.1:${c.restConnectPort ?? c.apiPort}`,
       // Patroni's own calls to other members (and patronictl) present restapi.certfile as their
       // client certificate and trust restapi.cafile (patroni/request.py), so one cert suffices.
       ...(c.tls ? { certfile: c.tls.cert, keyfile: c.tls.key, cafile: c.tls.ca, verify_client: 'required' } : {}),
@@ -61,6 +65,7 @@ export function patroniConfigYaml(c: PatroniNodeConfigInput): string {
         loop_wait: c.timings.loopWait,
         retry_timeout: c.timings.retryTimeout,
         maximum_lag_on_failover: 16 * 1024 * 1024,
+        ...(c.synchronousMode ? { synchronous_mode: true } : {}),
         postgresql: {
           use_pg_rewind: true,
           use_slots: true,

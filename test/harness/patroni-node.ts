@@ -126,12 +126,21 @@ export class PatroniNode {
     this.log(`${this.name}: crashed (SIGKILL to ${pids.join(', ') || 'nothing running'})`);
   }
 
+  /** A signal to the Patroni process only (SIGSTOP freezes its HA loop and REST API); returns its pid. */
+  signalPatroni(signal: NodeJS.Signals): number {
+    if (!this.proc?.running) throw new HarnessError(`${this.name}: patroni is not running`);
+    killQuietly(this.proc.pid, signal);
+    return this.proc.pid;
+  }
+
   /**
    * Clean stop: SIGTERM makes Patroni stop PostgreSQL and release its leader key. If Patroni
    * has to be killed after `graceMs`, the postmaster is stopped as well (fast shutdown first).
    */
   async stop(graceMs = 20_000): Promise<void> {
     if (this.proc?.running) {
+      // A Patroni frozen by a test (SIGSTOP) would sit on the SIGTERM until the SIGKILL.
+      killQuietly(this.proc.pid, 'SIGCONT');
       await this.proc.stop(graceMs);
     }
     const pm = this.postmasterPid();

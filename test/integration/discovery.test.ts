@@ -33,7 +33,7 @@ function etcdConfig(host: string, port: number, over: Partial<EtcdConfig> = {}):
 
 /** A Config by hand (the loader is tested elsewhere): checks 3s/fall 3/rise 2/fast 100ms. */
 function routerConfig(c: LocalCluster): Config {
-  const common = { balance: 'roundrobin', ssl: 'passthrough', maxconn: 0, on_marked_down: 'shutdown', on_lag: 'drain' } as const;
+  const common = { balance: 'roundrobin', ssl: 'passthrough', maxconn: 0, on_marked_down: 'shutdown', on_lag: 'drain', proxy_protocol: null, allow: null } as const;
   return {
     cluster: { scope: c.scope, namespace: c.namespace, etcd: etcdConfig(c.etcdHost, c.etcdPort), members: null, on_etcd_loss: 'follow_probes' },
     checks: { interval: 3_000, timeout: 1_000, fall: 3, rise: 2, fast_interval: 100, fastinter: 3_000, tls: null },
@@ -43,7 +43,7 @@ function routerConfig(c: LocalCluster): Config {
     ],
     timeouts: { connect: 1_000, client: 0, server: 0, startup: 5_000, connect_wait: 5_000, queue: 5_000, keepalive: 60_000, shutdown_grace: 1_000, server_hello: 1_000, reload_drain: 300_000 },
     http: { bind: { host: '127.0.0.1', port: 0 }, stats_refresh: 10_000, ready: 'primary' },
-    admin: { bind: { host: '127.0.0.1', port: 0 }, token: null },
+    admin: { bind: { host: '127.0.0.1', port: 0 }, token: null, quitquitquit: false },
     log: { level: 'info', format: 'json' },
     workers: 1,
     cancel: { max_inflight: 64, max_inflight_per_client: 8, rewrite_keys: false, instance_id: 0, peers: [] },

@@ -69,7 +69,7 @@ describe('the HTTP surface of a router in front of a real Patroni cluster', () =
     ports = await freeRouterPorts();
     const config: Config = {
       ...routerConfig(cluster, ports),
-      admin: { bind: { host: '127.0.0.1', port: await findFreePort() }, token: TOKEN },
+      admin: { bind: { host: '127.0.0.1', port: await findFreePort() }, token: TOKEN, quitquitquit: false },
     };
     router = await startRouter(config);
     http = new HttpServer({ config, control: router, logger: silentLogger() });
@@ -92,11 +92,11 @@ describe('the HTTP surface of a router in front of a real Patroni cluster', () =
     expect([missing.status, missing.headers.get('www-authenticate')]).toEqual([401, 'Bearer realm="pgrouter admin"']);
     const wrong = await admin('/admin/backends/node2/state', { method: 'POST', token: 'not-the-token-0123456789', body: { state: 'maint' } });
     expect(wrong.status).toBe(401);
-    expect(await (await admin('/admin/backends')).json()).toEqual({ backends: { node1: 'ready', node2: 'ready', node3: 'ready' } });
+    expect(await (await admin('/admin/backends')).json()).toEqual({ backends: { node1: 'ready', node2: 'ready', node3: 'ready' }, drain_deadlines: {} });
 
     const [drained, other] = cluster.nodes.filter((n) => n.name !== leader).map((n) => n.name) as [string, string];
     const drain = await admin(`/admin/backends/${drained}/state`, { method: 'POST', body: { state: 'drain' } });
-    expect([drain.status, await drain.json()]).toEqual([200, { member: drained, state: 'drain', previous: 'ready' }]);
+    expect([drain.status, await drain.json()]).toEqual([200, { member: drained, state: 'drain', previous: 'ready', deadline_at: null }]);
     const row = (await snapshot()).listeners.find((l) => l.name === 'ro')?.backends.find((b) => b.name === drained);
     expect([row?.state, row?.admin_state]).toEqual(['DRAIN', 'drain']);
 
@@ -105,7 +105,7 @@ describe('the HTTP surface of a router in front of a real Patroni cluster', () =
     expect([...landed]).toEqual([portOf(cluster, other)]);
 
     const ready = await admin(`/admin/backends/${drained}/state`, { method: 'POST', body: { state: 'ready' } });
-    expect([ready.status, await ready.json()]).toEqual([200, { member: drained, state: 'ready', previous: 'drain' }]);
+    expect([ready.status, await ready.json()]).toEqual([200, { member: drained, state: 'ready', previous: 'drain', deadline_at: null }]);
     const again = new Set<number>();
     await waitFor(async () => again.add((await whereAmI(ports.ro)).serverPort).size === 2, { timeoutMs: 10_000, what: 'RO sessions on both replicas again' });
     expect([...again].sort()).toEqual([portOf(cluster, drained), portOf(cluster, other)].sort());

@@ -4,12 +4,9 @@
 
 /** Config keys that `pgrouter check` still rejects as unknown. */
 export const PENDING_CONFIG_KEYS: ReadonlyMap<string, string> = new Map([
-  ['checks.tls', "Patroni's HTTPS API: { ca, cert, key, verify }"],
-  ['admin.quitquitquit', 'POST /quitquitquit on the admin socket, loopback peers only'],
 ]);
 
 /** Metric names the alert rules use before docs/metrics.md lists them. */
 export const PENDING_METRICS: ReadonlyMap<string, string> = new Map([
   ['pgrouter_tls_cert_expiry_timestamp_seconds', 'gauge {listener}: notAfter of the TLS termination certificate'],
-  ['pgrouter_worker_respawns_total', "counter: data-path workers respawned after a crash (the supervisor's crash count)"],
 ]);

@@ -102,3 +102,23 @@ describe('pgrouter run', () => {
     expect(await running).toBe(0);
   });
 });
+
+describe('pgrouter run with admin.quitquitquit', () => {
+  it('drains and exits 0 on POST /quitquitquit from loopback, as on SIGTERM', async () => {
+    const { file, write, http } = await fakeSetup();
+    const [rw, admin] = [await findFreePort(), await findFreePort()];
+    write([`  - { name: rw, bind: "127.0.0.1:${rw}", role: primary }`], [`admin: { bind: "127.0.0.1:${admin}", quitquitquit: true }`]);
+    const running = main(['run', '--config', file, '--log-format', 'json']);
+    let exited = false;
+    void running.then(() => (exited = true));
+    try {
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${http}/health`).catch(() => null))?.ok === true, { timeoutMs: 10_000, what: 'the HTTP surface' });
+      const res = await fetch(`http://127.0.0.1:${admin}/quitquitquit`, { method: 'POST' });
+      expect(res.status).toBe(200);
+      expect(await running).toBe(0);
+      expect(await accepts(rw)).toBe(false);
+    } finally {
+      if (!exited) process.emit('SIGTERM');
+    }
+  });
+});

@@ -12,7 +12,7 @@ import { parsePrometheusText, valueOf } from '../../helpers/prom-text.js';
 import { findFreePort } from '../../harness/ports.js';
 import { FakePatroni } from '../discovery/fake-patroni.js';
 import { FakeBackend } from '../proxy/helpers/fake-backend.js';
-import { cancelPacket, queryPacket } from '../proxy/helpers/packets.js';
+import { cancelPacket, queryPacket, startupPacket } from '../proxy/helpers/packets.js';
 import { RawClient, readySession } from '../proxy/helpers/raw-client.js';
 import { waitFor } from '../proxy/helpers/wait-for.js';
 import { decodeRewrittenPid } from '../../../src/protocol/cancel-key.js';
@@ -214,13 +214,59 @@ describe('ClusterPlane with two workers', () => {
     fresh.raw.socket.destroy();
   });
 
+  it('pauses a listener in every worker, starts a reloaded generation paused, and releases every held client on resume', async () => {
+    const c = await fakeCluster();
+    const rw = await findFreePort();
+    const router = await startRouter(config(c, [`{ name: rw, bind: "127.0.0.1:${rw}", role: primary }`]));
+    router.setPausedListeners({ rw: { since: Date.now(), hold_ms: 20_000 } });
+    const heldPerWorker = async (): Promise<number[]> => {
+      await router.supervisor.refresh();
+      return router.supervisor.workers().map((w) => w.report?.traffic['rw']?.held ?? 0);
+    };
+    const total = async (): Promise<number> => (await heldPerWorker()).reduce((n, x) => n + x, 0);
+    // A client that sent its StartupMessage and waits as long as it is held (readySession gives up after 5 s).
+    const held: RawClient[] = [];
+    const hold = async (): Promise<void> => {
+      const raw = await RawClient.connect(rw);
+      cleanup.push(async () => {
+        raw.socket.destroy();
+      });
+      raw.write(startupPacket({ user: 'app' }));
+      held.push(raw);
+    };
+    // One after the other: round robin then alternates between the workers (clients opened all
+    // at once may land unevenly), so each worker holds two.
+    for (let i = 1; i <= 4; i++) {
+      await hold();
+      await waitFor(async () => (await total()) === i, { timeoutMs: 10_000, what: `${i} clients held` });
+    }
+    expect(await heldPerWorker()).toEqual([2, 2]);
+    expect(c.backends.n1.sessions).toBe(0);
+
+    // A new generation of workers (reload) starts paused too: its first client is held as well.
+    expect(await router.reload(config(c, [`{ name: rw, bind: "127.0.0.1:${rw}", role: primary, maxconn: 50 }`]))).toMatchObject({ ok: true });
+    await hold();
+    await waitFor(async () => (await total()) === 5, { timeoutMs: 10_000, what: 'the new generation\'s client held' });
+    expect(c.backends.n1.sessions).toBe(0);
+
+    router.setPausedListeners({});
+    const ready = Buffer.from([0x5a, 0, 0, 0, 5, 0x49]);
+    await waitFor(() => held.every((raw) => raw.received.includes(ready)), { timeoutMs: 10_000, what: 'every held client to reach ReadyForQuery' });
+    expect(c.backends.n1.sessions).toBe(5);
+  });
+
   it('exports the workers\' traffic through the primary\'s metrics, summed, with their process metrics', async () => {
     const c = await fakeCluster();
     const rw = await findFreePort();
     const cfg = config(c, [`{ name: rw, bind: "127.0.0.1:${rw}", role: primary }`]);
     const router = await startRouter(cfg);
     const metrics = new RouterMetrics({ version: 'test' });
-    metrics.bind({ listeners: () => ['rw'], traffic: () => router.supervisor.traffic(), etcd: () => null });
+    metrics.bind({
+      listeners: () => ['rw'],
+      traffic: () => router.supervisor.traffic(),
+      etcd: () => null,
+      workerRespawns: () => router.workerRespawns(),
+    });
     const sessions: Array<Awaited<ReturnType<typeof session>>> = [];
     for (let i = 0; i < 3; i++) sessions.push(await session(rw));
     const f = parsePrometheusText(await router.supervisor.metricsText(metrics.register));
@@ -232,9 +278,12 @@ describe('ClusterPlane with two workers', () => {
 
     // A worker that dies keeps its counted sessions in the totals.
     const victim = router.supervisor.workers()[0];
+    expect(valueOf(parsePrometheusText(await router.supervisor.metricsText(metrics.register)), 'pgrouter_worker_respawns_total', {})).toBe(0);
     process.kill(victim?.pid ?? 0, 'SIGKILL');
     await waitFor(() => router.supervisor.workers().every((w) => w.id !== victim?.id), { what: 'worker exit' });
     const after = parsePrometheusText(await router.supervisor.metricsText(metrics.register));
+    // The crash is counted for the respawn-rate alert (deploy/prometheus).
+    expect(valueOf(after, 'pgrouter_worker_respawns_total', {})).toBe(1);
     expect(valueOf(after, 'pgrouter_listener_sessions_total', { listener: 'rw' })).toBe(3);
     expect(valueOf(after, 'pgrouter_backend_current_sessions', { listener: 'rw', backend: 'n1' })).toBeLessThan(3);
     for (const s of sessions) s.raw.socket.destroy();

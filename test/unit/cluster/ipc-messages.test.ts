@@ -36,6 +36,22 @@ describe('IPC messages', () => {
     for (const b of bodies) expect(parseToWorker(envelope(b)).kind, b.type).toBe('message');
   });
 
+  it('carries paused listeners in init and on their own, and every kill reason (issue 13)', () => {
+    const view = emptyView('s', 'etcd');
+    const paused = { rw: { since: 1_700_000_000_000, hold_ms: 30_000 } };
+    const bodies = [
+      { type: 'init', generation: 2, config: { listeners: [] }, view, admin: {}, paused, log: { level: 'info', format: 'json' }, heartbeat: { intervalMs: 1_000, missed: 5 } },
+      { type: 'paused_listeners', paused },
+      { type: 'paused_listeners', paused: {} },
+      { type: 'kill_backend', requestId: 1, member: 'n1', reason: 'drain_timeout' },
+      { type: 'kill_backend', requestId: 1, member: 'n1', reason: 'not_sync' },
+    ] as const;
+    for (const b of bodies) expect(parseToWorker(envelope(b)).kind, b.type).toBe('message');
+    expect(parseToWorker(envelope({ type: 'paused_listeners', paused: { rw: { since: 1, hold_ms: -1 } } }))).toMatchObject({ kind: 'invalid' });
+    expect(parseToWorker(envelope({ type: 'paused_listeners', paused: { rw: { since: 1, hold_ms: 5, extra: 1 } } }))).toMatchObject({ kind: 'invalid' });
+    expect(parseToWorker(envelope({ type: 'kill_backend', requestId: 1, member: 'n1', reason: 'because' }))).toMatchObject({ kind: 'invalid' });
+  });
+
   it('leaves messages that are not pgrouter\'s alone (prom-client, node internals)', () => {
     expect(parseToPrimary({ type: 'prom-client:getMetricsRes', requestId: 1 })).toEqual({ kind: 'foreign' });
     expect(parseToWorker('a string')).toEqual({ kind: 'foreign' });

@@ -55,12 +55,12 @@ describe('loading a minimal file', () => {
       reload_drain: 300_000,
     });
     expect(c.http).toEqual({ bind: { host: '0.0.0.0', port: 8404 }, stats_refresh: 10_000, ready: 'primary' });
-    expect(c.admin).toEqual({ bind: { host: '127.0.0.1', port: 8405 }, token: null });
+    expect(c.admin).toEqual({ bind: { host: '127.0.0.1', port: 8405 }, token: null, quitquitquit: false });
     expect(c.log).toEqual({ level: 'info', format: 'json' });
   });
 
   it('creates the rw :5432 and ro :5433 listeners when `listeners` is omitted', () => {
-    const common = { max_lag: null, balance: 'roundrobin', ssl: 'passthrough', maxconn: 1000, on_marked_down: 'shutdown', on_lag: 'drain' };
+    const common = { max_lag: null, balance: 'roundrobin', ssl: 'passthrough', maxconn: 1000, on_marked_down: 'shutdown', on_lag: 'drain', proxy_protocol: null, allow: null };
     expect(load(ETCD).listeners).toEqual([
       { name: 'rw', bind: { host: '0.0.0.0', port: 5432 }, role: 'primary', fallback: 'none', ...common },
       { name: 'ro', bind: { host: '0.0.0.0', port: 5433 }, role: 'replica', fallback: 'primary', ...common },
@@ -154,7 +154,7 @@ listeners:
 
   it('reports an unknown role with the allowed ones', () => {
     expect(issues(`${ETCD}listeners:\n  - { name: rw, bind: ":5432", role: primary }\n  - { name: ro, bind: ":5433", role: replica }\n  - { name: x, bind: ":5434", role: standby }\n`)).toEqual([
-      { path: 'listeners[2].role', line: 8, message: '"standby" is not one of primary, replica' },
+      { path: 'listeners[2].role', line: 8, message: '"standby" is not one of primary, replica, sync, read_only' },
     ]);
   });
 
@@ -182,7 +182,7 @@ http: { bind: ":5432" }
       ['http.bind', 8],
     ]);
     expect(found[0]?.message).toBe('must be at least 1, got 0');
-    expect(found[1]?.message).toBe('only applies to replica listeners (role: replica)');
+    expect(found[1]?.message).toBe('only applies to replica, sync and read_only listeners');
     expect(found[2]?.message).toBe('address 0.0.0.0:5432 is already used by listeners[0]');
   });
 
@@ -246,7 +246,7 @@ listeners: [{ name: rw, bind: ":5432", role: primary, fallback: primary, on_lag:
       '8 checks.fast_interval: 2s is longer than checks.interval (1s)',
       '8 checks.timeout: must be greater than 0 (e.g. 5s)',
       '9 timeouts.connect: must be greater than 0 (e.g. 4s)',
-      '10 listeners[0].on_lag: only applies to replica listeners (role: replica)',
+      '10 listeners[0].on_lag: only applies to replica, sync and read_only listeners',
       '10 listeners[0].fallback: fallback: primary only applies to replica listeners (a primary listener has no fallback)',
     ]);
   });

@@ -58,7 +58,7 @@ describe('http', () => {
 
 describe('admin', () => {
   it('is off (no token) by default, on 127.0.0.1:8405', () => {
-    expect(load(ETCD).admin).toEqual({ bind: { host: '127.0.0.1', port: 8405 }, token: null });
+    expect(load(ETCD).admin).toEqual({ bind: { host: '127.0.0.1', port: 8405 }, token: null, quitquitquit: false });
   });
 
   it('reads the token as a literal, from an environment variable or from a file without its trailing newline', () => {

@@ -46,3 +46,18 @@ describe('interpretProbe /replica', () => {
     expect(interpretProbe('replica', 503, body, null, lagLimit)).toMatchObject({ ok: false, lagging: false, error: '503' });
   });
 });
+
+describe('interpretProbe /sync and /read-only (issue 13)', () => {
+  const body = (over: Record<string, unknown> = {}): string => JSON.stringify({ role: 'replica', state: 'running', ...over });
+
+  it.each([
+    ['passes a 200 from a synchronous standby', 'sync', 200, body({ sync_standby: true }), true, { ok: true, lagging: false }],
+    ['reads a 503 from a running sync standby under ?lag= as lagging', 'sync', 503, body({ sync_standby: true }), true, { ok: false, lagging: true }],
+    ['does not read a 503 from an asynchronous replica as lag: it is not a sync standby', 'sync', 503, body(), true, { ok: false, lagging: false }],
+    ['passes a 200 from the leader on /read-only', 'read_only', 200, body({ role: 'master' }), false, { ok: true, lagging: false }],
+    ['reads a 503 from a running replica under ?lag= as lagging on /read-only', 'read_only', 503, body(), true, { ok: false, lagging: true }],
+    ['does not read a noloadbalance replica\'s 503 as lag on /read-only', 'read_only', 503, body({ tags: { noloadbalance: true } }), true, { ok: false, lagging: false }],
+  ] as const)('%s', (_what, kind, status, text, lag, expected) => {
+    expect(interpretProbe(kind, status, text, null, lag)).toMatchObject(expected);
+  });
+});

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChecksConfig } from '../../../src/config/types.js';
 import { silentLogger } from '../../../src/log.js';
-import { Prober, checksFor, networkReason, type ProbeEvent } from '../../../src/discovery/prober.js';
+import { Prober, checkName, checksFor, networkReason, type ProbeEvent } from '../../../src/discovery/prober.js';
 import { waitFor } from '../../harness/wait.js';
 import { FakePatroni, type FakeRole } from './fake-patroni.js';
 
@@ -40,6 +40,23 @@ describe('checksFor', () => {
       ['1048576', '/replica?lag=1048576'],
     ]);
     expect(checksFor([]).map((c) => c.path)).toEqual(['/primary']);
+  });
+});
+
+describe('checksFor with sync and read_only listeners (issue 13)', () => {
+  it('adds /sync and /read-only per distinct lag, only for the roles that have listeners', () => {
+    expect(checksFor([null], [null, 1048576], [1048576]).map((c) => [c.kind, c.id, c.path])).toEqual([
+      ['primary', 'primary', '/primary'],
+      ['replica', 'any', '/replica'],
+      ['sync', 'any', '/sync'],
+      ['sync', '1048576', '/sync?lag=1048576'],
+      ['read_only', '1048576', '/read-only?lag=1048576'],
+    ]);
+    expect(checksFor([null]).map((c) => c.kind)).toEqual(['primary', 'replica']);
+  });
+
+  it('names the checks in probe events by kind and key', () => {
+    expect(checksFor([], [null], [1024]).map((c) => checkName(c))).toEqual(['primary', 'sync:any', 'read_only:1024']);
   });
 });
 

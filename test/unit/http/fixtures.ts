@@ -1,6 +1,7 @@
 // A fake RouterControl and snapshot builders for the HTTP unit tests.
 import type { ClusterView, MemberView } from '../../../src/view/cluster-view.js';
 import type { AdminState, BackendRow, ListenerRow, RouterControl, StatsSnapshot } from '../../../src/http/types.js';
+import type { ListenerPause, PausedListeners } from '../../../src/routing/pause.js';
 import type { BackendTraffic, ListenerTraffic, SessionInfo } from '../../../src/sessions/types.js';
 
 export const NOW = Date.UTC(2025, 2, 1, 12, 0, 0);
@@ -24,9 +25,9 @@ export function backend(name: string, over: Partial<BackendRow> = {}): BackendRo
   };
 }
 
-export function listener(name: string, role: 'primary' | 'replica', backends: BackendRow[], over: Partial<ListenerRow> = {}): ListenerRow {
+export function listener(name: string, role: ListenerRow['role'], backends: BackendRow[], over: Partial<ListenerRow> = {}): ListenerRow {
   const t: ListenerTraffic = { current: 0, total: 0, queued: 0, held: 0, bytes_in: 0, bytes_out: 0, refusals: {}, closed: {}, backends: {} };
-  return { name, bind: role === 'primary' ? ':5432' : ':5433', role, can_route: backends.some((b) => b.state === 'UP'), traffic: t, backends, ...over };
+  return { name, bind: role === 'primary' ? ':5432' : ':5433', role, can_route: backends.some((b) => b.state === 'UP'), paused: null, traffic: t, backends, ...over };
 }
 
 /** node1 primary, node2 and node3 fit replicas; rw and ro listeners. */
@@ -60,6 +61,7 @@ export function snapshot(over: Partial<StatsSnapshot> = {}): StatsSnapshot {
     ],
     no_primary_ms_total: 1350,
     workers: { '4242': 6 },
+    switchover: null,
     ...over,
   };
 }
@@ -109,9 +111,41 @@ export class FakeControl implements RouterControl {
     return 'text/plain; version=0.0.4; charset=utf-8';
   }
 
-  setAdminState(m: string, state: AdminState): void {
-    this.calls.push(`setAdminState ${m} ${state}`);
+  deadlines: Record<string, number> = {};
+  paused: Record<string, ListenerPause> = {};
+  listeners = ['rw', 'ro'];
+
+  setAdminState(m: string, state: AdminState, opts: { timeoutMs?: number } = {}): void {
+    this.calls.push(`setAdminState ${m} ${state}${opts.timeoutMs === undefined ? '' : ` ${opts.timeoutMs}`}`);
     this.states[m] = state;
+    delete this.deadlines[m];
+    if (opts.timeoutMs !== undefined) this.deadlines[m] = NOW + opts.timeoutMs;
+  }
+
+  drainDeadlines(): Readonly<Record<string, number>> {
+    return { ...this.deadlines };
+  }
+
+  pauseListener(name: string, holdMs = 15_000): ListenerPause {
+    this.calls.push(`pause ${name} ${holdMs}`);
+    const pause = { since: NOW, hold_ms: holdMs };
+    this.paused[name] = pause;
+    return pause;
+  }
+
+  resumeListener(name: string): ListenerPause | null {
+    this.calls.push(`resume ${name}`);
+    const was = this.paused[name] ?? null;
+    delete this.paused[name];
+    return was;
+  }
+
+  pausedListeners(): PausedListeners {
+    return { ...this.paused };
+  }
+
+  listenerNames(): readonly string[] {
+    return this.listeners;
   }
 
   adminStates(): Readonly<Record<string, AdminState>> {

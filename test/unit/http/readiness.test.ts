@@ -57,3 +57,12 @@ describe('listener health', () => {
     });
   });
 });
+
+describe('listenerHealth of a paused listener (issue 13)', () => {
+  it('answers 503 while paused, so a load balancer moves new flows to another router', () => {
+    expect(listenerHealth(listener('rw', 'primary', [backend('node1')], { paused: { since: 1, hold_ms: 15_000 } }))).toEqual({
+      ok: false,
+      reason: 'listener rw is paused by the operator',
+    });
+  });
+});

@@ -180,8 +180,8 @@ describe('the admin API', () => {
     expect((await admin.inject({ url: '/admin/sessions', headers: auth })).json()).toEqual({ sessions: control.sessionList });
 
     const set = await admin.inject({ method: 'POST', url: '/admin/backends/node2/state', headers: auth, payload: { state: 'drain' } });
-    expect([set.statusCode, set.json()]).toEqual([200, { member: 'node2', state: 'drain', previous: 'ready' }]);
-    expect((await admin.inject({ url: '/admin/backends', headers: auth })).json()).toEqual({ backends: { node1: 'ready', node2: 'drain', node3: 'ready' } });
+    expect([set.statusCode, set.json()]).toEqual([200, { member: 'node2', state: 'drain', previous: 'ready', deadline_at: null }]);
+    expect((await admin.inject({ url: '/admin/backends', headers: auth })).json()).toEqual({ backends: { node1: 'ready', node2: 'drain', node3: 'ready' }, drain_deadlines: {} });
 
     const kill = await admin.inject({ method: 'POST', url: '/admin/backends/node2/kill', headers: auth });
     expect([kill.statusCode, kill.json()]).toEqual([200, { member: 'node2', killed: 3 }]);
@@ -284,5 +284,57 @@ describe('HttpServer', () => {
     expect((err as PgrError).code).toBe('PGR_ERR_BIND');
     expect((err as PgrError).message).toMatch(new RegExp(`^cannot listen on admin\\.bind 127\\.0\\.0\\.1:${taken.port}: .*EADDRINUSE`));
     expect(s.http.server.listening).toBe(false);
+  });
+});
+
+describe('POST /quitquitquit (admin.quitquitquit)', () => {
+  function quitServer(extra: string) {
+    let quits = 0;
+    const logs = captureLog();
+    const s = new HttpServer({ config: onPortZero(config(extra)), control: new FakeControl(), logger: logs.logger, quit: () => quits++ });
+    servers.push(s);
+    return { s, quits: () => quits, logs };
+  }
+  const post = { method: 'POST' as const, url: '/quitquitquit' };
+
+  it('opens the admin socket for it alone when no token is set, and stops the router for a loopback peer', async () => {
+    const { s, quits } = quitServer('admin: { quitquitquit: true }');
+    if (!s.admin) throw new Error('no admin socket');
+    const res = await s.admin.inject({ ...post, remoteAddress: '127.0.0.1' });
+    expect([res.statusCode, res.json()]).toEqual([200, { status: 'stopping' }]);
+    expect(quits()).toBe(1);
+    // The admin API itself stays off without a token.
+    expect((await s.admin.inject({ url: '/admin/backends', remoteAddress: '127.0.0.1' })).statusCode).toBe(404);
+  });
+
+  it('refuses a peer that is not on loopback, with 403, and does not stop', async () => {
+    const { s, quits, logs } = quitServer('admin: { quitquitquit: true }');
+    const res = await s.admin?.inject({ ...post, remoteAddress: '10.1.2.3' });
+    expect(res?.statusCode).toBe(403);
+    expect(quits()).toBe(0);
+    expect(logs.lines.some((l) => l.event === 'quit_refused' && l.remote === '10.1.2.3')).toBe(true);
+  });
+
+  it('takes IPv6 and IPv4-mapped loopback peers', async () => {
+    const { s, quits } = quitServer('admin: { quitquitquit: true }');
+    await s.admin?.inject({ ...post, remoteAddress: '::1' });
+    await s.admin?.inject({ ...post, remoteAddress: '::ffff:127.0.0.1' });
+    expect(quits()).toBe(2);
+  });
+
+  it('needs no token next to a token-guarded admin API, which still refuses tokenless calls', async () => {
+    const { s, quits } = quitServer(`admin: { quitquitquit: true, token: "${TOKEN}" }`);
+    expect((await s.admin?.inject({ ...post, remoteAddress: '127.0.0.1' }))?.statusCode).toBe(200);
+    expect(quits()).toBe(1);
+    expect((await s.admin?.inject({ url: '/admin/backends', remoteAddress: '127.0.0.1' }))?.statusCode).toBe(401);
+    expect((await s.admin?.inject({ method: 'POST', url: '/quitquitquit?x=1', remoteAddress: '127.0.0.1' }))?.statusCode).toBe(401);
+  });
+
+  it('does not exist unless configured: no admin socket without a token, a 404 behind the token otherwise', async () => {
+    expect(quitServer('').s.admin).toBeNull();
+    const { s, quits } = quitServer(`admin: { token: "${TOKEN}" }`);
+    const res = await s.admin?.inject({ ...post, remoteAddress: '127.0.0.1', headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(res?.statusCode).toBe(404);
+    expect(quits()).toBe(0);
   });
 });

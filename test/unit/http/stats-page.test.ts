@@ -120,6 +120,29 @@ describe('the stats page', () => {
   });
 });
 
+describe('the stats page and planned maintenance (issue 13)', () => {
+  it('shows a paused listener, a running switchover hold, a drain deadline and the held time of a switchover', () => {
+    const page = render(
+      snapshot({
+        listeners: [
+          listener('rw', 'primary', [backend('node1', { state: 'DRAIN', admin_state: 'drain', drain_deadline_at: NOW + 300_000 })], { paused: { since: NOW - 5_000, hold_ms: 30_000 }, can_route: false }),
+        ],
+        switchover: { from: 'node1', to: 'node2', scheduled_at: null, announced_at: NOW - 800, holding_since: NOW - 800 },
+        leader_history: [{ at: NOW - 1_000, from: null, to: 'node2', reason: 'confirmed', generation: 9, outage_ms: 700, held_ms: 1_200, held_clients: 4 }],
+      }),
+    );
+    expect(page).toContain('<span class="badge bad">paused</span> <small>5s ago, clients wait up to 30.0 s</small>');
+    expect(page).toContain('<tr><th>Switchover</th><td>node1 → node2 · <span class="badge bad">holding new RW sessions</span> for 800 ms</td></tr>');
+    expect(page).toContain('(admin drain, sessions closed at');
+    expect(page).toContain('<td class="num">700 ms</td><td class="num">1.20 s <small>4 clients</small></td>');
+  });
+
+  it('shows a scheduled switchover with its time and no hold', () => {
+    const page = render(snapshot({ switchover: { from: 'node1', to: null, scheduled_at: NOW + 3_600_000, announced_at: NOW - 10, holding_since: null } }));
+    expect(page).toMatch(/<tr><th>Switchover<\/th><td>node1 → any replica · scheduled at [^<]+<\/td><\/tr>/);
+  });
+});
+
 describe('the html template tag', () => {
   it('escapes & < > " and \' in interpolated strings and keeps nested templates as they are', () => {
     expect(escapeHtml(`&<>"'`)).toBe('&amp;&lt;&gt;&quot;&#39;');

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { ClusterView } from '../../../src/view/cluster-view.js';
+import type { ClusterView, SwitchoverIntent } from '../../../src/view/cluster-view.js';
+import type { LeaderChange } from '../../../src/http/types.js';
 import {
   INITIAL_LEADER_HISTORY,
   LEADER_HISTORY_MAX,
@@ -117,5 +118,82 @@ describe('nextLeaderHistory', () => {
   it('takes the reason from the view', () => {
     const v: ClusterView = { ...view(1, members, 'n2'), primary_reason: 'leader key n2 confirmed by /primary' };
     expect(nextLeaderHistory(INITIAL_LEADER_HISTORY, v, 0).changes[0]?.reason).toBe('leader key n2 confirmed by /primary');
+  });
+});
+
+describe('nextLeaderHistory and switchovers (issue 13)', () => {
+  const T = 1_000_000;
+  const intent = (over: Partial<SwitchoverIntent> = {}): SwitchoverIntent => ({ from: 'n1', to: 'n2', scheduled_at: null, announced_at: T, ...over });
+  /** Feeds (primary, intent, at, heldTotal) steps; returns the final state and what each step reported. */
+  function steps(list: ReadonlyArray<readonly [string | null, SwitchoverIntent | null, number, number]>): { state: LeaderHistoryState; ended: LeaderChange[]; started: number } {
+    let state = INITIAL_LEADER_HISTORY;
+    const ended: LeaderChange[] = [];
+    let started = 0;
+    list.forEach(([primary, sw, at, held], i) => {
+      const v: ClusterView = { ...view(i + 1, members, primary), mode: 'etcd', switchover: sw };
+      const next = nextLeaderHistory(state, v, at, held);
+      const step = leaderStep(state, next);
+      if (step.switchoverStarted) started++;
+      if (step.switchoverEnded) ended.push(step.switchoverEnded);
+      state = next;
+    });
+    return { state, ended, started };
+  }
+
+  it('adds the held time and the held clients to the change that confirms the new leader', () => {
+    const { state, ended, started } = steps([
+      ['n1', null, T - 10_000, 0],
+      ['n1', intent(), T + 20, 3], // announced at T, seen a little later
+      [null, intent(), T + 400, 5],
+      [null, null, T + 900, 6], // the new leader took the key and cleared the failover key
+      ['n2', null, T + 1_300, 9],
+    ]);
+    expect(started).toBe(1);
+    expect(state.changes[0]).toMatchObject({ from: null, to: 'n2', outage_ms: 900, held_ms: 1_300, held_clients: 6 });
+    expect(ended).toEqual([state.changes[0]]);
+    expect(state.switchover).toBeNull();
+    // The loss itself carries nothing: the hold is reported once, when it ends.
+    expect(state.changes[1]).not.toHaveProperty('held_ms');
+  });
+
+  it('records an abandoned switchover as an entry from the leader to itself, with no outage', () => {
+    const { state, ended } = steps([
+      ['n1', null, T - 10_000, 0],
+      ['n1', intent(), T, 0],
+      ['n1', null, T + 700, 2],
+    ]);
+    expect(state.changes[0]).toMatchObject({ from: 'n1', to: 'n1', outage_ms: 0, held_ms: 700, held_clients: 2, reason: 'switchover to n2 abandoned; n1 takes new sessions again' });
+    expect(ended).toHaveLength(1);
+    expect(state.leaderChanges).toBe(0);
+  });
+
+  it('starts a scheduled switchover at its time, even when the first view after it is the leader going away', () => {
+    const { state } = steps([
+      ['n1', null, T - 10_000, 0],
+      ['n1', intent({ scheduled_at: T + 60_000 }), T, 0],
+      [null, intent({ scheduled_at: T + 60_000 }), T + 60_500, 0],
+      ['n2', null, T + 61_000, 0],
+    ]);
+    expect(state.changes[0]).toMatchObject({ to: 'n2', held_ms: 1_000 });
+  });
+
+  it('ignores an intent that names another leader, and one not due yet', () => {
+    const { state, started } = steps([
+      ['n1', null, T - 10_000, 0],
+      ['n1', intent({ from: 'n3' }), T, 0],
+      ['n1', intent({ scheduled_at: T + 60_000 }), T + 1, 0],
+      ['n1', null, T + 2, 0],
+    ]);
+    expect(started).toBe(0);
+    expect(state.changes).toHaveLength(1);
+  });
+
+  it('does not count an abandoned switchover as an outage that ended', () => {
+    const prev = steps([
+      ['n1', null, T - 10_000, 0],
+      ['n1', intent(), T, 0],
+    ]).state;
+    const next = nextLeaderHistory(prev, { ...view(3, members, 'n1'), mode: 'etcd', switchover: null }, T + 10, 0);
+    expect(leaderStep(prev, next)).toMatchObject({ outageEndedMs: null, leaderChanged: false, switchoverEnded: { from: 'n1', to: 'n1' } });
   });
 });

@@ -61,7 +61,7 @@ describe('RouterMetrics', () => {
   it('exports the data path traffic read at scrape time, per listener and per backend', async () => {
     const { metrics } = exporter();
     let t: Record<string, ListenerTraffic> = {};
-    const sources: MetricsSources = { listeners: () => names, traffic: () => t, etcd: () => null };
+    const sources: MetricsSources = { listeners: () => names, traffic: () => t, etcd: () => null, workerRespawns: () => 0 };
     metrics.bind(sources);
     let f = await scrape(metrics);
     expect(valueOf(f, 'pgrouter_listener_current_sessions', { listener: 'rw' })).toBe(0);
@@ -118,6 +118,7 @@ describe('RouterMetrics', () => {
         return {};
       },
       etcd: () => null,
+      workerRespawns: () => 0,
     });
     await metrics.text();
     expect(reads).toBe(1);
@@ -200,7 +201,7 @@ describe('RouterMetrics', () => {
 
     const { metrics } = exporter();
     let etcd: EtcdStatus | null = { connected: false, last_resync_at: null, revision: null, error: 'connecting' };
-    metrics.bind({ listeners: () => names, traffic: () => ({}), etcd: () => etcd });
+    metrics.bind({ listeners: () => names, traffic: () => ({}), etcd: () => etcd, workerRespawns: () => 0 });
     let f = await scrape(metrics);
     expect(valueOf(f, 'pgrouter_etcd_connected')).toBe(0);
     expect(valueOf(f, 'pgrouter_etcd_last_resync_timestamp_seconds')).toBe(0);

@@ -143,3 +143,45 @@ describe('buildStatsSnapshot', () => {
     });
   });
 });
+
+describe('buildStatsSnapshot and planned maintenance (issue 13)', () => {
+  const sync = listenerConfig({ name: 'sync', role: 'sync', fallback: 'none' });
+  const all = listenerConfig({ name: 'all', role: 'read_only' });
+  const syncView = {
+    ...view(8, [member({ name: 'n1' }), { ...member({ name: 'n2' }), sync_standby: true, sync_checks: { any: check(true) }, read_only_checks: { any: check(true) } }, { ...member({ name: 'n3' }), sync_standby: false, sync_checks: { any: check(false) }, read_only_checks: { any: check(false) } }], 'n1'),
+    mode: 'etcd' as const,
+  };
+
+  it('shows a paused listener as paused and unable to route, with its hold limit, and the others as before', () => {
+    const snap = buildStatsSnapshot(input({ paused: { rw: { since: 40_000, hold_ms: 30_000 } } }));
+    expect(snap.listeners.map((l) => [l.name, l.can_route, l.paused])).toEqual([
+      ['rw', false, { since: 40_000, hold_ms: 30_000 }],
+      ['ro', true, null],
+    ]);
+    // The backends keep their states: the pause is the listener's, not the members'.
+    expect(snap.listeners[0]?.backends[0]?.state).toBe('UP');
+  });
+
+  it('shows the leader DRAIN on the RW listener while a switchover holds new sessions, and the switchover itself', () => {
+    const v = { ...cluster, mode: 'etcd' as const, switchover: { from: 'n1', to: 'n2', scheduled_at: null, announced_at: 49_000 } };
+    const snap = buildStatsSnapshot(input({ view: v }));
+    expect(snap.listeners[0]?.backends[0]).toMatchObject({ name: 'n1', state: 'DRAIN', reason: 'switchover to n2 announced: new sessions wait for the new leader' });
+    expect(snap.listeners[0]?.can_route).toBe(false);
+    expect(snap.switchover).toEqual({ from: 'n1', to: 'n2', scheduled_at: null, announced_at: 49_000, holding_since: 49_000 });
+    const later = buildStatsSnapshot(input({ view: { ...v, switchover: { ...v.switchover, scheduled_at: 90_000 } } }));
+    expect([later.listeners[0]?.backends[0]?.state, later.switchover?.holding_since]).toEqual(['UP', null]);
+  });
+
+  it('explains every member on a sync and a read_only listener', () => {
+    const snap = buildStatsSnapshot(input({ view: syncView, listeners: [sync, all] }));
+    const rows = (name: string) => Object.fromEntries((snap.listeners.find((l) => l.name === name)?.backends ?? []).map((b) => [b.name, `${b.state}: ${b.reason}`]));
+    expect(rows('sync')).toEqual({ n1: 'DOWN: is the primary', n2: 'UP: /sync check passed', n3: 'DOWN: not a synchronous standby' });
+    expect(rows('all')).toEqual({ n1: 'UP: primary (serves reads too)', n2: 'UP: /read-only check passed', n3: 'DOWN: /read-only 503' });
+  });
+
+  it('shows a drain deadline on the member\'s rows', () => {
+    const snap = buildStatsSnapshot(input({ adminStates: { n2: 'drain' }, drainDeadlines: { n2: 99_000 } }));
+    expect(snap.listeners[1]?.backends.find((b) => b.name === 'n2')).toMatchObject({ state: 'DRAIN', drain_deadline_at: 99_000 });
+    expect(snap.listeners[1]?.backends.find((b) => b.name === 'n3')?.drain_deadline_at).toBeNull();
+  });
+});

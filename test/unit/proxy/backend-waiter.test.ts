@@ -151,3 +151,50 @@ describe('BackendWaiter', () => {
     expect(h.events).toEqual([]);
   });
 });
+
+describe('BackendWaiter while the listener is paused (issue 13)', () => {
+  function paused(holdMs: number): { h: Harness; resume(): void } {
+    const h = harness();
+    let pause: { since: number; hold_ms: number } | null = { since: 0, hold_ms: holdMs };
+    h.ctx.pause = () => pause;
+    const route = h.ctx.route;
+    // A paused listener routes nobody, whatever the view says (Listener.route).
+    h.ctx.route = (exclude) => (pause ? null : route(exclude));
+    return {
+      h,
+      resume: () => {
+        pause = null;
+      },
+    };
+  }
+
+  it('holds a client up to the pause\'s own limit, not connect_wait, and says why it gives up', () => {
+    const { h } = paused(5_000);
+    h.setMembers([member({ name: 'n1' })]);
+    h.waiter().begin();
+    vi.advanceTimersByTime(4_999);
+    expect(h.events).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(h.events).toMatchObject([{ kind: 'refuse', reason: 'paused', message: expect.stringContaining('C57P03\0Mlistener rw is paused for maintenance\0') }]);
+  });
+
+  it('routes a held client as soon as the listener is resumed', () => {
+    const { h, resume } = paused(5_000);
+    h.setMembers([member({ name: 'n1' })]);
+    const w = h.waiter();
+    w.begin();
+    vi.advanceTimersByTime(3_000);
+    resume();
+    w.wake();
+    expect(h.events).toEqual([{ kind: 'route', name: 'n1' }]);
+  });
+});
+
+describe('BackendWaiter messages per listener role', () => {
+  it('names what a sync listener was waiting for', () => {
+    const h = harness({ timeouts: { connect_wait: 0 } });
+    (h.ctx as { listener: unknown }).listener = listenerConfig({ name: 'sync', role: 'sync' });
+    h.waiter().begin();
+    expect(h.events[0]).toMatchObject({ message: expect.stringContaining('no synchronous standby available for listener sync') });
+  });
+});

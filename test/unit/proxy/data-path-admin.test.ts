@@ -20,6 +20,31 @@ function ended(c: { on(event: 'error' | 'end', fn: () => void): unknown }): Prom
   });
 }
 
+describe('DataPath paused listeners (issue 13)', () => {
+  it('holds new clients of a paused listener, leaves its sessions and the other listeners alone, and lets them in on resume', async () => {
+    f = await Fixture.start({ backends: ['n1', 'n2'], primary: 'n1', config: testConfig({ timeouts: { connect_wait: 10_000 } }) });
+    const fixture = f;
+    const established = await f.pgClient('rw');
+    f.dp.setPausedListeners({ rw: { since: Date.now(), hold_ms: 10_000 } });
+    expect(f.dp.pausedListeners()).toEqual({ rw: { since: expect.any(Number), hold_ms: 10_000 } });
+    const held = f.whereAmI('rw');
+    await waitFor(() => fixture.dp.traffic()['rw']?.held === 1, { timeoutMs: 5_000, what: 'the client held' });
+    expect(await f.whereAmI('ro')).toBe('n2');
+    expect((await established.query<{ backend: string }>('select backend')).rows).toEqual([{ backend: 'n1' }]);
+    f.dp.setPausedListeners({});
+    expect(await held).toBe('n1');
+    expect(f.dp.traffic()['rw']).toMatchObject({ held: 0, held_total: 1 });
+    await established.end();
+  });
+
+  it('refuses with 57P03 and counts it as paused once the pause\'s hold limit is over', async () => {
+    f = await Fixture.start({ backends: ['n1'], primary: 'n1' });
+    f.dp.setPausedListeners({ rw: { since: Date.now(), hold_ms: 50 } });
+    await expect(f.pgClient('rw')).rejects.toMatchObject({ code: '57P03', message: 'listener rw is paused for maintenance' });
+    expect(f.dp.traffic()['rw']?.refusals).toEqual({ paused: 1 });
+  });
+});
+
 describe('DataPath admin states', () => {
   it('sends no new sessions to a drained replica and keeps the sessions it has', async () => {
     f = await Fixture.start({ backends: ['n1', 'n2', 'n3'], primary: 'n1' });
@@ -101,7 +126,7 @@ describe('DataPath traffic and sessions', () => {
     expect(after?.bytes_in).toBeGreaterThan(during?.bytes_in ?? 0);
     expect(after?.bytes_out).toBeGreaterThan(during?.bytes_out ?? 0);
     expect(fixture.dp.sessions()).toEqual([]);
-    expect(fixture.dp.traffic()['ro']).toEqual({ current: 0, total: 0, queued: 0, held: 0, bytes_in: 0, bytes_out: 0, refusals: {}, closed: {}, backends: {}, cancels: {} });
+    expect(fixture.dp.traffic()['ro']).toEqual({ current: 0, total: 0, queued: 0, held: 0, held_total: 0, bytes_in: 0, bytes_out: 0, refusals: {}, closed: {}, backends: {}, cancels: {} });
   });
 
   it('counts refused clients by reason and failed backend connections per backend', async () => {
@@ -112,6 +137,6 @@ describe('DataPath traffic and sessions', () => {
     // roundrobin: the first RO session tries n2, which answers 57P03; it moves on to n3.
     expect(await f.whereAmI('ro')).toBe('n3');
     expect(f.dp.traffic()['ro']?.backends['n2']).toMatchObject({ connect_errors: 1, total: 0 });
-    expect(f.dp.cancels()).toEqual({});
+    expect(f.cancels()).toEqual({});
   });
 });

@@ -142,3 +142,68 @@ describe('Router as RouterControl', () => {
     expect(router.snapshot().leader_history[0]).toMatchObject({ to: 'n2', outage_ms: expect.any(Number) });
   });
 });
+
+describe('Router: planned maintenance (issue 13)', () => {
+  it('closes what is left on a drained member when its deadline passes, logging why', async () => {
+    const { router, lines } = await start();
+    const ro = await client(router, 'ro');
+    const roEnded = new Promise<void>((resolve) => {
+      ro.on('error', () => resolve());
+      ro.on('end', () => resolve());
+    });
+    router.setAdminState('n2', 'drain', { timeoutMs: 50 });
+    expect(router.drainDeadlines()).toEqual({ n2: expect.any(Number) });
+    await roEnded;
+    await waitFor(() => lines.some((l) => l['event'] === 'drain_timeout'), { timeoutMs: 5_000, what: 'the drain_timeout line' });
+    expect(lines.find((l) => l['event'] === 'drain_timeout')).toMatchObject({ member: 'n2', sessions: 1 });
+    expect(router.drainDeadlines()).toEqual({});
+    expect(router.adminStates()).toEqual({ n2: 'drain' });
+    await waitFor(() => router.dataPath.traffic()['ro']?.closed['killed_drain_timeout'] === 1, { timeoutMs: 5_000, what: 'the relay to count its end' });
+    const f = parsePrometheusText(await router.metricsText());
+    expect(valueOf(f, 'pgrouter_backend_killed_sessions_total', { listener: 'ro', backend: 'n2', reason: 'drain_timeout' })).toBe(1);
+    expect(valueOf(f, 'pgrouter_listener_closed_sessions_total', { listener: 'ro', reason: 'killed_drain_timeout' })).toBe(1);
+  });
+
+  it('cancels a drain deadline on the next state change, and refuses a timeout on another state', async () => {
+    const { router, lines } = await start();
+    const ro = await client(router, 'ro');
+    router.setAdminState('n2', 'drain', { timeoutMs: 60_000 });
+    router.setAdminState('n2', 'ready');
+    expect(router.drainDeadlines()).toEqual({});
+    expect(lines.some((l) => l['event'] === 'drain_deadline_cancelled' && l['member'] === 'n2')).toBe(true);
+    expect((await ro.query<{ backend: string }>('select backend')).rows).toEqual([{ backend: 'n2' }]);
+    expect(() => router.setAdminState('n2', 'maint', { timeoutMs: 1_000 })).toThrow(TypeError);
+    await ro.end();
+  });
+
+  it('pauses and resumes a listener: held clients, the stats, /metrics and the log say so', async () => {
+    const { router, lines } = await start();
+    const pause = router.pauseListener('rw', 5_000);
+    expect(pause).toEqual({ since: expect.any(Number), hold_ms: 5_000 });
+    expect(router.pausedListeners()).toEqual({ rw: pause });
+    expect(router.snapshot().listeners[0]).toMatchObject({ name: 'rw', can_route: false, paused: pause });
+    let f = parsePrometheusText(await router.metricsText());
+    expect([valueOf(f, 'pgrouter_listener_paused', { listener: 'rw' }), valueOf(f, 'pgrouter_listener_paused', { listener: 'ro' })]).toEqual([1, 0]);
+
+    const held = client(router, 'rw');
+    await waitFor(() => router.dataPath.traffic()['rw']?.held === 1, { timeoutMs: 5_000, what: 'the client held' });
+    expect(router.resumeListener('rw')).toEqual(pause);
+    const c = await held;
+    expect((await c.query<{ backend: string }>('select backend')).rows).toEqual([{ backend: 'n1' }]);
+    await c.end();
+    expect(router.resumeListener('rw')).toBeNull();
+    f = parsePrometheusText(await router.metricsText());
+    expect(valueOf(f, 'pgrouter_listener_paused', { listener: 'rw' })).toBe(0);
+    expect(valueOf(f, 'pgrouter_listener_held_sessions_total', { listener: 'rw' })).toBe(1);
+    expect(lines.filter((l) => l['event'] === 'listener_paused' || l['event'] === 'listener_resumed').map((l) => l['event'])).toEqual(['listener_paused', 'listener_resumed']);
+    expect(() => router.pauseListener('nope')).toThrow(TypeError);
+  });
+
+  it('forgets the pause of a listener a reload removes', async () => {
+    const { router } = await start();
+    router.pauseListener('ro');
+    const before = router.config;
+    expect(await router.reload({ ...before, listeners: before.listeners.slice(0, 1) })).toMatchObject({ ok: true });
+    expect(router.pausedListeners()).toEqual({});
+  });
+});

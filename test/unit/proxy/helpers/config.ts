@@ -26,6 +26,8 @@ export function listenerConfig(over: Partial<ListenerConfig> & { name: string })
     maxconn: 0,
     on_marked_down: 'shutdown',
     on_lag: 'shutdown',
+    proxy_protocol: null,
+    allow: null,
     ...over,
   };
 }
@@ -47,7 +49,7 @@ export function testConfig(opts: { listeners?: ListenerConfig[]; timeouts?: Part
     listeners: opts.listeners ?? [listenerConfig({ name: 'rw', role: 'primary' }), listenerConfig({ name: 'ro', role: 'replica' })],
     timeouts: { ...TIMEOUTS, ...opts.timeouts },
     http: { bind: { host: '127.0.0.1', port: 0 }, stats_refresh: 10_000, ready: 'primary' },
-    admin: { bind: { host: '127.0.0.1', port: 0 }, token: null },
+    admin: { bind: { host: '127.0.0.1', port: 0 }, token: null, quitquitquit: false },
     log: { level: 'info', format: 'json' },
     workers: 1,
     cancel: { ...CANCEL, ...opts.cancel },

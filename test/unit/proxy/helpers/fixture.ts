@@ -53,6 +53,13 @@ export class Fixture {
     return out;
   }
 
+  /** CancelRequests by outcome, summed over the listeners (each counts its own in traffic()). */
+  cancels(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const t of Object.values(this.dp.traffic())) for (const [k, n] of Object.entries(t.cancels ?? {})) out[k] = (out[k] ?? 0) + n;
+    return out;
+  }
+
   port(listener: string): number {
     const a = this.dp.addresses()[listener];
     if (!a) throw new Error(`no listener ${listener}`);
