@@ -3,7 +3,6 @@
 // or an operator would.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +11,7 @@ import { defaultWorkerModule } from '../../../src/cluster/supervisor-options.js'
 import { findFreePort } from '../../harness/ports.js';
 import { FakePatroni } from '../discovery/fake-patroni.js';
 import { FakeBackend } from '../proxy/helpers/fake-backend.js';
-import { readySession, type RawClient } from '../proxy/helpers/raw-client.js';
+import { connectionRefused, readySession, type RawClient } from '../proxy/helpers/raw-client.js';
 import { waitFor } from '../proxy/helpers/wait-for.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/pgrouter', import.meta.url));
@@ -65,13 +64,6 @@ async function runRouter(workers = 2, extra: string[] = []): Promise<{ child: Ch
   return { child, rw, output: () => out, exited };
 }
 
-function refused(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.on('connect', () => (s.destroy(), resolve(false)));
-    s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'ECONNREFUSED'));
-  });
-}
 
 describe('pgrouter run with workers: 2, stopped by signals', () => {
   // Issue 10, defect 5: the log said "closing all sessions now" but the workers kept their
@@ -82,7 +74,7 @@ describe('pgrouter run with workers: 2, stopped by signals', () => {
     // Round robin: two sessions land on two workers.
     for (let i = 0; i < 2; i++) sessions.push((await readySession(r.rw)).raw);
     r.child.kill('SIGTERM');
-    await waitFor(() => refused(r.rw), { timeoutMs: 10_000, what: 'new connections refused after the first SIGTERM' });
+    await waitFor(() => connectionRefused(r.rw), { timeoutMs: 10_000, what: 'new connections refused after the first SIGTERM' });
     expect(sessions.map((s) => s.closed)).toEqual([false, false]);
     r.child.kill('SIGTERM');
     await waitFor(() => sessions.every((s) => s.closed), { timeoutMs: 15_000, what: `sessions closed by the second SIGTERM (output:\n${r.output()})` });
@@ -94,7 +86,7 @@ describe('pgrouter run with workers: 2, stopped by signals', () => {
     const r = await runRouter(1);
     const s = (await readySession(r.rw)).raw;
     r.child.kill('SIGTERM');
-    await waitFor(() => refused(r.rw), { timeoutMs: 10_000, what: 'new connections refused' });
+    await waitFor(() => connectionRefused(r.rw), { timeoutMs: 10_000, what: 'new connections refused' });
     expect(s.closed).toBe(false);
     r.child.kill('SIGTERM');
     await waitFor(() => s.closed, { timeoutMs: 15_000, what: 'the session closed by the second SIGTERM' });
@@ -105,7 +97,7 @@ describe('pgrouter run with workers: 2, stopped by signals', () => {
     const r = await runRouter();
     const s = (await readySession(r.rw)).raw;
     r.child.kill('SIGTERM');
-    await waitFor(() => refused(r.rw), { timeoutMs: 10_000, what: 'new connections refused' });
+    await waitFor(() => connectionRefused(r.rw), { timeoutMs: 10_000, what: 'new connections refused' });
     r.child.kill('SIGINT');
     await waitFor(() => s.closed, { timeoutMs: 15_000, what: 'the session closed by SIGINT' });
     expect(await r.exited).toBe(0);

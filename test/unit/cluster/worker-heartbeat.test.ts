@@ -2,13 +2,12 @@
 // heartbeat for `missed` × interval), it stops taking new sessions, so a load balancer moves
 // clients elsewhere, rather than route on a stale view forever; it takes them again when the
 // primary is heard from (issue 10, guard). Established sessions are left alone.
-import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { envelope, parseToPrimary, type ToPrimaryMessage, type ToWorkerBody } from '../../../src/cluster/ipc-messages.js';
 import { WorkerProcess, type WorkerChannel } from '../../../src/cluster/worker.js';
 import { testConfig } from '../proxy/helpers/config.js';
 import { FakeBackend } from '../proxy/helpers/fake-backend.js';
-import { readySession } from '../proxy/helpers/raw-client.js';
+import { connectionRefused, readySession } from '../proxy/helpers/raw-client.js';
 import { member, view } from '../proxy/helpers/view.js';
 import { waitFor } from '../proxy/helpers/wait-for.js';
 
@@ -38,13 +37,6 @@ function worker(): { send: (body: ToWorkerBody) => void; sent: ToPrimaryMessage[
   return { send, sent, exited };
 }
 
-function refused(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.on('connect', () => (s.destroy(), resolve(false)));
-    s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'ECONNREFUSED'));
-  });
-}
 
 describe('a worker without views or heartbeats from the primary', () => {
   it('stops accepting after missed × interval, keeps its sessions, and accepts again on the next heartbeat', async () => {
@@ -61,11 +53,11 @@ describe('a worker without views or heartbeats from the primary', () => {
     cleanup.push(() => clearInterval(beat));
     const s = await readySession(port);
     cleanup.push(() => s.raw.destroy());
-    expect(await refused(port)).toBe(false);
+    expect(await connectionRefused(port)).toBe(false);
 
     // The primary goes quiet: after 3 × 100 ms the worker lets go of the port.
     clearInterval(beat);
-    await waitFor(() => refused(port), { timeoutMs: 5_000, what: 'the port to refuse new connections' });
+    await waitFor(() => connectionRefused(port), { timeoutMs: 5_000, what: 'the port to refuse new connections' });
     expect(s.raw.closed).toBe(false);
     const before = s.raw.received.length;
     s.raw.write(Buffer.from([0x51, 0, 0, 0, 13, ...Buffer.from('select 1\0')]));
@@ -73,7 +65,7 @@ describe('a worker without views or heartbeats from the primary', () => {
 
     // A heartbeat for a view it has: it accepts again, on the same port.
     w.send({ type: 'heartbeat', generation: 7 });
-    await waitFor(async () => !(await refused(port)), { timeoutMs: 5_000, what: 'the port to accept again' });
+    await waitFor(async () => !(await connectionRefused(port)), { timeoutMs: 5_000, what: 'the port to accept again' });
     const again = await readySession(port);
     again.raw.destroy();
   });
@@ -89,8 +81,8 @@ describe('a worker without views or heartbeats from the primary', () => {
     // The primary is at generation 9; view 8 and 9 were lost on the way.
     const beat = setInterval(() => w.send({ type: 'heartbeat', generation: 9 }), 50);
     cleanup.push(() => clearInterval(beat));
-    await waitFor(() => refused(port), { timeoutMs: 5_000, what: 'the port to refuse new connections' });
+    await waitFor(() => connectionRefused(port), { timeoutMs: 5_000, what: 'the port to refuse new connections' });
     w.send({ type: 'view', view: view(9, [member({ name: 'n1', port: backend.port })], 'n1') });
-    await waitFor(async () => !(await refused(port)), { timeoutMs: 5_000, what: 'the port to accept again after view 9' });
+    await waitFor(async () => !(await connectionRefused(port)), { timeoutMs: 5_000, what: 'the port to accept again after view 9' });
   });
 });

@@ -5,6 +5,7 @@
 // same result as the stream in one read.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { split } from '../../helpers/split.js';
 import { MAX_CANCEL_KEY } from '../../../src/protocol/cancel-key.js';
 import { errorResponse } from '../../../src/protocol/messages.js';
 import { feedServerStartup, firstServerMessage, initialServerStartup, type KeyRewrite, type ServerStartupState } from '../../../src/protocol/server-startup-parser.js';
@@ -34,16 +35,6 @@ const serverStream: fc.Arbitrary<Buffer> = fc.oneof(
   }),
 );
 
-function split(buf: Buffer, cuts: readonly number[]): Buffer[] {
-  const at = [...new Set(cuts.map((c) => c % (buf.length + 1)))].sort((a, b) => a - b);
-  const chunks: Buffer[] = [];
-  let from = 0;
-  for (const c of [...at, buf.length]) {
-    if (c > from) chunks.push(buf.subarray(from, c));
-    from = Math.max(from, c);
-  }
-  return chunks;
-}
 
 function feedAll(chunks: readonly Buffer[], check?: (s: ServerStartupState) => void, rewrite?: KeyRewrite): ServerStartupState {
   let s = initialServerStartup();

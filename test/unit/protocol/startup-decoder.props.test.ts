@@ -4,6 +4,7 @@
 // anywhere into TCP reads gives the same outcome as the packet in one read.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { split } from '../../helpers/split.js';
 import { ClientHandshake, handshakeStep, type HandshakeStep } from '../../../src/proxy/handshake.js';
 import { decodeStartup, MAX_STARTUP_PACKET, type StartupDecode } from '../../../src/protocol/startup-decoder.js';
 import { cancelPacket, gssencRequest, sslRequest, startupPacket } from '../proxy/helpers/packets.js';
@@ -42,17 +43,6 @@ const anyBytes: fc.Arbitrary<Buffer> = fc.oneof(
   fc.tuple(validPacket, fc.uint8Array({ maxLength: 32 })).map(([p, extra]) => Buffer.concat([p, Buffer.from(extra)])),
 );
 
-/** Cuts `buf` at the given offsets (sorted, deduplicated) into consecutive chunks. */
-function split(buf: Buffer, cuts: readonly number[]): Buffer[] {
-  const at = [...new Set(cuts.map((c) => c % (buf.length + 1)))].sort((a, b) => a - b);
-  const chunks: Buffer[] = [];
-  let from = 0;
-  for (const c of [...at, buf.length]) {
-    if (c > from) chunks.push(buf.subarray(from, c));
-    from = Math.max(from, c);
-  }
-  return chunks;
-}
 
 /** What a decision says, without the identity of the Buffers it returns. */
 function decision(d: StartupDecode): unknown {
