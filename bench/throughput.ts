@@ -1,6 +1,7 @@
 // Throughput through each path, in three pgbench modes, 16 clients, 2 threads:
 //   select (-S), tpcb (the default TPC-B-like script), select-connect (-S -C, a connection per
-//   transaction).
+//   transaction), select-tls (-S with sslmode=require: pgrouter terminates TLS, PostgreSQL is
+//   reached in plaintext; direct is TLS to PostgreSQL, HAProxy passes TLS through).
 // Paths: direct leader port, HAProxy `listen primary`, pgrouter RW with workers 1, and pgrouter
 // RW with `workers: auto` (when this build knows the key; otherwise reported as not run).
 //
@@ -10,7 +11,7 @@
 // 99th percentile latency from its per-transaction log, the proxy's CPU time per transaction.
 //
 //   node dist/bench/throughput.js [--quick] [--rounds N] [--duration S] [--clients N]
-//     [--paths direct,haproxy,pgrouter,pgrouter-auto] [--modes select,tpcb,select-connect]
+//     [--paths direct,haproxy,pgrouter,pgrouter-auto] [--modes select,tpcb,select-connect,select-tls]
 //     [--quiet-wait S] [--out FILE]
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -157,6 +158,7 @@ async function main(): Promise<void> {
     kind: 'throughput',
     pgrouter: wanted.includes('pgrouter'),
     pgrouterAuto: wanted.includes('pgrouter-auto') && !notRun['pgrouter-auto'],
+    tls: modes.includes('select-tls'),
   });
   const runs: ThroughputRun[] = [];
   try {
@@ -178,7 +180,7 @@ async function main(): Promise<void> {
     for (let round = 0; round < rounds; round++) {
       for (const mode of modes) {
         for (const p of roundOrder(paths, round)) {
-          const dsn = await stack.dsn(p);
+          const dsn = await stack.dsn(p, { tls: mode === 'select-tls' });
           const proxyPid = stack.proxyPid(p);
           const leaderBefore = await c.leader();
           const background = await waitQuiet(QUIET_THRESHOLD, quietWaitMs, quick ? 300 : 1000);

@@ -11,7 +11,9 @@ export type PgrErrorCode =
   /** etcd: a range read failed, a watch broke or was not created in time (discovery/etcd-source.ts). */
   | 'PGR_ERR_ETCD'
   /** A listening socket could not be bound (listeners, http.bind, admin.bind). */
-  | 'PGR_ERR_BIND';
+  | 'PGR_ERR_BIND'
+  /** A terminated listener's certificate and key do not make a TLS context (proxy/tls-context-store.ts). */
+  | 'PGR_ERR_TLS';
 
 export class PgrError extends Error {
   readonly code: PgrErrorCode;

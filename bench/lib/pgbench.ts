@@ -2,7 +2,7 @@
 // per-transaction logs (pgbench 15).
 import fs from 'node:fs';
 import path from 'node:path';
-import { percentile, run } from './common.js';
+import { clientEnv, percentile, run } from './common.js';
 
 export const THREADS = 2;
 
@@ -12,20 +12,25 @@ export const THREADS = 2;
  * select-connect: `-S -C`, a new connection per transaction: the cost of opening a session
  *                 (the proxy's accept, startup handshake and backend connect, plus a fork in
  *                 PostgreSQL).
+ * select-tls:     `-S` with sslmode=require (issue 11): direct is TLS to PostgreSQL, HAProxy
+ *                 passes TLS through, pgrouter terminates it on its `rw_tls` listener and reaches
+ *                 PostgreSQL in plaintext. Every other mode runs with sslmode=disable.
  */
-export const MODES = ['select', 'tpcb', 'select-connect'] as const;
+export const MODES = ['select', 'tpcb', 'select-connect', 'select-tls'] as const;
 export type Mode = (typeof MODES)[number];
 
 const MODE_ARGS: Record<Mode, string[]> = {
   select: ['-S'],
   tpcb: [],
   'select-connect': ['-S', '-C'],
+  'select-tls': ['-S'],
 };
 
 export const MODE_LABEL: Record<Mode, string> = {
   select: 'pgbench -S',
   tpcb: 'pgbench (TPC-B-like)',
   'select-connect': 'pgbench -S -C',
+  'select-tls': 'pgbench -S, TLS',
 };
 
 export interface PgbenchResult {
@@ -112,7 +117,9 @@ export async function pgbench(dsn: string, mode: Mode, clients: number, seconds:
     'postgres',
   ];
   try {
-    const r = await run('pgbench', args, { timeoutMs: (seconds + 60) * 1000 });
+    // The cluster may have ssl=on (for select-tls): the other modes stay plaintext, as before.
+    const env = { ...clientEnv(), PGSSLMODE: mode === 'select-tls' ? 'require' : 'disable' };
+    const r = await run('pgbench', args, { timeoutMs: (seconds + 60) * 1000, env });
     const summary = parsePgbench(r.stdout);
     const lat = readLatencies(logDir, prefix);
     const sum = lat.reduce((a, b) => a + b, 0);

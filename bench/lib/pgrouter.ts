@@ -11,6 +11,8 @@ export interface PgrouterPorts {
   rw: number;
   ro: number;
   http: number;
+  /** The `rw_tls` listener (ssl: terminate), when the stack measures TLS. */
+  tls?: number;
 }
 
 export interface StaticMember {
@@ -29,6 +31,8 @@ export interface PgrouterConfigInput {
   ports: PgrouterPorts;
   /** Merged into both listeners, e.g. `{ maxconn: 0 }` for the memory bench. */
   listenerExtra?: Record<string, unknown>;
+  /** A third listener, `rw_tls` on ports.tls: TLS terminated with this certificate, PostgreSQL in plaintext. */
+  tls?: { cert: string; key: string };
   /**
    * Extra top-level sections merged over the generated ones (e.g. `{ log: { level: 'warn' } }`),
    * so a later benchmark can vary one knob without copying the whole config.
@@ -61,6 +65,9 @@ export function pgrouterConfig(input: PgrouterConfigInput): string {
         fallback: 'primary',
         ...input.listenerExtra,
       },
+      ...(input.tls && input.ports.tls
+        ? [{ name: 'rw_tls', bind: `127.0.0.1:${input.ports.tls}`, role: 'primary', ssl: 'terminate', tls: input.tls, ...input.listenerExtra }]
+        : []),
     ],
     timeouts: { connect: '4s', client: '30m', server: '30m', connect_wait: '15s' },
     http: { bind: `127.0.0.1:${input.ports.http}` },

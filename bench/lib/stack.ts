@@ -21,6 +21,11 @@ export interface StackOptions {
   pgrouter: boolean;
   /** Also start pgrouter with `workers: auto` (path `pgrouter-auto`). */
   pgrouterAuto?: boolean;
+  /**
+   * PostgreSQL with ssl=on, and pgrouter with a third listener that terminates TLS (`rw_tls`),
+   * for the select-tls mode. The REST API stays on HTTP (HAProxy's checks).
+   */
+  tls?: boolean;
   cluster?: LocalClusterOptions;
 }
 
@@ -38,7 +43,9 @@ export class Stack {
   static async start(opts: StackOptions): Promise<Stack> {
     const dir = scratchDir(opts.kind);
     log(`scratch dir ${dir}`);
-    const cluster = await LocalCluster.start({ log: (line) => log(`cluster: ${line}`), ...(opts.cluster ?? {}) });
+    const cluster = await LocalCluster.start({ log: (line) => log(`cluster: ${line}`), ...(opts.tls ? { tls: 'postgresql' as const } : {}), ...(opts.cluster ?? {}) });
+    // pgrouter presents the nodes' own certificate (127.0.0.1 is in it); root reads its key.
+    const leaf = opts.tls ? cluster.pki?.leaves['server'] : undefined;
     let haproxy: HaproxyProcess | undefined;
     let pgrouter: PgrouterProcess | undefined;
     let pgrouterAuto: PgrouterProcess | undefined;
@@ -46,7 +53,8 @@ export class Stack {
       const router = new PgrouterProcess(path.join(dir, name), {
         scope: cluster.scope,
         etcd: { namespace: cluster.namespace, host: cluster.etcdHost, port: cluster.etcdPort },
-        ports: { rw: await findFreePort(), ro: await findFreePort(), http: await findFreePort() },
+        ports: { rw: await findFreePort(), ro: await findFreePort(), http: await findFreePort(), ...(leaf ? { tls: await findFreePort() } : {}) },
+        ...(leaf ? { tls: { cert: leaf.cert, key: leaf.key } } : {}),
         extra,
       });
       await router.start();
@@ -96,8 +104,11 @@ export class Stack {
     return out;
   }
 
-  /** libpq conninfo for a path; `direct` means the current leader's port. */
-  async dsn(p: PathName): Promise<string> {
+  /**
+   * libpq conninfo for a path; `direct` means the current leader's port. With `tls`, pgrouter's
+   * paths are their `rw_tls` listener (the client sets sslmode).
+   */
+  async dsn(p: PathName, opts: { tls?: boolean } = {}): Promise<string> {
     const base = 'user=postgres dbname=postgres';
     switch (p) {
       case 'direct': {
@@ -110,7 +121,9 @@ export class Stack {
       case 'pgrouter-auto': {
         const router = this.router(p);
         if (!router) throw new Error(`${p} is not running in this stack`);
-        return `host=127.0.0.1 port=${router.ports.rw} ${base}`;
+        const port = opts.tls ? router.ports.tls : router.ports.rw;
+        if (port === undefined) throw new Error(`${p} has no TLS listener (Stack.start({ tls: true }))`);
+        return `host=127.0.0.1 port=${port} ${base}`;
       }
       case 'libpq': {
         const nodes = this.cluster.nodes;

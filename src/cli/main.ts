@@ -2,7 +2,7 @@
 // `pause|resume <listener>` (issue 13), --version, --help.
 // main() returns the exit code instead of calling process.exit so it can be tested in-process.
 import { parseArgs } from 'node:util';
-import { loadConfigFile, formatIssues, summarizeConfig } from '../config/load.js';
+import { configWarnings, loadConfigFile, formatIssues, formatWarnings, summarizeConfig } from '../config/load.js';
 import { createLogger } from '../log.js';
 import { Router } from '../router/router.js';
 import { DEFAULT_STATUS_URL, runStatus, statusUrl } from './status.js';
@@ -100,6 +100,9 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     return 1;
   }
   if (command === 'check') {
+    // Warnings (a certificate about to expire) do not fail the check: the file is valid.
+    const warnings = configWarnings(result.config, Date.now());
+    if (warnings.length > 0) out.write(formatWarnings(file, warnings) + '\n');
     out.write(summarizeConfig(result.config) + '\n');
     return 0;
   }

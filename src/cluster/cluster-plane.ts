@@ -190,6 +190,10 @@ export class ClusterPlane implements DataPlane {
     return this.supervisor.workerSessions();
   }
 
+  tlsCertExpiry(): Record<string, number> {
+    return this.supervisor.tlsCertExpiry();
+  }
+
   setAdminStates(states: AdminStates): void {
     this.supervisor.setAdminStates(states);
   }

@@ -148,6 +148,18 @@ export class WorkerSupervisor {
     return mergeCounts(Object.values(this.traffic()).map((t) => t.cancels ?? {}));
   }
 
+  /**
+   * The current generation's certificates by listener: the earliest notAfter any of its workers
+   * reports (each watches the files itself; one that has not rotated yet is the one to alert on).
+   */
+  tlsCertExpiry(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const h of this.current.workers()) {
+      for (const [listener, at] of Object.entries(h.report?.tls_cert_expiry ?? {})) out[listener] = Math.min(out[listener] ?? at, at);
+    }
+    return out;
+  }
+
   /** Sessions per worker pid, from the last reports (StatsSnapshot.workers). */
   workerSessions(): Record<string, number> {
     return Object.fromEntries(this.reports().map((r) => [String(r.pid), r.sessions]));

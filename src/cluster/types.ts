@@ -13,6 +13,8 @@ export interface WorkerReport {
   readonly addresses: Readonly<Record<string, { host: string; port: number }>>;
   /** Per listener, CancelRequests by outcome included. */
   readonly traffic: Readonly<Record<string, ListenerTraffic>>;
+  /** ssl: terminate listeners: the notAfter of the certificate this worker presents (epoch seconds). */
+  readonly tls_cert_expiry?: Readonly<Record<string, number>>;
 }
 
 /** One row per worker process, for logs, tests and a future /stats worker table. */

@@ -214,6 +214,7 @@ export class WorkerProcess {
       sessions: dp.sessionCount(),
       addresses: dp.addresses(),
       traffic: dp.traffic(),
+      tls_cert_expiry: dp.tlsCertExpiry(),
     };
   }
 

@@ -42,6 +42,12 @@ export const DEFAULTS = {
     /** HAProxy `on-marked-down shutdown-sessions`. */
     on_marked_down: 'shutdown',
     on_lag: 'drain',
+    /** ssl: terminate (issue 11): plaintext clients are still served unless tls.require is set. */
+    tls_require: false,
+    /** TLS 1.2 is what PostgreSQL's ssl_min_protocol_version defaults to. */
+    tls_min_version: 'TLSv1.2',
+    /** No TLS to PostgreSQL unless asked for: pass-through or a trusted network is the default. */
+    server_tls_mode: 'disable',
     /** No PROXY header is read unless configured: a header from anyone would let them pick their address. */
     proxy_protocol: null,
     /** proxy_protocol.accept: both versions (the trusted ranges are the guard, not the version). */

@@ -16,7 +16,7 @@ import { deepFreeze } from './freeze.js';
 import { describeError, errorLabel } from '../errors.js';
 
 // The CLI imports everything config-related from here.
-export { formatIssues, summarizeConfig } from './check.js';
+export { configWarnings, formatIssues, formatWarnings, summarizeConfig } from './check.js';
 export { parseDuration, parseSize } from './units.js';
 export type { Config, ConfigIssue } from './types.js';
 

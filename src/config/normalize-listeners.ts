@@ -6,6 +6,8 @@ import type { RawListener } from './schema.js';
 import type { KeyPath } from './path.js';
 import { DEFAULTS } from './defaults.js';
 import { bindAt, has, sizeAt, type Loose, type Report } from './normalize-values.js';
+import { normalizeListenerTls } from './normalize-listener-tls.js';
+import type { SecretContext } from './secrets.js';
 import { normalizeAllow, normalizeProxyProtocol } from './normalize-access.js';
 
 export interface NormalizedListener {
@@ -17,6 +19,7 @@ export interface NormalizedListener {
 
 export function normalizeListeners(
   raw: readonly (Loose<RawListener> | undefined)[] | undefined,
+  ctx: SecretContext,
   report: Report,
 ): NormalizedListener[] {
   const list: readonly (Loose<RawListener> | undefined)[] = raw ?? DEFAULTS.listeners;
@@ -38,6 +41,7 @@ export function normalizeListeners(
     }
     const bind = bindAt(l.bind, [...at, 'bind'], report);
     const d = DEFAULTS.listener;
+    const ssl = l.ssl ?? d.ssl;
     out.push({
       path: [...at, 'bind'],
       bind,
@@ -49,7 +53,8 @@ export function normalizeListeners(
         max_lag: l.role === 'primary' || l.max_lag === null ? null : sizeAt(l.max_lag, [...at, 'max_lag'], report),
         balance: l.balance ?? d.balance,
         fallback: l.fallback ?? d.fallback[role],
-        ssl: l.ssl ?? d.ssl,
+        ssl,
+        ...normalizeListenerTls(l, at, ssl, ctx, report),
         maxconn: l.maxconn ?? d.maxconn,
         on_marked_down: l.on_marked_down ?? d.on_marked_down,
         on_lag: l.on_lag ?? d.on_lag,

@@ -30,7 +30,7 @@ export function normalizeConfig(raw: Loose<RawConfig> | undefined, ctx: SecretCo
 
   const cluster = normalizeCluster(r.cluster, ctx, report);
   const checks = normalizeChecks(r.checks, ctx, report);
-  const listeners = normalizeListeners(r.listeners, report);
+  const listeners = normalizeListeners(r.listeners, ctx, report);
   const timeouts = normalizeTimeouts(r.timeouts, report);
   const roles = (r.listeners ?? DEFAULTS.listeners).map((l) => l?.role);
   const http = normalizeHttp(r.http, roles, report);

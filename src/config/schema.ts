@@ -86,6 +86,23 @@ const Checks = Strict({
 /** sync and read_only map to Patroni's /sync and /read-only checks (issue 13). */
 export const ROLES = ['primary', 'replica', 'sync', 'read_only'] as const;
 
+// ---- TLS termination and TLS to PostgreSQL (issue 11) -------------------------------------
+export const SSL_MODES = ['passthrough', 'disable', 'terminate'] as const;
+export const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const;
+export const SERVER_TLS_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+
+/** ssl: terminate — pgrouter is the TLS server for clients. */
+const ListenerTls = Strict({
+  cert: Pem,
+  key: Pem,
+  client_ca: Opt(Pem),
+  require: Opt(Type.Boolean()),
+  min_version: Opt(Enum(TLS_VERSIONS)),
+});
+
+/** TLS from pgrouter to PostgreSQL (ssl: terminate or disable), libpq's sslmode words. */
+const ServerTls = Strict({ mode: Opt(Enum(SERVER_TLS_MODES)), ...TlsClient });
+
 // ---- who may connect: PROXY protocol and allow-lists (normalize-access.ts checks the CIDRs) ----
 const Cidrs = Type.Array(Type.String({ minLength: 1, 'x-expect': 'a CIDR such as 10.0.0.0/8 or 2001:db8::/32' }), { minItems: 1 });
 const ProxyProtocol = Strict({
@@ -104,7 +121,9 @@ const Listener = Strict({
   max_lag: Opt(Type.Union([Type.String(), Type.Number(), Type.Null()], { 'x-expect': 'a size such as 1MB, or null' })),
   balance: Opt(Enum(['roundrobin', 'leastconn', 'random'] as const)),
   fallback: Opt(Enum(['primary', 'none'] as const)),
-  ssl: Opt(Enum(['passthrough', 'disable'] as const)),
+  ssl: Opt(Enum(SSL_MODES)),
+  tls: Opt(ListenerTls),
+  server_tls: Opt(ServerTls),
   maxconn: Opt(Type.Integer({ minimum: 0 })),
   on_marked_down: Opt(Enum(['shutdown', 'keep'] as const)),
   on_lag: Opt(Enum(['shutdown', 'drain'] as const)),
@@ -173,4 +192,6 @@ export type RawMember = Static<typeof Member>;
 export type RawListener = Static<typeof Listener>;
 export type RawSecret = Static<typeof Secret>;
 export type RawPem = Static<typeof Pem>;
+export type RawListenerTls = Static<typeof ListenerTls>;
+export type RawServerTls = Static<typeof ServerTls>;
 export type RawProxyProtocol = Static<typeof ProxyProtocol>;

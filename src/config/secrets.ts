@@ -41,6 +41,19 @@ export function resolveSecret(source: SecretSource, kind: SecretKind, ctx: Secre
   return value === '' ? { ok: false, message: `${read.path} is empty` } : { ok: true, value };
 }
 
+/**
+ * Where a PEM source is read from: the path of a plain string or `{ file }` (relative to the
+ * config file's directory), so that a certificate can be watched and re-read; null for `{ env }`.
+ */
+export function pemSourcePath(source: SecretSource, ctx: SecretContext): string | null {
+  if (typeof source === 'string') return resolve(fullPath(source, ctx));
+  return 'file' in source ? resolve(fullPath(source.file, ctx)) : null;
+}
+
+function fullPath(path: string, ctx: SecretContext): string {
+  return ctx.baseDir !== null && !isAbsolute(path) ? resolve(ctx.baseDir, path) : path;
+}
+
 function readPem(path: string, ctx: SecretContext): UnitResult<string> {
   const read = readText(path, ctx);
   return read.ok ? checkPem(read.value, read.path) : read;
@@ -56,7 +69,7 @@ function readText(
   path: string,
   ctx: SecretContext,
 ): { ok: true; value: string; path: string } | { ok: false; message: string } {
-  const full = ctx.baseDir !== null && !isAbsolute(path) ? resolve(ctx.baseDir, path) : path;
+  const full = fullPath(path, ctx);
   try {
     return { ok: true, value: ctx.readFile(full), path: full };
   } catch (err) {

@@ -100,8 +100,15 @@ export interface ListenerConfig {
   readonly balance: Balance;
   /** Replica and sync listeners: route to the primary when no replica (sync standby) is fit. */
   readonly fallback: 'primary' | 'none';
-  /** passthrough: relay SSLRequest to the backend (TLS end to end); disable: answer 'N'. */
-  readonly ssl: 'passthrough' | 'disable';
+  /**
+   * passthrough: relay SSLRequest to the backend (TLS end to end); disable: answer 'N';
+   * terminate: pgrouter is the client's TLS server (`tls`).
+   */
+  readonly ssl: SslMode;
+  /** ssl: terminate only (null otherwise): the certificate pgrouter presents, and the client rules. */
+  readonly tls: ListenerTlsConfig | null;
+  /** TLS from pgrouter to PostgreSQL; mode disable with ssl: passthrough (the client's TLS is end to end). */
+  readonly server_tls: ServerTlsConfig;
   /** Max concurrent sessions on this listener; further clients queue. 0 = unlimited. */
   readonly maxconn: number;
   /** What happens to sessions whose backend is marked down (HAProxy on-marked-down). */
@@ -134,6 +141,38 @@ export interface ProxyProtocolConfig {
   readonly accept: ProxyAccept;
   /** Sources allowed to send the header: the load balancer or proxy tier, never clients. */
   readonly trusted: readonly Cidr[];
+}
+
+// ---- TLS termination and TLS to PostgreSQL (issue 11) -------------------------------------
+
+export type SslMode = 'passthrough' | 'disable' | 'terminate';
+
+/**
+ * PEM material and where it came from. A file can be watched and re-read when it changes
+ * (Kubernetes swaps a symlink); PEM from an environment variable only changes with a reload.
+ */
+export interface PemSource {
+  readonly pem: string;
+  /** Absolute path of the file it was read from; null when it came from `{ env }`. */
+  readonly path: string | null;
+}
+
+export interface ListenerTlsConfig {
+  /** The certificate chain pgrouter presents (leaf first). */
+  readonly cert: PemSource;
+  readonly key: PemSource;
+  /** When set, clients must present a certificate signed by one of these CAs. */
+  readonly client_ca: PemSource | null;
+  /** Refuse plaintext StartupMessages with SQLSTATE 28000 (pgbouncer's client_tls_sslmode=require). */
+  readonly require: boolean;
+  readonly min_version: 'TLSv1.2' | 'TLSv1.3';
+}
+
+/** libpq's sslmode words, for pgrouter as PostgreSQL's client. */
+export type ServerTlsMode = 'disable' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
+
+export interface ServerTlsConfig extends TlsFiles {
+  readonly mode: ServerTlsMode;
 }
 
 export interface TimeoutsConfig {

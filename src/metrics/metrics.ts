@@ -237,6 +237,14 @@ export function declareMetrics(opts: MetricsOptions) {
       registers: etcdRegisters,
       ...sampled,
     }),
+    // ---- TLS termination (issue 11) ------------------------------------------------------------
+    tlsCertExpiry: new Gauge({
+      name: 'pgrouter_tls_cert_expiry_timestamp_seconds',
+      help: 'Unix time when the certificate a listener with ssl: terminate presents expires (the leaf notAfter).',
+      labelNames: L,
+      registers,
+      ...sampled,
+    }),
     // ---- the process layout ------------------------------------------------------------------
     workerRespawns: new Counter({
       name: 'pgrouter_worker_respawns_total',

@@ -32,6 +32,8 @@ export interface MetricsSources {
   traffic(): Readonly<Record<string, ListenerTraffic>>;
   /** Live etcd status (null in static mode). */
   etcd(): EtcdStatus | null;
+  /** ssl: terminate listeners: their certificate's notAfter, epoch seconds. */
+  tlsCertExpiry?(): Readonly<Record<string, number>>;
   /** Worker processes replaced after a crash (cluster mode; 0 otherwise). */
   workerRespawns(): number;
   /** The operator's paused listeners (issue 13); absent: none. */
@@ -180,6 +182,8 @@ export class RouterMetrics {
       if (etcd.last_resync_at !== null) m.etcdLastResync.set(etcd.last_resync_at / 1000);
     }
     this.sampleTraffic(src?.listeners() ?? [], src?.traffic() ?? {});
+    m.tlsCertExpiry.reset();
+    for (const [listener, seconds] of Object.entries(src?.tlsCertExpiry?.() ?? {})) m.tlsCertExpiry.set({ listener }, seconds);
     m.workerRespawns.reset();
     m.workerRespawns.inc(src?.workerRespawns() ?? 0);
     this.samplePaused(src?.listeners() ?? [], src?.paused?.() ?? {});

@@ -40,6 +40,8 @@ export interface DataPlane {
   addresses(): Record<string, HostPort>;
   /** Per listener: sessions, refusals, closes, backends, and CancelRequests by outcome. */
   traffic(): Record<string, ListenerTraffic>;
+  /** ssl: terminate listeners: the notAfter of the certificate each presents now (epoch seconds). */
+  tlsCertExpiry(): Record<string, number>;
   /** Data-path worker processes that exited unasked and were replaced (always 0 with workers: 1). */
   workerRespawns(): number;
   /** Sessions per data-path process id. */

@@ -73,6 +73,10 @@ export class LocalPlane implements DataPlane {
     return this.dataPath.traffic();
   }
 
+  tlsCertExpiry(): Record<string, number> {
+    return this.dataPath.tlsCertExpiry();
+  }
+
   workerRespawns(): number {
     return 0;
   }

@@ -4,6 +4,9 @@ import { CANCEL_REQUEST_CODE, SSL_REQUEST_CODE } from './startup-decoder.js';
 /** Answer to SSLRequest / GSSENCRequest: "not supported, continue in plaintext" ("Message Flow: SSL Session Encryption"). */
 export const NO_ENCRYPTION: Buffer = Buffer.from('N', 'latin1');
 
+/** Answer to SSLRequest when pgrouter terminates TLS itself: "go ahead with the TLS handshake". */
+export const SSL_ACCEPTED: Buffer = Buffer.from('S', 'latin1');
+
 /** SQLSTATEs the router sends (PostgreSQL "Appendix A. Error Codes"). */
 export const SQLSTATE = Object.freeze({
   /** cannot_connect_now: the listener has no backend right now. */

@@ -35,9 +35,12 @@ export type StartupDecode =
       readonly packet: Buffer;
       readonly consumed: number;
     }
+  /** A TLS record (PostgreSQL 17 direct TLS): the caller starts TLS with these bytes, or refuses. */
+  | { readonly kind: 'direct_tls'; readonly consumed: 0 }
   | { readonly kind: 'invalid'; readonly reason: string; readonly consumed: 0 };
 
 const INCOMPLETE: StartupDecode = Object.freeze({ kind: 'incomplete', consumed: 0 });
+const DIRECT_TLS: StartupDecode = Object.freeze({ kind: 'direct_tls', consumed: 0 });
 
 function invalid(reason: string): StartupDecode {
   return { kind: 'invalid', reason, consumed: 0 };
@@ -49,7 +52,7 @@ function invalid(reason: string): StartupDecode {
  */
 export function decodeStartup(buf: Buffer): StartupDecode {
   if (buf.length === 0) return INCOMPLETE;
-  if (buf[0] === TLS_HANDSHAKE_RECORD) return invalid('direct TLS not supported yet');
+  if (buf[0] === TLS_HANDSHAKE_RECORD) return DIRECT_TLS;
   // A length over 10,000 has a non-zero first or second byte: reject before waiting for more.
   if (buf[0] !== 0 || (buf.length > 1 && buf[1] !== 0)) return invalid('packet length over 10000 bytes');
   if (buf.length < 4) return INCOMPLETE;

@@ -1,26 +1,31 @@
 // The backend side of a session's startup phase: the TCP connection to one member, the
-// SSLRequest passed on to it (ssl: passthrough), the StartupMessage, and the first message of
-// the server's answer. It owns the backend socket until the session hands it to the relay
-// (release()), and reports what happened through BackendStartupEvents; the session decides
-// what to do about it (replace the backend, answer the client, start the relay).
+// SSLRequest passed on to it (ssl: passthrough), pgrouter's own TLS to it (server_tls), the
+// StartupMessage, and the first message of the server's answer. It owns the backend socket
+// until the session hands it to the relay (release()), and reports what happened through
+// BackendStartupEvents; the session decides what to do about it (replace the backend, answer
+// the client, start the relay).
 //
 //   connecting ──connected──► idle ──sendSslRequest──► ssl_wait ──'S'/'N'──► idle (after 'N')
-//                               └──sendStartup──► server_hello ──first message──► (released)
+//        │                     └──sendStartup──► server_hello ──first message──► held ──► (released)
+//        └─server_tls─► tls_answer ──'S'──► tls_handshake ──► idle (TLS)
+//                                  └─'N'──► idle (plaintext; prefer only)
+//
+// With server_tls the first message is held until the server's first authentication request
+// is known (protocol/sasl.ts): the session handles SCRAM channel binding with it.
 //
 // The first-answer deadline (timeouts.server_hello, issue 10): armed when the SSLRequest or the
-// StartupMessage is sent, cleared by the answer ('S'/'N', or the first complete message). A
-// backend that accepted and never answers (a frozen postmaster, a VM pause, a partition right
-// after connect, pg_hba.conf host names with a hanging DNS) is reported as lost, like a 57P03:
-// the client has seen no byte, so the session moves it to another backend or holds it.
-//
-// Seams for what comes next:
-//   - upstream TLS (the TLS work): after 'S' the socket is wrapped here (tls.connect over it)
-//     and the StartupMessage goes through the TLS socket, instead of relaying the raw bytes.
+// StartupMessage is sent, cleared by the answer ('S'/'N', or the first message, complete with
+// its authentication request over server_tls). A backend that accepted and never answers (a
+// frozen postmaster, a VM pause, a partition right after connect, pg_hba.conf host names with a
+// hanging DNS) is reported as lost, like a 57P03: the client has seen no byte, so the session
+// moves it to another backend or holds it.
 import type net from 'node:net';
-import type { TimeoutsConfig } from '../config/types.js';
+import type tls from 'node:tls';
 import { firstServerMessage } from '../protocol/server-startup-parser.js';
 import { SQLSTATE, sslRequestPacket } from '../protocol/messages.js';
+import { findServerSasl, type ServerSasl } from '../protocol/sasl.js';
 import { connectBackend, type ConnectAttempt, type ConnectResult } from './backend-connect.js';
+import { connectUpstreamTls, type UpstreamTls, type UpstreamTlsResult } from './backend-tls.js';
 
 /** What the session hears from its backend during the startup phase. */
 export interface BackendStartupEvents {
@@ -30,8 +35,13 @@ export interface BackendStartupEvents {
   backendConnectFailed(reason: string): void;
   /** The server answered the SSLRequest: 'S' (TLS end to end from here) or 'N' (plaintext, same connection). */
   backendSslAnswer(answer: 'S' | 'N', chunk: Buffer): void;
-  /** The first message of the answer to the StartupMessage (not a 57P03): `hello` are the bytes read so far. */
-  backendHello(hello: Buffer): void;
+  /** server_tls failed: 'N' where TLS is required, a failed handshake or verification, bytes after 'S'. */
+  backendTlsFailed(reason: string): void;
+  /**
+   * The first message of the answer to the StartupMessage (not a 57P03): `hello` are the bytes
+   * read so far. `sasl`: over server_tls, the server's first authentication request (null over plaintext).
+   */
+  backendHello(hello: Buffer, sasl: ServerSasl | null): void;
   /**
    * The backend closed, or refused the StartupMessage with 57P03 (starting up or shutting down,
    * typical mid-switchover), before the client saw a byte of its answer.
@@ -43,13 +53,19 @@ export interface BackendStartupEvents {
   guard<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void;
 }
 
-type Phase = 'connecting' | 'idle' | 'ssl_wait' | 'server_hello' | 'done';
+type Phase = 'connecting' | 'tls_answer' | 'tls_handshake' | 'idle' | 'ssl_wait' | 'server_hello' | 'held' | 'done';
 
 /** Why a backend was given up before the client saw a byte of it. */
 export type BackendLostReason = 'closed' | 'cannot_connect_now' | 'server_hello_timeout';
 
-/** timeouts.connect, keepalive, and server_hello (SSLRequest or StartupMessage sent → first answer). */
-export type BackendStartupTimeouts = Pick<TimeoutsConfig, 'connect' | 'keepalive' | 'server_hello'>;
+export interface BackendStartupOptions {
+  /** timeouts.connect */
+  readonly timeoutMs: number;
+  readonly keepaliveMs: number;
+  /** timeouts.server_hello: the SSLRequest or StartupMessage sent → the first answer. */
+  readonly helloTimeoutMs: number;
+  readonly tls?: UpstreamTls | null;
+}
 
 const EMPTY = Buffer.alloc(0);
 
@@ -61,23 +77,30 @@ export class BackendStartup {
   private hello: Buffer = EMPTY;
   private readonly onData: (chunk: Buffer) => void;
   private readonly onClose: () => void;
+  /** server_tls: the TLS socket once the handshake is done (or while it runs). */
+  private secure: tls.TLSSocket | null = null;
+  private tlsTimer: NodeJS.Timeout | null = null;
   private helloTimer: NodeJS.Timeout | null = null;
 
   constructor(
-    target: { readonly host: string; readonly port: number },
-    private readonly timeouts: BackendStartupTimeouts,
+    private readonly target: { readonly host: string; readonly port: number },
+    private readonly opts: BackendStartupOptions,
     private readonly events: BackendStartupEvents,
     private readonly onError: (err: Error) => void,
   ) {
     this.onData = events.guard((chunk: Buffer) => this.data(chunk));
     this.onClose = events.guard(() => this.closed());
-    const opts = { timeoutMs: timeouts.connect, keepaliveMs: timeouts.keepalive };
     this.attempt = connectBackend(target, opts, events.guard((result: ConnectResult) => this.connected(result)));
   }
 
   /** The phase the deadline was armed in, for the log ('ssl' or 'startup'), or null when answered. */
   get awaiting(): 'ssl' | 'startup' | null {
     return this.phase === 'ssl_wait' ? 'ssl' : this.phase === 'server_hello' ? 'startup' : null;
+  }
+
+  /** Over server_tls: PostgreSQL's certificate in DER (SCRAM channel binding compares it with pgrouter's). */
+  peerCertificate(): Buffer | null {
+    return this.secure?.getPeerCertificate().raw ?? null;
   }
 
   /** Connected and not given up (for the session: is there a backend to send to?). */
@@ -117,29 +140,16 @@ export class BackendStartup {
     this.attempt?.abort();
     this.attempt = null;
     const socket = this.sock;
+    const handshaking = this.phase === 'tls_handshake' ? this.secure : null;
     this.detach();
+    handshaking?.destroy();
     socket?.destroy();
   }
 
-  private armHello(): void {
-    this.clearHello();
-    this.helloTimer = setTimeout(this.onHelloTimeout, this.timeouts.server_hello);
-  }
-
-  private clearHello(): void {
-    if (this.helloTimer) clearTimeout(this.helloTimer);
-    this.helloTimer = null;
-  }
-
-  private readonly onHelloTimeout = (): void => {
-    this.helloTimer = null;
-    if (this.phase !== 'ssl_wait' && this.phase !== 'server_hello') return;
-    this.events.guard(() => this.events.backendLost('server_hello_timeout'))();
-  };
-
   private detach(): void {
-    this.clearHello();
     this.phase = 'done';
+    this.clearTlsTimer();
+    this.clearHello();
     // Its late 'close' must not be mistaken for the next backend's.
     this.sock?.removeListener('data', this.onData);
     this.sock?.removeListener('close', this.onClose);
@@ -157,11 +167,85 @@ export class BackendStartup {
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
     socket.on('data', this.onData);
+    const upstream = this.opts.tls;
+    if (!upstream) return this.events.backendConnected();
+    this.phase = 'tls_answer';
+    // The SSLRequest's answer and the handshake share one deadline: a silent server is a dead one.
+    this.tlsTimer = setTimeout(this.events.guard(() => this.tlsFailed('TLS: no answer within timeouts.connect')), this.opts.timeoutMs);
+    socket.write(sslRequestPacket());
+  }
+
+  /** server_tls: the server's one-byte answer to our SSLRequest. */
+  private tlsAnswer(chunk: Buffer, upstream: UpstreamTls): void {
+    const socket = this.sock;
+    if (!socket) return;
+    const answer = chunk[0];
+    if (answer === 0x53 /* 'S' */ && chunk.length === 1) {
+      this.phase = 'tls_handshake';
+      // From here the TLS socket reads the connection; its events replace these.
+      socket.removeListener('data', this.onData);
+      socket.removeListener('close', this.onClose);
+      this.secure = connectUpstreamTls(socket, this.target.host, upstream, this.events.guard((r: UpstreamTlsResult) => this.secured(r)));
+      return;
+    }
+    // Bytes behind the 'S' were sent before the handshake: CVE-2021-23214 with pgrouter as the client.
+    if (answer === 0x53) return this.tlsFailed('the server sent bytes after its S, before the TLS handshake');
+    if (answer === 0x4e /* 'N' */ && chunk.length === 1 && upstream.mode === 'prefer') {
+      this.clearTlsTimer();
+      this.phase = 'idle';
+      return this.events.backendConnected();
+    }
+    if (answer === 0x4e) return this.tlsFailed(`the server does not accept TLS (it answered N), and server_tls mode is ${upstream.mode}`);
+    this.tlsFailed(`unexpected answer to SSLRequest: byte ${String(answer)}`);
+  }
+
+  private secured(result: UpstreamTlsResult): void {
+    if (this.phase !== 'tls_handshake') {
+      if (result.ok) result.socket.destroy();
+      return;
+    }
+    if (!result.ok) return this.tlsFailed(result.reason);
+    this.clearTlsTimer();
+    const socket = result.socket;
+    this.sock = socket;
+    this.phase = 'idle';
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
+    socket.on('data', this.onData);
     this.events.backendConnected();
   }
 
+  private tlsFailed(reason: string): void {
+    if (this.phase === 'done') return;
+    this.drop();
+    this.events.backendTlsFailed(reason);
+  }
+
+  private clearTlsTimer(): void {
+    if (this.tlsTimer) clearTimeout(this.tlsTimer);
+    this.tlsTimer = null;
+  }
+
+  private armHello(): void {
+    this.clearHello();
+    this.helloTimer = setTimeout(this.onHelloTimeout, this.opts.helloTimeoutMs);
+  }
+
+  private clearHello(): void {
+    if (this.helloTimer) clearTimeout(this.helloTimer);
+    this.helloTimer = null;
+  }
+
+  private readonly onHelloTimeout = (): void => {
+    this.helloTimer = null;
+    if (this.phase !== 'ssl_wait' && this.phase !== 'server_hello') return;
+    this.events.guard(() => this.events.backendLost('server_hello_timeout'))();
+  };
+
   private data(chunk: Buffer): void {
     if (this.phase === 'server_hello') return this.serverHello(chunk);
+    if (this.phase === 'tls_answer' && this.opts.tls) return this.tlsAnswer(chunk, this.opts.tls);
+    if (this.phase === 'held') return this.events.backendProtocolError('server spoke before the client answered its authentication request');
     if (this.phase !== 'ssl_wait') return this.events.backendProtocolError('server spoke before the startup packet');
     const answer = chunk[0];
     this.clearHello();
@@ -180,11 +264,18 @@ export class BackendStartup {
     this.hello = this.hello.length === 0 ? chunk : Buffer.concat([this.hello, chunk]);
     const first = firstServerMessage(this.hello);
     if (first.kind === 'incomplete') return;
+    if (first.kind === 'error' && first.sqlstate === SQLSTATE.CANNOT_CONNECT_NOW) {
+      this.clearHello();
+      return this.events.backendLost('cannot_connect_now');
+    }
+    // Over TLS PostgreSQL may offer SCRAM-SHA-256-PLUS: the session must see the whole offer.
+    const sasl = this.secure ? findServerSasl(this.hello) : null;
+    if (sasl?.kind === 'incomplete') return;
     this.clearHello();
-    if (first.kind === 'error' && first.sqlstate === SQLSTATE.CANNOT_CONNECT_NOW) return this.events.backendLost('cannot_connect_now');
     const hello = this.hello;
     this.hello = EMPTY;
-    this.events.backendHello(hello);
+    this.phase = 'held';
+    this.events.backendHello(hello, sasl);
   }
 
   private closed(): void {

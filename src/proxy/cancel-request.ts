@@ -11,17 +11,15 @@
 // Every outgoing connection counts against cancel.max_inflight and the client's own cap; a
 // cancel over either is dropped whole (issue 10, defect 4). Outcomes are counted per listener.
 import type net from 'node:net';
-import type { CancelConfig, TimeoutsConfig } from '../config/types.js';
+import type { TimeoutsConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { BackendKey } from '../protocol/cancel-key.js';
 import { cancelRequestPacket } from '../protocol/messages.js';
-import type { KeyRewrite } from '../protocol/server-startup-parser.js';
 import { endThenDestroy } from '../relay/end-then-destroy.js';
 import type { SessionRegistry } from '../sessions/registry.js';
 import type { MemberView } from '../view/cluster-view.js';
 import { sendCancel } from './cancel-forwarder.js';
-import { cancelRoute, type CancelRoute } from './cancel-keys.js';
-import type { CancelLimiter } from './cancel-limiter.js';
+import { cancelRoute, type CancelRoute, type CancelState } from './cancel-keys.js';
 
 /** Where a cancel goes: a backend, with the key it knows when the client holds another. */
 export interface CancelOwner {
@@ -38,12 +36,8 @@ export interface CancelContext {
   readonly timeouts: TimeoutsConfig;
   readonly logger: Logger;
   readonly registry: SessionRegistry;
-  /** The cancel section of the running config. */
-  readonly cancelConfig: CancelConfig;
-  /** The process-wide cap on outgoing cancel connections. */
-  readonly cancelLimiter: CancelLimiter;
-  /** With cancel.rewrite_keys: makes the keys this process hands its clients; else null. */
-  readonly keyRewrite: KeyRewrite | null;
+  /** The cancel section of the running config, the process-wide caps, the key maker (rewrite_keys). */
+  readonly cancel: CancelState;
   /** Counts a CancelRequest by outcome (CancelOutcome, or send_failed_<error> per failed send). */
   countCancel(outcome: string): void;
   /** Members to broadcast a cancel with an unknown key to. */
@@ -53,7 +47,7 @@ export interface CancelContext {
 }
 
 export function handleCancelRequest(client: net.Socket, clientAddress: string, pid: number, key: Buffer, ctx: CancelContext): void {
-  const route = cancelRoute(pid, ctx.cancelConfig);
+  const route = cancelRoute(pid, ctx.cancel.config);
   // The client's address as the session knows it ("ip:port"): behind a load balancer speaking
   // the PROXY protocol, the real client's, so the per-client cap is not the balancer's.
   const colon = clientAddress.lastIndexOf(':');
@@ -109,11 +103,11 @@ function dispatch(c: Cancel, route: CancelRoute, owner: CancelOwner | null): Can
 /** One connection per target, all or none within the caps. */
 function send(c: Cancel, targets: ReadonlyArray<{ host: string; port: number }>, packet: Buffer, outcome: CancelOutcome): CancelOutcome {
   const { ctx } = c;
-  if (!ctx.cancelLimiter.tryAcquire(c.ip, targets.length)) return 'dropped_limit';
+  if (!ctx.cancel.limiter.tryAcquire(c.ip, targets.length)) return 'dropped_limit';
   const opts = { timeoutMs: ctx.timeouts.connect, keepaliveMs: ctx.timeouts.keepalive };
   for (const t of targets) {
     sendCancel({ host: t.host, port: t.port }, packet, opts, (result) => {
-      ctx.cancelLimiter.release(c.ip);
+      ctx.cancel.limiter.release(c.ip);
       if (!result.ok) ctx.countCancel(`send_failed_${result.reason}`);
     });
   }

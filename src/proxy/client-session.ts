@@ -3,40 +3,50 @@
 // relay (src/relay). A CancelRequest is handed to cancel-request.ts: it is not a session.
 //
 //   startup ──SSLRequest (disable) / GSSENCRequest──► answer 'N', back to startup
+//      │ ──SSLRequest / ClientHello (terminate)──► tls_handshake (client-tls.ts) ──► startup, in TLS
 //      │ ──CancelRequest──► handleCancelRequest, done
 //      │ ──SSLRequest (passthrough) / StartupMessage──► waiting ► connecting
 //   connecting ──SSLRequest──► ssl_wait ──'S'──► relay (TLS end to end, never parsed)
 //      │                               ──'N'──► startup (backend kept) ──StartupMessage──► server_hello
 //      └──StartupMessage──► server_hello ──first server message──► relay (server stream parsed
 //                                          until ReadyForQuery, for BackendKeyData)
+//                                                     └──► sasl_check ──client's mechanism──► relay
+//   (sasl_check: TLS on both legs and PostgreSQL offers SCRAM-SHA-256-PLUS; channel-binding.ts)
 //
 // Until the client has seen a byte from a backend, a failed or condemned backend is replaced
 // by another one (the client never notices): a refused connection, a backend that closes or
 // answers the StartupMessage with 57P03 (starting up / shutting down, typical mid-switchover),
 // a view change. After that, a kill closes the session.
 //
-// The TLS phase (the TLS work) has two seams: handshakeStep decides what an SSLRequest gets
-// (today 'N' or pass-through; terminating would wrap `client` in a TLS socket here and read the
-// StartupMessage from it), and upstream TLS belongs to BackendStartup.
+// With ssl: terminate, `client` is replaced by the TLS socket over it once the handshake is
+// done; with server_tls, BackendStartup speaks TLS to PostgreSQL before the StartupMessage.
 import type net from 'node:net';
 import type { ListenerConfig } from '../config/types.js';
 import { NO_ENCRYPTION, errorResponse, SQLSTATE } from '../protocol/messages.js';
-import { endThenDestroy } from '../relay/end-then-destroy.js';
-import type { Relay, RelayEnd, RelayEngine, RelayObserver } from '../relay/relay.js';
+import type { ServerSasl } from '../protocol/sasl.js';
+import type { RelayEngine } from '../relay/relay.js';
 import type { KillReason } from '../routing/kill.js';
-import { killedReason, type EndReason, type RefusalReason } from '../sessions/close-reason.js';
+import { killedReason, type EndReason } from '../sessions/close-reason.js';
 import { newSessionRecord, type SessionRecord } from '../sessions/registry.js';
 import type { TrafficCounter } from '../sessions/traffic.js';
 import { BackendStartup, type BackendLostReason, type BackendStartupEvents } from './backend-startup.js';
 import { BackendWaiter, type Route, type WaiterContext, type WaiterEvents } from './backend-waiter.js';
-import { CancelKeyWatch } from './cancel-key-watch.js';
 import { handleCancelRequest, type CancelContext } from './cancel-request.js';
 import { socketOrigin, type ClientOrigin } from './front-door.js';
 import { ClientHandshake } from './handshake.js';
+import type { UpstreamTls } from './backend-tls.js';
+import { channelBindingPlan, SaslGate } from './channel-binding.js';
+import { ClientEnd } from './client-end.js';
+import { SessionRelay } from './session-relay.js';
+import type { TlsContextStore } from './tls-context-store.js';
 
 /** What a session needs from its listener; the listener implements it. */
 export interface SessionContext extends WaiterContext, CancelContext {
   readonly listener: ListenerConfig;
+  /** ssl: terminate: the certificate presented to clients (null otherwise). */
+  readonly tlsStore: TlsContextStore | null;
+  /** server_tls: TLS to PostgreSQL (null: plaintext). */
+  readonly upstreamTls: UpstreamTls | null;
   /** This listener's per-backend traffic (a few bumps per session, none per chunk). */
   readonly traffic: TrafficCounter;
   /** What moves the bytes once the startup phase is over. */
@@ -48,32 +58,27 @@ export interface SessionContext extends WaiterContext, CancelContext {
 /** Shared by every session's empty accumulators: never written to, it only stands for "nothing yet". */
 const EMPTY = Buffer.alloc(0);
 
-type Phase = 'startup' | 'waiting' | 'connecting' | 'ssl_wait' | 'server_hello' | 'relay' | 'done';
-
-export class ClientSession implements WaiterEvents, BackendStartupEvents, RelayObserver {
-  private readonly clientAddress: string;
+export class ClientSession extends ClientEnd implements WaiterEvents, BackendStartupEvents {
+  /** Azure Private Link's LINKID from the PROXY v2 header, shown with the session. */
   private readonly linkId: number | null;
-  private phase: Phase = 'startup';
+  /** sasl_check: the client's first bytes after AuthenticationSASL. */
+  private gate: SaslGate | null = null;
   private readonly handshake = new ClientHandshake();
   /** What to send once a backend is connected: an SSLRequest, or the StartupMessage (+ pipelined tail). */
   private pending: { kind: 'ssl' } | { kind: 'startup'; readonly packet: Buffer; tail: Buffer } | null = null;
-  private startupTimer: NodeJS.Timeout | null = null;
   private readonly waiter: BackendWaiter;
   private backend: BackendStartup | null = null;
   private record: SessionRecord | null = null;
-  private relay: Relay | null = null;
-  /** The record being relayed; kept after a kill takes `record` out of the registry, for the final counts. */
-  private relayed: SessionRecord | null = null;
-  /** Until the server's startup phase is over: learns the cancel key from it. */
-  private watch: CancelKeyWatch | null = null;
+  /** From the backend's first answer on (it keeps the record for the final counts after a kill). */
+  private relay: SessionRelay | null = null;
 
   constructor(
-    private readonly client: net.Socket,
-    private readonly ctx: SessionContext,
+    client: net.Socket,
+    ctx: SessionContext,
     readonly id: string,
     origin: ClientOrigin = socketOrigin(client),
   ) {
-    this.clientAddress = origin.address;
+    super(client, ctx, origin.address);
     this.linkId = origin.linkId;
     this.waiter = new BackendWaiter(ctx, this);
   }
@@ -83,10 +88,7 @@ export class ClientSession implements WaiterEvents, BackendStartupEvents, RelayO
     const { client, ctx } = this;
     client.setNoDelay(true);
     client.setKeepAlive(true, ctx.timeouts.keepalive);
-    client.on('data', this.onClientData);
-    client.on('end', this.onClientGone);
-    client.on('close', this.onClientGone);
-    client.on('error', this.onClientError);
+    this.attachClient(client);
     this.armStartupTimer();
     if (first.length > 0) this.onClientData(first);
   }
@@ -105,7 +107,8 @@ export class ClientSession implements WaiterEvents, BackendStartupEvents, RelayO
 
   // ---- the handshake ----------------------------------------------------------------------
 
-  private readonly onClientData = this.guard((chunk: Buffer): void => {
+  protected readonly onClientData = this.guard((chunk: Buffer): void => {
+    if (this.phase === 'sasl_check') return this.checkClientMechanism(chunk);
     if (this.phase !== 'startup') {
       // Bytes while an SSLRequest is unanswered: CVE-2021-23214.
       if (this.pending?.kind === 'ssl') this.refuse('ssl_pipelined');
@@ -117,15 +120,18 @@ export class ClientSession implements WaiterEvents, BackendStartupEvents, RelayO
       }
       return;
     }
-    const step = this.handshake.feed(chunk, this.ctx.listener.ssl);
+    const { listener } = this.ctx;
+    const step = this.handshake.feed(chunk, listener.ssl, listener.tls?.require ?? false);
     switch (step.step) {
       case 'wait':
         return;
       case 'reject':
-        return this.refuse(step.reason, undefined, step.detail);
+        return this.refuse(step.reason, step.message, step.detail);
       case 'answer_no':
         this.client.write(NO_ENCRYPTION);
         return;
+      case 'start_tls':
+        return this.startTls(step.direct, step.hello);
       case 'ssl_passthrough':
         this.clearStartupTimer();
         this.pending = { kind: 'ssl' };
@@ -156,7 +162,8 @@ export class ClientSession implements WaiterEvents, BackendStartupEvents, RelayO
     // Registered while connecting already: leastconn counts it, and a view change reaches it.
     // The listener is the kill scope: after a reload, views judge it by that listener's rules.
     ctx.registry.add(this.record, this.onKill, ctx);
-    this.backend = new BackendStartup(m, ctx.timeouts, this, this.onBackendError);
+    const opts = { timeoutMs: ctx.timeouts.connect, keepaliveMs: ctx.timeouts.keepalive, helloTimeoutMs: ctx.timeouts.server_hello, tls: ctx.upstreamTls };
+    this.backend = new BackendStartup(m, opts, this, this.onBackendError);
   }
 
   onRefuse(reason: 'queue_timeout' | 'no_backend' | 'paused', message: Buffer): void {
@@ -169,11 +176,16 @@ export class ClientSession implements WaiterEvents, BackendStartupEvents, RelayO
     this.backend?.sendSslRequest();
   }
 
-  backendConnectFailed(reason: string): void {
+  backendConnectFailed(reason: string, level: 'debug' | 'warn' = 'debug'): void {
     const name = this.record?.backend ?? null;
     if (name !== null) this.ctx.traffic.connectError(name);
-    this.ctx.logger.debug({ event: 'backend_connect_failed', backend: name, reason, client: this.clientAddress }, 'backend connect failed');
+    this.ctx.logger[level]({ event: 'backend_connect_failed', backend: name, reason, client: this.clientAddress }, 'backend connect failed');
     this.replaceBackend(name);
+  }
+
+  /** A TLS failure is a configuration matter (a CA, a name, a server without ssl): worth a warning. */
+  backendTlsFailed(reason: string): void {
+    this.backendConnectFailed(reason, 'warn');
   }
 
   backendSslAnswer(answer: 'S' | 'N', chunk: Buffer): void {
@@ -189,11 +201,31 @@ export class ClientSession implements WaiterEvents, BackendStartupEvents, RelayO
     this.armStartupTimer();
   }
 
-  backendHello(hello: Buffer): void {
-    this.beginRelay(true, hello);
+  backendHello(hello: Buffer, sasl: ServerSasl | null): void {
+    const ours = this.clientTls?.getCertificate();
+    const theirs = sasl ? this.backend?.peerCertificate() : null;
+    const same = !!ours && 'raw' in ours && !!theirs && ours.raw.equals(theirs);
+    const plan = channelBindingPlan(hello, sasl, this.clientTls !== null, same);
+    if (plan.plan === 'relay') return this.beginRelay(true, plan.hello);
+    // The client's answer decides: deliver the offer, hold what it says next (SaslGate).
+    const record = this.record;
+    if (!record) return this.refuse('internal_error', undefined, 'sasl check without a record');
+    this.phase = 'sasl_check';
+    this.gate = new SaslGate();
+    this.relay = new SessionRelay(this.ctx, record, true, this.onRelayEnded);
+    this.relay.deliver(this.client, hello);
+    this.client.resume();
+  }
+
+  private checkClientMechanism(chunk: Buffer): void {
+    const verdict = this.gate?.feed(chunk) ?? { verdict: 'wait' };
+    if (verdict.verdict === 'refuse') return this.refuse('channel_binding', verdict.message, verdict.detail);
+    if (verdict.verdict === 'pass') this.beginRelay(true, EMPTY, verdict.bytes);
   }
 
   backendLost(why: BackendLostReason): void {
+    // The client has read the server's first bytes already: no other backend can take over.
+    if (this.phase === 'sasl_check') return this.refuse('backend_closed');
     const name = this.record?.backend ?? null;
     if (why !== 'closed' && name !== null) this.ctx.traffic.connectError(name);
     if (why === 'server_hello_timeout') this.ctx.logger.warn({ event: 'backend_no_answer', backend: name, reason: why, phase: this.backend?.awaiting, client: this.clientAddress }, 'backend did not answer in time, trying another');
@@ -220,7 +252,7 @@ export class ClientSession implements WaiterEvents, BackendStartupEvents, RelayO
     this.waiter.retry(failed);
   }
 
-  private dropBackend(): void {
+  protected dropBackend(): void {
     this.backend?.drop();
     this.backend = null;
     this.untrack();
@@ -243,13 +275,14 @@ export class ClientSession implements WaiterEvents, BackendStartupEvents, RelayO
       return this.guard(() => this.replaceBackend(null))();
     }
     if (this.phase === 'startup') return this.dropBackend();
+    if (this.phase === 'sasl_check') return this.refuse('backend_closed', undefined, `killed: ${reason}`);
     this.relay?.kill(killedReason(reason));
   };
 
-  // ---- the relay --------------------------------------------------------------------------
+  // ---- the relay (session-relay.ts) -------------------------------------------------------
 
-  /** `hello`: server bytes already read (the start of its answer), relayed first. */
-  private beginRelay(parse: boolean, hello: Buffer = EMPTY): void {
+  /** `hello`: server bytes already read (the start of its answer), relayed first; `toServer`: client bytes held back. */
+  private beginRelay(parse: boolean, hello: Buffer = EMPTY, toServer: Buffer = EMPTY): void {
     const { client, ctx } = this;
     const server = this.backend?.release() ?? null;
     this.backend = null;
@@ -258,92 +291,30 @@ export class ClientSession implements WaiterEvents, BackendStartupEvents, RelayO
     this.phase = 'relay';
     // Pause before dropping our 'data' listener, or bytes would flow to nobody.
     client.pause();
-    // The handshake's listeners go (the relay has its own); the error logger stays.
-    client.removeListener('data', this.onClientData);
-    client.removeListener('end', this.onClientGone);
-    client.removeListener('close', this.onClientGone);
+    this.detachClient(client);
     const pending = this.pending;
     this.pending = null;
     if (pending?.kind === 'startup') record.bytesIn += pending.packet.length + pending.tail.length;
-    this.relayed = record;
-    this.watch = parse ? new CancelKeyWatch(record, ctx.registry, ctx.logger, ctx.keyRewrite) : null;
-    ctx.traffic.relayStarted(record);
-    if (hello.length > 0) {
-      record.bytesOut += hello.length;
-      this.relayServerData(hello);
-      client.write(hello);
-    }
-    const timeouts = { client: ctx.timeouts.client, server: ctx.timeouts.server };
-    this.relay = ctx.relayEngine.start({ client, server, timeouts, counts: record, observeServer: parse }, this);
+    this.gate = null;
+    // sasl_check made it already (and delivered the server's first bytes through it).
+    const relay = (this.relay ??= new SessionRelay(ctx, record, parse, this.onRelayEnded));
+    relay.deliver(client, hello);
+    relay.start(client, server, toServer);
   }
 
-  // RelayObserver: the relay calls these (methods: no closures per session).
+  private readonly onRelayEnded = (): void => this.finish();
 
-  relayServerData(chunk: Buffer): void {
-    if (this.watch?.feed(chunk) === false) this.watch = null;
-  }
+  // ---- endings (ClientEnd's hooks) --------------------------------------------------------
 
-  relayEnded(end: RelayEnd): void {
-    if (this.relayed) this.ctx.traffic.relayEnded(this.relayed, end.reason);
-    this.finish();
-  }
-
-  // ---- endings ----------------------------------------------------------------------------
-
-  private readonly onClientGone = this.guard((): void => {
-    if (this.phase === 'relay' || this.phase === 'done') return;
-    this.refuse(this.client.errored ? 'client_error' : 'client_closed');
-  });
-
-  private readonly onClientError = (err: Error): void => {
-    this.ctx.logger.debug({ event: 'client_error', client: this.clientAddress, err: err.message }, 'client socket error');
-  };
-
-  /** Closes a client that never reached the relay, counted under its listener's refusals. */
-  private refuse(reason: RefusalReason, message?: Buffer, detail?: string): void {
-    if (this.phase === 'done' || this.phase === 'relay') return;
-    const { ctx } = this;
-    ctx.traffic.refused(reason);
-    ctx.logger.debug({ event: 'client_rejected', listener: ctx.listener.name, client: this.clientAddress, reason, detail }, 'client closed');
-    this.finish();
-    this.dropBackend();
-    if (message && !this.client.destroyed && !this.client.writableEnded) this.client.write(message);
-    endThenDestroy(this.client);
-  }
-
-  /** Releases the timer, the waiter (slot, queue, hold) and the registry entry. Idempotent. */
-  private finish(): void {
-    if (this.phase === 'done') return;
-    this.phase = 'done';
-    this.clearStartupTimer();
+  /** Releases the waiter (slot, queue, hold) and the registry entry, and tells the listener. */
+  protected released(): void {
     this.waiter.close();
     this.untrack();
     this.ctx.closed(this);
   }
 
-  private armStartupTimer(): void {
-    this.clearStartupTimer();
-    this.startupTimer = setTimeout(this.guard(() => this.refuse('startup_timeout')), this.ctx.timeouts.startup);
-  }
-
-  private clearStartupTimer(): void {
-    if (this.startupTimer) clearTimeout(this.startupTimer);
-    this.startupTimer = null;
-  }
-
-  /** Event handlers never throw into the event loop: a bug closes this session only. */
-  guard<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
-    return (...args: A) => {
-      try {
-        fn(...args);
-      } catch (err) {
-        this.ctx.logger.error({ event: 'session_internal_error', client: this.clientAddress, err }, 'session failed');
-        if (this.phase !== 'relay' && this.phase !== 'done') this.ctx.traffic.refused('internal_error');
-        this.relay?.kill('internal_error');
-        this.finish();
-        this.backend?.drop();
-        this.client.destroy();
-      }
-    };
+  protected crashed(): void {
+    this.relay?.kill('internal_error');
+    this.backend?.drop();
   }
 }

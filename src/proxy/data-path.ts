@@ -17,7 +17,8 @@ import { cancelState, type CancelState } from './cancel-keys.js';
 import type { CancelOwner } from './cancel-request.js';
 import { JS_RELAY } from '../relay/js-relay.js';
 import type { RelayEngine } from '../relay/relay.js';
-import { bindAll, Listener } from './listener.js';
+import { bindAll } from './bind-all.js';
+import { checkListenerTls, Listener } from './listener.js';
 import { planListenerChanges } from './listener-plan.js';
 
 /**
@@ -146,10 +147,7 @@ export class DataPath {
   reconfigure(next: DataPathConfig): Promise<ReconfigureResult> {
     const run = this.reconfiguring.then(() => this.applyConfig(next));
     // Only the order matters to the next reload; this one's caller gets its outcome from `run`.
-    this.reconfiguring = run.then(
-      () => undefined,
-      () => undefined,
-    );
+    this.reconfiguring = run.then(() => undefined, () => undefined);
     return run;
   }
 
@@ -161,7 +159,8 @@ export class DataPath {
     const fresh = new Map<string, Listener>();
     const toBind: Array<{ listener: Listener; path: string }> = [];
     next.listeners.forEach((cfg, i) => {
-      if (kept.has(cfg.name)) return;
+      // A kept listener's new TLS material is built once: PGR_ERR_TLS fails the reload before anything changed.
+      if (kept.has(cfg.name)) return checkListenerTls(cfg, this.logger);
       const l = this.makeListener(cfg, next.timeouts, this.trafficOf(cfg.name));
       fresh.set(cfg.name, l);
       if (plan.inherit[cfg.name] === undefined) toBind.push({ listener: l, path: `listeners[${i}].bind` });
@@ -287,6 +286,11 @@ export class DataPath {
     return groups;
   }
 
+  /** ssl: terminate listeners: when the certificate each presents now expires (epoch seconds). */
+  tlsCertExpiry(): Record<string, number> {
+    return Object.fromEntries(this.listeners.flatMap((l) => l.certExpiry()));
+  }
+
   /** Sessions with a backend (connecting or relaying), for the admin API. */
   sessions(): SessionInfo[] {
     return this.registry.list().map(sessionInfo);
@@ -299,8 +303,7 @@ export class DataPath {
 
   /** Stops (false), or starts again, accepting on every configured listener; sessions go on (issue 10). */
   setAccepting(on: boolean): void {
-    for (const l of this.listeners) if (on) l.resumeAccepting();
-    else l.suspendAccepting();
+    for (const l of this.listeners) l.setAccepting(on);
   }
 
   /**

@@ -1,7 +1,7 @@
 // One listening socket (RW, RO, ...) and the client sessions it accepted. Implements the
 // SessionContext its sessions use: routing under the current view, the hold list, maxconn.
 import net from 'node:net';
-import type { CancelConfig, ListenerConfig, TimeoutsConfig } from '../config/types.js';
+import type { ListenerConfig, TimeoutsConfig } from '../config/types.js';
 import type { ClusterView, MemberView } from '../view/cluster-view.js';
 import { PgrError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -13,11 +13,11 @@ import type { EndReason } from '../sessions/close-reason.js';
 import { TrafficCounter } from '../sessions/traffic.js';
 import { Admission } from './admission.js';
 import type { Route, Wakeable } from './backend-waiter.js';
-import type { CancelLimiter } from './cancel-limiter.js';
-import type { CancelOwner } from './cancel-request.js';
-import type { KeyRewrite } from '../protocol/server-startup-parser.js';
+import { AcceptSuspension } from './accept-suspension.js';
 import type { RelayEngine } from '../relay/relay.js';
 import { ClientSession, type SessionContext } from './client-session.js';
+import { upstreamTlsOf, type UpstreamTls } from './backend-tls.js';
+import { TlsContextStore } from './tls-context-store.js';
 import { FrontDoor, guardsTheDoor, socketOrigin, type ClientOrigin, type FrontDoorContext } from './front-door.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -28,7 +28,7 @@ export interface ListenerDeps {
   readonly registry: SessionRegistry;
   readonly relayEngine: RelayEngine;
   /** The data path's cancel settings, cap and key maker (issue 10): shared by its listeners. */
-  cancel(): { readonly config: CancelConfig; readonly limiter: CancelLimiter; readonly rewrite: KeyRewrite | null };
+  cancel(): SessionContext['cancel'];
   view(): ClusterView;
   /** Operator states by member name: drain and maint take no new sessions. */
   adminStates(): AdminStates;
@@ -38,7 +38,7 @@ export interface ListenerDeps {
   random(): number;
   nextId(): string;
   /** Cluster mode: asks the primary for the owner of a cancel key no local session has. */
-  remoteCancelOwner?(pid: number, key: Buffer): Promise<CancelOwner | null>;
+  readonly remoteCancelOwner?: SessionContext['remoteCancelOwner'];
 }
 
 export interface ListenerOptions {
@@ -65,10 +65,13 @@ export class Listener implements SessionContext, FrontDoorContext {
   private readonly countedHeld = new WeakSet<Wakeable>();
   private rrCounter = 0;
   private closedWaiters: Array<() => void> = [];
-  /** Where it listened before suspendAccepting(); null while accepting. */
-  private pausedAt: { host: string; port: number } | null = null;
+  private readonly suspension = new AcceptSuspension();
 
-  readonly remoteCancelOwner: ((pid: number, key: Buffer) => Promise<CancelOwner | null>) | undefined;
+  readonly remoteCancelOwner: SessionContext['remoteCancelOwner'];
+  /** ssl: terminate: the certificate clients get, watched and rotated (null otherwise). */
+  private tls: TlsContextStore | null = null;
+  /** server_tls: the context for TLS to PostgreSQL (null: plaintext). */
+  private upstream: UpstreamTls | null;
 
   constructor(
     listener: ListenerConfig,
@@ -81,6 +84,9 @@ export class Listener implements SessionContext, FrontDoorContext {
     this.remoteCancelOwner = deps.remoteCancelOwner?.bind(deps);
     this.traffic = opts.traffic ?? new TrafficCounter();
     this.admission = new Admission(listener.maxconn);
+    // Built first: a certificate OpenSSL refuses throws (PGR_ERR_TLS) before a socket exists.
+    this.upstream = upstreamTlsOf(listener.name, listener.server_tls);
+    this.tls = this.tlsStoreFor(listener);
     // allowHalfOpen: a client FIN is forwarded to the backend as a FIN (relay/js-relay.ts).
     this.server = net.createServer({ allowHalfOpen: true });
     this.server.on('connection', this.accept);
@@ -107,18 +113,26 @@ export class Listener implements SessionContext, FrontDoorContext {
   get relayEngine(): RelayEngine {
     return this.deps.relayEngine;
   }
-  /** CancelRequests are counted under the listener they arrived on. */
+  get tlsStore(): TlsContextStore | null {
+    return this.tls;
+  }
+  get upstreamTls(): UpstreamTls | null {
+    return this.upstream;
+  }
+
+  /** ssl: terminate: [name, the certificate's notAfter in epoch seconds]; nothing otherwise. */
+  certExpiry(): Array<[string, number]> {
+    return this.tls ? [[this.config.name, Math.floor(this.tls.notAfter / 1000)]] : [];
+  }
+
+  private tlsStoreFor(listener: ListenerConfig): TlsContextStore | null {
+    return tlsStoreFor(listener, this.deps.logger);
+  }
   countCancel(outcome: string): void {
     this.traffic.cancel(outcome);
   }
-  get cancelConfig(): CancelConfig {
-    return this.deps.cancel().config;
-  }
-  get cancelLimiter(): CancelLimiter {
-    return this.deps.cancel().limiter;
-  }
-  get keyRewrite(): KeyRewrite | null {
-    return this.deps.cancel().rewrite;
+  get cancel(): SessionContext['cancel'] {
+    return this.deps.cancel();
   }
 
   /** Binds. `path` (e.g. "listeners[2].bind") is named in the error so the operator finds the key. */
@@ -126,6 +140,7 @@ export class Listener implements SessionContext, FrontDoorContext {
     const server = this.server;
     if (!server) return Promise.reject(new PgrError('PGR_ERR_BIND', `listener ${this.listener.name} has handed its socket on`));
     if (server.listening) return Promise.resolve();
+    this.tls?.start();
     const { host, port } = this.listener.bind;
     const where = path === undefined ? '' : `${path}: `;
     return new Promise((resolve, reject) => {
@@ -152,6 +167,8 @@ export class Listener implements SessionContext, FrontDoorContext {
    */
   stopAccepting(): Promise<void> {
     if (this.stopped) return this.stopped;
+    // Clients already in their handshake still get the current certificate; it is no longer watched.
+    this.tls?.close();
     const server = this.server;
     this.stopped = new Promise((resolve) => {
       if (!server?.listening) return resolve();
@@ -160,31 +177,11 @@ export class Listener implements SessionContext, FrontDoorContext {
     return this.stopped;
   }
 
-  /**
-   * Stops accepting for a while (a cluster worker whose views went stale, issue 10): the socket
-   * is closed, so a load balancer sees the port refuse and moves clients; the sessions it has go
-   * on. resumeAccepting() binds the same address again. No-op once stopped for good.
-   */
-  suspendAccepting(): void {
-    const server = this.server;
-    if (!server?.listening || this.stopped || this.pausedAt) return;
-    this.pausedAt = this.address();
-    // The callback of close() waits for every session: nothing to wait for here.
-    server.close();
-  }
-
-  /** Binds again after suspendAccepting(); a failure is logged and the listener stays suspended. */
-  resumeAccepting(): void {
-    const server = this.server;
-    const at = this.pausedAt;
-    if (!server || !at || this.stopped) return;
-    this.pausedAt = null;
-    const onError = (err: Error): void => {
-      this.pausedAt = at;
-      this.logger.error({ event: 'listener_resume_failed', listener: this.listener.name, err: err.message }, 'cannot accept again');
-    };
-    server.once('error', onError);
-    server.listen({ host: at.host, port: at.port }, () => server.removeListener('error', onError));
+  /** Stale views (issue 10): the socket closes (false) or opens again; its sessions go on (accept-suspension.ts). */
+  setAccepting(on: boolean): void {
+    if (this.stopped) return;
+    if (on) this.suspension.resume(this.server, (err) => this.logger.error({ event: 'listener_resume_failed', listener: this.listener.name, err: err.message }, 'cannot accept again'));
+    else this.suspension.suspend(this.server, () => this.address());
   }
 
   /**
@@ -193,6 +190,16 @@ export class Listener implements SessionContext, FrontDoorContext {
    * Established sessions keep their relay; views judge them by the new rules (KillScope).
    */
   reconfigure(listener: ListenerConfig, timeouts: TimeoutsConfig): void {
+    // DataPath checked the TLS material first (checkListenerTls): this does not throw.
+    const upstream = upstreamTlsOf(listener.name, listener.server_tls);
+    if (listener.ssl === 'terminate' && listener.tls !== null && this.tls) this.tls.update(listener.tls);
+    else {
+      const fresh = this.tlsStoreFor(listener);
+      this.tls?.close();
+      this.tls = fresh;
+      if (this.server?.listening) this.tls?.start();
+    }
+    this.upstream = upstream;
     this.config = listener;
     this.currentTimeouts = timeouts;
     this.admission.setLimit(listener.maxconn);
@@ -331,11 +338,13 @@ export class Listener implements SessionContext, FrontDoorContext {
   }
 }
 
-/** Binds the listeners together; if one fails, closes them all again and throws its error. */
-export async function bindAll(targets: ReadonlyArray<{ readonly listener: Listener; readonly path: string }>): Promise<void> {
-  const results = await Promise.allSettled(targets.map((t) => t.listener.start(t.path)));
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (!failed) return;
-  await Promise.all(targets.map((t) => t.listener.stopAccepting()));
-  throw failed.reason;
+function tlsStoreFor(listener: ListenerConfig, logger: Logger): TlsContextStore | null {
+  if (listener.ssl !== 'terminate' || listener.tls === null) return null;
+  return new TlsContextStore(listener.tls, { listener: listener.name, logger });
+}
+
+/** Builds a listener's TLS contexts once, to throw PGR_ERR_TLS before a reload changes anything. */
+export function checkListenerTls(listener: ListenerConfig, logger: Logger): void {
+  upstreamTlsOf(listener.name, listener.server_tls);
+  tlsStoreFor(listener, logger);
 }

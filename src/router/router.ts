@@ -75,6 +75,7 @@ export class Router implements RouterControl {
       traffic: () => this.plane.traffic(),
       workerRespawns: () => this.plane.workerRespawns(),
       etcd: () => this.plane.discovery.etcdStatus(),
+      tlsCertExpiry: () => this.plane.tlsCertExpiry(),
     });
   }
 

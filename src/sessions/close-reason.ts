@@ -20,6 +20,12 @@ export const REFUSAL_REASONS = [
   'shutdown',
   'listener_removed',
   'internal_error',
+  // TLS termination (issue 11)
+  'tls_required',
+  'tls_handshake',
+  'tls_alpn',
+  'channel_binding',
+  'backend_closed',
   // Who may connect (proxy/front-door.ts): before the handshake reads a byte.
   'proxy_untrusted',
   'proxy_missing',

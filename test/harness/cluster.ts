@@ -62,7 +62,7 @@ export class LocalCluster {
     this.etcd = new EtcdServer({ dir: path.join(this.baseDir, 'etcd'), clientPort, peerPort, name: opts.scope, runAs, log: opts.log });
     this.pki = opts.tls ? this.makePki(runAs) : null;
     const nodes = new Map<string, PatroniNode>();
-    const scheme = opts.tls ? 'https' : 'http';
+    const scheme = opts.tls === true ? 'https' : 'http';
     for (let i = 0; i < opts.nodes; i++) {
       const name = `node${i + 1}`;
       nodes.set(name, new PatroniNode(this.baseDir, name, ports[2 + 2 * i] ?? 0, ports[3 + 2 * i] ?? 0, runAs, opts.log, scheme));
@@ -137,11 +137,12 @@ export class LocalCluster {
           ...{ scope: this.scope, namespace: this.namespace, name: node.name, pgPort, apiPort, dataDir, timings },
           ...{ etcdHost: this.etcd.host, etcdPort: this.etcd.clientPort, nodeDir: node.dir, maxConnections: this.opts.maxConnections },
           ...{ tls: this.nodeTls(), restConnectPort: this.gates.get(node.name)?.port, synchronousMode: this.opts.synchronousMode },
+          ...{ restTls: this.opts.tls === true, scramUser: this.opts.scram?.user ?? null },
         }),
       );
     }
     const client = this.pki?.leaves.client;
-    if (this.pki && client) {
+    if (this.pki && client && this.opts.tls === true) {
       const read = (f: string) => fs.readFileSync(f, 'utf8');
       registerRestTls(this.nodes.map((n) => n.apiUrl), { ca: read(this.pki.ca), cert: read(client.cert), key: read(client.key) });
     }
@@ -156,6 +157,12 @@ export class LocalCluster {
     );
     await Promise.all(rest.map((n) => n.start()));
     await this.unlessPatroniExits((signal) => this.waitForHealthy({ timeoutMs: this.opts.startTimeoutMs, signal }));
+    const scram = this.opts.scram;
+    if (scram) {
+      // password_encryption is scram-sha-256 by default (PostgreSQL 14+); replicas get the role by replication.
+      const password = scram.password.replaceAll("'", "''");
+      await this.psql(first.name, `create role ${scram.user} login password '${password}'`);
+    }
   }
 
   /** During boot a Patroni that exits (bad config, port taken) fails the start at once. */

@@ -25,9 +25,10 @@ export interface LocalClusterOptions {
   /**
    * TLS everywhere a client meets the cluster: PostgreSQL `ssl=on` and Patroni's REST API on
    * HTTPS with `verify_client: required`, all signed by a CA of the cluster's own (`pki`).
-   * Default false.
+   * 'postgresql': PostgreSQL's ssl=on only, the REST API stays on HTTP (the throughput bench's
+   * TLS row, whose HAProxy checks Patroni over plain HTTP). Default false.
    */
-  tls?: boolean;
+  tls?: boolean | 'postgresql';
   /** Patroni `synchronous_mode: true` from bootstrap (one synchronous standby). Default false. */
   synchronousMode?: boolean;
   /**
@@ -35,6 +36,17 @@ export interface LocalClusterOptions {
    * it, so a test can stage REST outages (`LocalCluster.restGate(name)`). Default false.
    */
   restGate?: boolean;
+  /**
+   * A role that must log in with SCRAM (scram-sha-256 in pg_hba.conf, over TLS and plaintext,
+   * ahead of the trust lines), created once the cluster is healthy. For SCRAM channel binding
+   * tests; everyone else keeps trust. Default none.
+   */
+  scram?: ScramRole | null;
+}
+
+export interface ScramRole {
+  readonly user: string;
+  readonly password: string;
 }
 
 export type ResolvedOptions = Required<Omit<LocalClusterOptions, 'baseDir'>> & { baseDir: string | undefined };
@@ -56,6 +68,7 @@ export function resolveOptions(options: LocalClusterOptions): ResolvedOptions {
     tls: options.tls ?? false,
     synchronousMode: options.synchronousMode ?? false,
     restGate: options.restGate ?? false,
+    scram: options.scram ?? null,
   };
   // Patroni's documented rule: the leader must be able to retry DCS for retry_timeout twice
   // within one ttl, or it loses the lock during a single slow cycle.
@@ -68,6 +81,10 @@ export function resolveOptions(options: LocalClusterOptions): ResolvedOptions {
   // The scope becomes a directory name, an etcd key segment and PostgreSQL's cluster_name.
   if (!/^[A-Za-z0-9_-]+$/.test(opts.scope)) {
     throw new HarnessError(`scope must match [A-Za-z0-9_-]+, got ${opts.scope}`);
+  }
+  // The user name goes into pg_hba.conf and a CREATE ROLE: keep it a plain identifier.
+  if (opts.scram && !/^[a-z_][a-z0-9_]*$/.test(opts.scram.user)) {
+    throw new HarnessError(`scram.user must be a plain lowercase identifier, got ${opts.scram.user}`);
   }
   if (!opts.namespace.startsWith('/') || !opts.namespace.endsWith('/')) {
     throw new HarnessError(`namespace must start and end with '/', got ${opts.namespace}`);

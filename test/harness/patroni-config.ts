@@ -27,6 +27,10 @@ export interface PatroniNodeConfigInput {
   restConnectPort?: number;
   /** bootstrap.dcs synchronous_mode. */
   synchronousMode?: boolean;
+  /** With `tls`: the REST API on HTTPS too (default true). */
+  restTls?: boolean;
+  /** A role that logs in with scram-sha-256 (its pg_hba lines come before the trust lines), or null. */
+  scramUser?: string | null;
 }
 
 export interface NodeTls {
@@ -39,6 +43,8 @@ export interface NodeTls {
 export function patroniConfigYaml(c: PatroniNodeConfigInput): string {
   // Trust on loopback keeps tests free of passwords; nothing here listens on another interface.
   const hba = [
+    // First match wins: this one role must prove its password (SCRAM), over TLS or not.
+    ...(c.scramUser ? [`host all ${c.scramUser} 127.0.0.1/32 scram-sha-256`] : []),
     'local all all trust',
     'local replication all trust',
     'host all all 127.0.0.1/32 trust',
@@ -54,7 +60,7 @@ export function patroniConfigYaml(c: PatroniNodeConfigInput): string {
       connect_address: `127.0.0.1:${c.restConnectPort ?? c.apiPort}`,
       // Patroni's own calls to other members (and patronictl) present restapi.certfile as their
       // client certificate and trust restapi.cafile (patroni/request.py), so one cert suffices.
-      ...(c.tls ? { certfile: c.tls.cert, keyfile: c.tls.key, cafile: c.tls.ca, verify_client: 'required' } : {}),
+      ...(c.tls && c.restTls !== false ? { certfile: c.tls.cert, keyfile: c.tls.key, cafile: c.tls.ca, verify_client: 'required' } : {}),
     },
     // The `etcd3` section (not `etcd`) makes Patroni use the v3 gRPC-gateway API, so its keys
     // live in the v3 keyspace that pgrouter watches.

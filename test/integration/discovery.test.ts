@@ -33,7 +33,10 @@ function etcdConfig(host: string, port: number, over: Partial<EtcdConfig> = {}):
 
 /** A Config by hand (the loader is tested elsewhere): checks 3s/fall 3/rise 2/fast 100ms. */
 function routerConfig(c: LocalCluster): Config {
-  const common = { balance: 'roundrobin', ssl: 'passthrough', maxconn: 0, on_marked_down: 'shutdown', on_lag: 'drain', proxy_protocol: null, allow: null } as const;
+  const common = {
+    ...({ balance: 'roundrobin', ssl: 'passthrough', maxconn: 0, on_marked_down: 'shutdown', on_lag: 'drain', proxy_protocol: null, allow: null } as const),
+    ...({ tls: null, server_tls: { mode: 'disable', ca: null, cert: null, key: null } } as const),
+  };
   return {
     cluster: { scope: c.scope, namespace: c.namespace, etcd: etcdConfig(c.etcdHost, c.etcdPort), members: null, on_etcd_loss: 'follow_probes' },
     checks: { interval: 3_000, timeout: 1_000, fall: 3, rise: 2, fast_interval: 100, fastinter: 3_000, tls: null },

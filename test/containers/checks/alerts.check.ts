@@ -1,12 +1,11 @@
-// deploy/prometheus: the alert rules use metrics pgrouter exports (docs/metrics.md, or one
-// announced in pending.ts), and every alert has a promtool test case. promtool itself
+// deploy/prometheus: the alert rules use metrics pgrouter exports (docs/metrics.md), and
+// every alert has a promtool test case. promtool itself
 // (check rules, test rules, check config) runs from run.sh.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { REPO } from './render.js';
-import { PENDING_METRICS } from './pending.js';
 
 interface Rule {
   readonly alert: string;
@@ -30,9 +29,9 @@ describe('deploy/prometheus/pgrouter-alerts.yml', () => {
     }
   });
 
-  it('uses only metrics that docs/metrics.md documents or that are announced (pending.ts)', () => {
+  it('uses only metrics that docs/metrics.md documents', () => {
     for (const r of rules) {
-      for (const m of metricsIn(r.expr)) expect([r.alert, m, documented.has(m) || PENDING_METRICS.has(m)]).toEqual([r.alert, m, true]);
+      for (const m of metricsIn(r.expr)) expect([r.alert, m, documented.has(m)]).toEqual([r.alert, m, true]);
     }
   });
 

@@ -6,11 +6,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { parseDocument } from 'yaml';
 import { loadConfigText, type Config, type ConfigIssue } from '../../../src/config/load.js';
 import type { K8sObject } from './k8s-strict.js';
 import type { Container, PodSpec } from './pod-facts.js';
-import { PENDING_CONFIG_KEYS } from './pending.js';
 
 /** The image's CMD (deploy/container/Dockerfile) when the pod gives no --config. */
 export const IMAGE_CONFIG_PATH = '/etc/pgrouter/pgrouter.yaml';
@@ -18,11 +16,9 @@ export const IMAGE_CONFIG_PATH = '/etc/pgrouter/pgrouter.yaml';
 export interface MountedConfig {
   readonly path: string;
   readonly text: string;
-  /** Null when the config has issues other than pending keys. */
+  /** Null when the config has issues. */
   readonly config: Config | null;
   readonly issues: readonly ConfigIssue[];
-  /** Issues about keys pgrouter does not know yet (pending.ts), tolerated. */
-  readonly pending: readonly ConfigIssue[];
 }
 
 let pems: { cert: string; key: string } | null = null;
@@ -78,15 +74,6 @@ export function loadMountedConfig(pod: PodSpec, c: Container, objects: readonly 
   const path = configPath(c);
   const text = readFile(path);
   const load = (t: string) => loadConfigText(t, { file: path, env: {}, readFile });
-  const first = load(text);
-  if (first.ok) return { path, text, config: first.config, issues: [], pending: [] };
-  const isPending = (i: ConfigIssue): boolean => PENDING_CONFIG_KEYS.has(i.path) && /unknown key/.test(i.message);
-  const pending = first.issues.filter(isPending);
-  const issues = first.issues.filter((i) => !isPending(i));
-  if (issues.length > 0) return { path, text, config: null, issues, pending };
-  // Only pending keys are unknown: load without them to check everything else.
-  const doc = parseDocument(text);
-  for (const i of pending) doc.deleteIn(i.path.split('.'));
-  const second = load(doc.toString());
-  return { path, text, config: second.ok ? second.config : null, issues: second.ok ? [] : second.issues, pending };
+  const loaded = load(text);
+  return { path, text, config: loaded.ok ? loaded.config : null, issues: loaded.ok ? [] : loaded.issues };
 }

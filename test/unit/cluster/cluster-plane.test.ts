@@ -1,6 +1,10 @@
 // ClusterPlane with two real workers (the compiled dist/src/cluster/worker-main.js: run
 // `npm run build` first) in front of fake Patroni APIs and fake PostgreSQL backends.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tls from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterPlane } from '../../../src/cluster/cluster-plane.js';
 import { defaultWorkerModule } from '../../../src/cluster/supervisor-options.js';
@@ -10,9 +14,10 @@ import { silentLogger } from '../../../src/log.js';
 import { RouterMetrics } from '../../../src/metrics/router-metrics.js';
 import { parsePrometheusText, valueOf } from '../../helpers/prom-text.js';
 import { findFreePort } from '../../harness/ports.js';
+import { makePki } from '../../harness/pki.js';
 import { FakePatroni } from '../discovery/fake-patroni.js';
 import { FakeBackend } from '../proxy/helpers/fake-backend.js';
-import { cancelPacket, queryPacket, startupPacket } from '../proxy/helpers/packets.js';
+import { cancelPacket, queryPacket, sslRequest, startupPacket } from '../proxy/helpers/packets.js';
 import { RawClient, readySession } from '../proxy/helpers/raw-client.js';
 import { waitFor } from '../proxy/helpers/wait-for.js';
 import { decodeRewrittenPid } from '../../../src/protocol/cancel-key.js';
@@ -141,6 +146,32 @@ describe('ClusterPlane with two workers', () => {
     expect(router.supervisor.stats().cancelLookups.found).toBeGreaterThanOrEqual(1);
     await router.supervisor.refresh();
     expect(router.supervisor.cancels()).toEqual({ exact: 4 });
+  });
+
+  it('terminates TLS in every worker, and the certificate expiry the workers report reaches the primary', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgr-cluster-tls-'));
+    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const pki = makePki(dir, [{ name: 'router', kind: 'server', sans: ['127.0.0.1'] }]);
+    const leaf = pki.leaves['router'];
+    if (!leaf) throw new Error('no leaf');
+    const c = await fakeCluster();
+    const rw = await findFreePort();
+    const router = await startRouter(config(c, [`{ name: rw, bind: "127.0.0.1:${rw}", role: primary, ssl: terminate, tls: { cert: ${leaf.cert}, key: ${leaf.key} } }`]));
+    for (let i = 0; i < 2; i++) {
+      const raw = await RawClient.connect(rw);
+      raw.write(sslRequest());
+      expect((await raw.waitBytes(1)).toString()).toBe('S');
+      raw.socket.removeAllListeners('data');
+      const secure = RawClient.of(tls.connect({ socket: raw.socket, ca: readFileSync(pki.ca), host: '127.0.0.1' }));
+      cleanup.push(async () => {
+        secure.socket.destroy();
+      });
+      secure.write(startupPacket({ user: 'app' }));
+      await waitFor(() => secure.received.includes(Buffer.from([0x5a, 0, 0, 0, 5, 0x49])), { what: 'a login through TLS' });
+    }
+    expect(await sessionsPerWorker(router)).toEqual([1, 1]);
+    const notAfter = Math.floor(Date.parse(new X509Certificate(readFileSync(leaf.cert)).validTo) / 1000);
+    expect(router.tlsCertExpiry()).toEqual({ rw: notAfter });
   });
 
   it('closes RW sessions on the old primary in every worker after a switchover', async () => {

@@ -58,6 +58,12 @@ describe('WorkerSupervisor', () => {
     await waitFor(async () => (await reports(s)).every((r) => r.stats.heartbeats >= 3), { timeoutMs: 5_000, what: 'three heartbeats in each worker' });
   });
 
+  it("exports the earliest certificate expiry its workers report per listener (one not yet rotated is the one to alert on)", async () => {
+    const { s } = await start();
+    await s.refresh();
+    expect(s.tlsCertExpiry()).toEqual({ rw: 2_000_000_000 - 1 });
+  });
+
   it('respawns a crashing worker with a growing delay and a log line per crash, and leaves the other worker alone', async () => {
     process.env.FAKE_CRASH_SLOT = '1';
     const { s, lines } = await start();

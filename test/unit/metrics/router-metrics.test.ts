@@ -39,7 +39,7 @@ describe('declareMetrics', () => {
     const families = parsePrometheusText(await register.metrics());
     expect(families.size).toBeGreaterThan(20);
     for (const f of families.values()) {
-      expect(f.name).toMatch(/^pgrouter_(listener|proxy|backend|cluster|etcd|discovery|worker|build)_[a-z_]+$/);
+      expect(f.name).toMatch(/^pgrouter_(listener|proxy|backend|cluster|etcd|discovery|worker|build|tls)_[a-z_]+$/);
       if (f.type === 'counter') expect(f.name).toMatch(/_total$/);
       else expect(f.name).not.toMatch(/_total$/);
       expect(f.help.length).toBeGreaterThan(10);

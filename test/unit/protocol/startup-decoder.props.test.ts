@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { split } from '../../helpers/split.js';
 import { ClientHandshake, handshakeStep, type HandshakeStep } from '../../../src/proxy/handshake.js';
 import { decodeStartup, MAX_STARTUP_PACKET, type StartupDecode } from '../../../src/protocol/startup-decoder.js';
+import { REFUSAL_REASONS } from '../../../src/sessions/close-reason.js';
 import { cancelPacket, gssencRequest, sslRequest, startupPacket } from '../proxy/helpers/packets.js';
 
 const RUNS = { numRuns: 500 };
@@ -126,8 +127,10 @@ describe('the handshake step (property)', () => {
     fc.assert(
       fc.property(anyBytes, fc.array(fc.nat(), { maxLength: 6 }), (buf, cuts) => {
         const step = firstStep(split(buf, cuts));
-        if (step.step === 'reject') expect(['invalid_startup', 'direct_tls', 'ssl_pipelined', 'gssenc_pipelined']).toContain(step.reason);
-        expect(() => handshakeStep(buf, { ssl: 'disable', sslDone: true, gssDone: true })).not.toThrow();
+        if (step.step === 'reject') expect(REFUSAL_REASONS).toContain(step.reason);
+        for (const ssl of ['disable', 'passthrough', 'terminate'] as const) {
+          for (const inTls of [false, true]) expect(() => handshakeStep(buf, { ssl, sslDone: inTls, gssDone: true, inTls, requireTls: !inTls })).not.toThrow();
+        }
       }),
       RUNS,
     );

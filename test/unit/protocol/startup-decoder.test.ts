@@ -97,12 +97,9 @@ describe('decodeStartup', () => {
     expect(decodeStartup(Buffer.from([0x00, 0x01]))).toMatchObject({ kind: 'invalid' });
   });
 
-  it('recognizes a direct TLS ClientHello and refuses it for now', () => {
-    expect(decodeStartup(Buffer.from([0x16, 0x03, 0x01, 0x00, 0xc8]))).toEqual({
-      kind: 'invalid',
-      reason: 'direct TLS not supported yet',
-      consumed: 0,
-    });
+  it('recognizes a direct TLS ClientHello by its first byte (PostgreSQL 17), before any length', () => {
+    expect(decodeStartup(Buffer.from([0x16]))).toEqual({ kind: 'direct_tls', consumed: 0 });
+    expect(decodeStartup(Buffer.from([0x16, 0x03, 0x01, 0x00, 0xc8]))).toEqual({ kind: 'direct_tls', consumed: 0 });
   });
 
   it('accepts a startup packet of exactly 10000 bytes', () => {

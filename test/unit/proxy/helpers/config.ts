@@ -23,6 +23,8 @@ export function listenerConfig(over: Partial<ListenerConfig> & { name: string })
     balance: 'roundrobin',
     fallback: 'none',
     ssl: 'passthrough',
+    tls: null,
+    server_tls: { mode: 'disable', ca: null, cert: null, key: null },
     maxconn: 0,
     on_marked_down: 'shutdown',
     on_lag: 'shutdown',

@@ -3,7 +3,9 @@
 // simple query with one row `{ backend: <name> }`, holds a query starting with "sleep" until a
 // matching CancelRequest arrives, and records every startup, SSL request and cancel it sees.
 import net from 'node:net';
+import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
+import { authenticationSasl } from '../../../../src/protocol/sasl.js';
 import { errorResponse } from '../../../../src/protocol/messages.js';
 import { authOk, backendKeyData, backendMessage, parameterStatus, readyForQuery } from './packets.js';
 
@@ -18,13 +20,21 @@ export interface FakeBackendOptions {
   refuseWith?: { code: string; message: string };
   /** Accept and read the StartupMessage, never answer it (a frozen postmaster, a VM pause). */
   silentStartup?: boolean;
+  /** With sslAnswer 'S': a real TLS server with this certificate (PEM text) instead of the echo. */
+  tls?: { cert: string; key: string };
+  /** Bytes sent right behind the 'S' (CVE-2021-23214 with pgrouter as the client). */
+  afterS?: Buffer;
+  /** Answer a StartupMessage with AuthenticationSASL offering these, and take any SASLInitialResponse as a login. */
+  sasl?: string[];
 }
 
 interface Conn {
-  readonly socket: net.Socket;
+  socket: net.Socket;
   pid: number;
   key: Buffer;
   held: boolean;
+  /** sasl: the StartupMessage, answered once the client chose a mechanism. */
+  startup: Buffer;
 }
 
 let nextPid = 1000;
@@ -33,6 +43,10 @@ export class FakeBackend {
   readonly startups: Array<Record<string, string>> = [];
   readonly cancels: Array<{ pid: number; key: Buffer }> = [];
   readonly queries: string[] = [];
+  /** The mechanism of every SASLInitialResponse seen. */
+  readonly saslChoices: string[] = [];
+  /** Sessions that completed a TLS handshake with this backend. */
+  tlsSessions = 0;
   sslRequests = 0;
   /** StartupMessages left unanswered (silentStartup). */
   silentStartups = 0;
@@ -71,13 +85,13 @@ export class FakeBackend {
   }
 
   private accept(socket: net.Socket): void {
-    const conn: Conn = { socket, pid: 0, key: Buffer.alloc(0), held: false };
+    const conn: Conn = { socket, pid: 0, key: Buffer.alloc(0), held: false, startup: Buffer.alloc(0) };
     this.conns.add(conn);
     socket.on('close', () => this.conns.delete(conn));
     socket.on('error', () => socket.destroy());
     let buf = Buffer.alloc(0);
-    let phase: 'startup' | 'query' | 'echo' = 'startup';
-    socket.on('data', (chunk: Buffer) => {
+    let phase: 'startup' | 'sasl' | 'query' | 'echo' = 'startup';
+    const onData = (chunk: Buffer): void => {
       if (phase === 'echo') {
         socket.write(chunk);
         return;
@@ -95,7 +109,16 @@ export class FakeBackend {
             this.sslRequests++;
             const answer = this.opts.sslAnswer ?? 'N';
             if (answer === 'none') return;
-            socket.write(answer);
+            socket.write(answer === 'S' && this.opts.afterS ? Buffer.concat([Buffer.from('S'), this.opts.afterS]) : answer);
+            if (answer === 'S' && this.opts.tls) {
+              socket.removeListener('data', onData);
+              const secure = new tls.TLSSocket(socket, { isServer: true, cert: this.opts.tls.cert, key: this.opts.tls.key, ALPNProtocols: ['postgresql'] });
+              secure.on('secure', () => this.tlsSessions++);
+              secure.on('error', () => secure.destroy());
+              secure.on('data', onData);
+              conn.socket = secure;
+              return;
+            }
             if (answer === 'S') {
               phase = 'echo';
               if (buf.length > 0) socket.write(buf);
@@ -107,6 +130,10 @@ export class FakeBackend {
             this.onCancel(packet.readUInt32BE(8), Buffer.from(packet.subarray(12)));
             socket.destroy();
             return;
+          } else if (this.opts.sasl) {
+            conn.socket.write(authenticationSasl(this.opts.sasl));
+            conn.startup = packet;
+            phase = 'sasl';
           } else {
             this.onStartup(conn, packet);
             phase = 'query';
@@ -119,13 +146,20 @@ export class FakeBackend {
           const body = buf.subarray(5, 1 + len);
           buf = buf.subarray(1 + len);
           if (type === 'X') {
-            socket.end();
+            conn.socket.end();
             return;
+          }
+          if (phase === 'sasl' && type === 'p') {
+            this.saslChoices.push(body.toString('utf8', 0, body.indexOf(0)));
+            this.onStartup(conn, conn.startup);
+            phase = 'query';
+            continue;
           }
           if (type === 'Q') this.onQuery(conn, body.toString('utf8', 0, body.length - 1));
         }
       }
-    });
+    };
+    socket.on('data', onData);
   }
 
   private refused = 0;

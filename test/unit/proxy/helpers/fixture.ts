@@ -55,9 +55,7 @@ export class Fixture {
 
   /** CancelRequests by outcome, summed over the listeners (each counts its own in traffic()). */
   cancels(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const t of Object.values(this.dp.traffic())) for (const [k, n] of Object.entries(t.cancels ?? {})) out[k] = (out[k] ?? 0) + n;
-    return out;
+    return cancelsOf(this.dp);
   }
 
   port(listener: string): number {
@@ -87,4 +85,11 @@ export class Fixture {
     await this.dp.close({ graceMs: 0 });
     await Promise.all(Object.values(this.backends).map((b) => b.close()));
   }
+}
+
+/** A data path's CancelRequests by outcome, summed over its listeners. */
+export function cancelsOf(dp: DataPath): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const t of Object.values(dp.traffic())) for (const [k, n] of Object.entries(t.cancels ?? {})) out[k] = (out[k] ?? 0) + n;
+  return out;
 }

@@ -28,6 +28,11 @@ export class RawClient {
     return this.chunks[0] ?? Buffer.alloc(0);
   }
 
+  /** A client over a socket opened elsewhere (a TLS socket, say). */
+  static of(socket: net.Socket): RawClient {
+    return new RawClient(socket);
+  }
+
   static connect(port: number): Promise<RawClient> {
     return new Promise((resolve, reject) => {
       const s = net.connect({ host: '127.0.0.1', port }, () => {
