@@ -17,7 +17,8 @@ type Tree = { readonly [k: string]: number | Tree };
 
 /** Adds two trees of numbers key by key; a key missing on one side counts as absent, not 0. */
 export function sumTrees<T>(a: T, b: T): T {
-  const out: Record<string, unknown> = { ...(a as Record<string, unknown>) };
+  // Null prototype: keys are member and listener names from outside, "__proto__" included (issue 10).
+  const out: Record<string, unknown> = Object.assign(Object.create(null) as Record<string, unknown>, a as Record<string, unknown>);
   for (const [k, vb] of Object.entries(b as Record<string, unknown>)) {
     const va = out[k];
     if (typeof vb === 'number') out[k] = (typeof va === 'number' ? va : 0) + vb;
@@ -27,14 +28,14 @@ export function sumTrees<T>(a: T, b: T): T {
 }
 
 export function mergeTraffic(reports: readonly TrafficByListener[]): Record<string, ListenerTraffic> {
-  let merged: Record<string, ListenerTraffic> = {};
+  let merged = Object.create(null) as Record<string, ListenerTraffic>;
   for (const r of reports) merged = sumTrees(merged, r as Record<string, ListenerTraffic>);
   return merged;
 }
 
 /** A worker's last traffic with its gauges zeroed: what it adds to the totals after it exited. */
 export function retiredTraffic(last: TrafficByListener): Record<string, ListenerTraffic> {
-  const out: Record<string, ListenerTraffic> = {};
+  const out = Object.create(null) as Record<string, ListenerTraffic>;
   for (const [name, l] of Object.entries(last)) {
     const backends = Object.fromEntries(Object.entries(l.backends).map(([b, t]) => [b, { ...t, current: 0, max: 0 }]));
     out[name] = { ...l, current: 0, queued: 0, held: 0, backends };
@@ -44,7 +45,7 @@ export function retiredTraffic(last: TrafficByListener): Record<string, Listener
 
 /** Sums counters by key (cancel outcomes, refusal reasons). */
 export function mergeCounts(reports: readonly Readonly<Record<string, number>>[]): Record<string, number> {
-  const out: Record<string, number> = {};
+  const out = Object.create(null) as Record<string, number>;
   for (const r of reports) for (const [k, n] of Object.entries(r)) out[k] = (out[k] ?? 0) + n;
   return out;
 }

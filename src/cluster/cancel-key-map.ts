@@ -1,4 +1,5 @@
-// The primary's map of every cancel key its workers learned: (pid, key) → backend host:port.
+// The primary's map of every cancel key its workers learned: (pid, key) → backend host:port. The
+// key is the one the client holds; with cancel.rewrite_keys the backend's own rides along.
 // A CancelRequest reaches whichever worker the kernel or the round robin picked, usually not
 // the one relaying the session. That worker asks the primary, which answers from this map, so
 // the cancel goes to the one backend that owns the key. The map is an optimization: a key it
@@ -7,13 +8,15 @@
 //
 // Bounded: beyond maxEntries the oldest entries are evicted (Map keeps insertion order), so a
 // worker that never reports "gone" (a bug) cannot grow the primary without limit.
-import { cancelKeyId } from '../protocol/cancel-key.js';
+import { cancelKeyId, type BackendKey } from '../protocol/cancel-key.js';
 
 export interface CancelOwner {
   readonly host: string;
   readonly port: number;
   readonly workerId: number;
   readonly sessionId: string;
+  /** The backend's own key when the client was given a rewritten one (cancel.rewrite_keys). */
+  readonly real?: BackendKey;
 }
 
 export interface CancelKeyMapStats {

@@ -15,7 +15,7 @@ import type { ClusterView } from '../view/cluster-view.js';
 import type { Logger } from '../log.js';
 import type { ListenerTraffic, RelayReport, SessionInfo } from '../sessions/types.js';
 import type { Registry } from 'prom-client';
-import type { DataPlane } from '../plane/data-plane.js';
+import type { DataPlane, PlaneHooks } from '../plane/data-plane.js';
 import type { AdminStates } from '../routing/eligible.js';
 import type { PausedListeners } from '../routing/pause.js';
 import type { KillReason } from '../routing/kill.js';
@@ -30,6 +30,8 @@ export interface ClusterPlaneOptions extends Omit<SupervisorOptions, 'config' | 
   readonly onProbe?: (event: ProbeEvent) => void;
   /** Every view of the current generation's Discovery (RouterMetrics.observeView, state changes). */
   readonly onView?: (view: ClusterView) => void;
+  /** A discovery callback threw and was caught (RouterMetrics.observeDiscoveryError). */
+  readonly onDiscoveryError?: PlaneHooks['onDiscoveryError'];
 }
 
 interface Feed {
@@ -111,7 +113,11 @@ export class ClusterPlane implements DataPlane {
     let fresh: Feed | null = null;
     if (discoveryKey(next) !== current.key) {
       fresh = this.feed(next, generation, replacementBase(current.discovery));
-      await settleReplacement(fresh.discovery, current.discovery, next, this.logger);
+      const refused = await settleReplacement(fresh.discovery, current.discovery, next, this.logger);
+      if (refused !== null) {
+        await this.dropFeed(fresh);
+        return { ok: false, error: refused, plan };
+      }
       feed = fresh;
     } else {
       feed.generations.add(generation);
@@ -129,8 +135,14 @@ export class ClusterPlane implements DataPlane {
 
   /** `generationBase`: a reload's Discovery numbers its views after the running one's (settle.ts). */
   private feed(config: Config, generation: number, generationBase = 0): Feed {
-    const { onProbe, onView } = this.opts;
-    const discovery = new Discovery({ config, logger: this.logger.child({ part: 'discovery', generation }), generationBase, ...(onProbe ? { onProbe } : {}) });
+    const { onProbe, onView, onDiscoveryError } = this.opts;
+    const discovery = new Discovery({
+      config,
+      logger: this.logger.child({ part: 'discovery', generation }),
+      generationBase,
+      ...(onProbe ? { onProbe } : {}),
+      ...(onDiscoveryError ? { onCallbackError: onDiscoveryError } : {}),
+    });
     const generations = new Set([generation]);
     const f: Feed = { discovery, key: discoveryKey(config), generations, unsubscribe: () => undefined };
     f.unsubscribe = discovery.subscribe((view) => {
@@ -168,10 +180,6 @@ export class ClusterPlane implements DataPlane {
 
   traffic(): Record<string, ListenerTraffic> {
     return this.supervisor.traffic();
-  }
-
-  cancels(): Record<string, number> {
-    return this.supervisor.cancels();
   }
 
   workerRespawns(): number {

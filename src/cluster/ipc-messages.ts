@@ -10,12 +10,14 @@
 //                 states: the worker binds only    ready            listeners bound (addresses)
 //                 after it has all three           start_failed     bind error etc.; it exits
 //   view          every published ClusterView      cancel_key       learned BackendKeyData
+//   heartbeat     alive, newest view's generation
 //   admin_states  operator states (drain/maint)    cancel_key_gone  its session ended
 //   paused_listeners  listeners the operator paused (issue 13; also in init)
 //   kill_backend  close sessions on a member       cancel_lookup    unknown key: who owns it?
 //   query         stats | sessions | metrics       reply            answer to kill/query
 //   cancel_owner  answer to cancel_lookup
-//   drain         reload: stop accepting, keep sessions, exit when the last one ends
+//   drain         reload: stop accepting, keep sessions, exit when the last one ends or at
+//                 its deadline (timeouts.reload_drain), closing what is left
 //   shutdown      stop: stop accepting, close sessions after graceMs, exit
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
@@ -36,6 +38,13 @@ const Pid = Type.Integer({ minimum: 0, maximum: 0xffff_ffff });
 const KeyB64 = Type.String({ minLength: 4, maxLength: 4 * Math.ceil(MAX_CANCEL_KEY / 3), pattern: '^[A-Za-z0-9+/]+={0,2}$' });
 const Text = Type.String({ maxLength: 4096 });
 const HostPort = Type.Object({ host: Type.String({ minLength: 1, maxLength: 1024 }), port: Type.Integer({ minimum: 0, maximum: 65535 }) });
+/** A cancel key's owner; pid and key are the backend's own when the client holds a rewritten one. */
+const Owner = Type.Object({
+  host: Type.String({ minLength: 1, maxLength: 1024 }),
+  port: Type.Integer({ minimum: 0, maximum: 65535 }),
+  pid: Type.Optional(Pid),
+  key: Type.Optional(KeyB64),
+});
 
 /** A ClusterView is checked for what the worker acts on; the rest is carried as is. */
 const View = Type.Unsafe<ClusterView>(
@@ -69,14 +78,19 @@ const ToWorker = Type.Union([
     /** Optional: a primary from before issue 13 sends none (nothing paused). */
     paused: Type.Optional(Paused),
     log: Type.Object({ level: Type.String(), format: Type.Union([Type.Literal('json'), Type.Literal('pretty')]) }),
+    /** The primary's heartbeat period, and how many missed ones make the worker's view stale. */
+    heartbeat: Type.Object({ intervalMs: Type.Integer({ minimum: 1 }), missed: Type.Integer({ minimum: 1 }) }),
   }),
   msg('view', { view: View }),
+  /** Every heartbeat.intervalMs: the primary is alive, and its newest view has this generation. */
+  msg('heartbeat', { generation: Id }),
   msg('admin_states', { states: States }),
   msg('paused_listeners', { paused: Paused }),
   msg('kill_backend', { requestId: Id, member: Type.String({ minLength: 1 }), reason: Type.Union(KILL_REASONS.map((r) => Type.Literal(r))) }),
   msg('query', { requestId: Id, what: Type.Union(QUERIES.map((q) => Type.Literal(q))) }),
-  msg('cancel_owner', { requestId: Id, owner: Type.Union([HostPort, Type.Null()]) }),
-  msg('drain', {}),
+  msg('cancel_owner', { requestId: Id, owner: Type.Union([Owner, Type.Null()]) }),
+  /** deadlineMs: timeouts.reload_drain; the sessions still open then are closed (issue 10). */
+  msg('drain', { deadlineMs: Type.Integer({ minimum: 0, maximum: 2_147_483_647 }) }),
   msg('shutdown', { graceMs: Type.Integer({ minimum: 0, maximum: 2_147_483_647 }) }),
 ]);
 
@@ -84,7 +98,16 @@ const ToPrimary = Type.Union([
   msg('hello', { pid: Id }),
   msg('ready', { addresses: Type.Record(Type.String(), HostPort) }),
   msg('start_failed', { error: Text, code: Type.Union([Type.String({ maxLength: 64 }), Type.Null()]) }),
-  msg('cancel_key', { pid: Pid, key: KeyB64, backendHost: Type.String({ minLength: 1, maxLength: 1024 }), backendPort: Type.Integer({ minimum: 1, maximum: 65535 }), sessionId: Type.String({ maxLength: 64 }) }),
+  /** pid/key: what the client holds (the lookup key); realPid/realKey: the backend's, when rewritten. */
+  msg('cancel_key', {
+    pid: Pid,
+    key: KeyB64,
+    backendHost: Type.String({ minLength: 1, maxLength: 1024 }),
+    backendPort: Type.Integer({ minimum: 1, maximum: 65535 }),
+    sessionId: Type.String({ maxLength: 64 }),
+    realPid: Type.Optional(Pid),
+    realKey: Type.Optional(KeyB64),
+  }),
   msg('cancel_key_gone', { pid: Pid, key: KeyB64 }),
   msg('cancel_lookup', { requestId: Id, pid: Pid, key: KeyB64 }),
   msg('reply', { requestId: Id, ok: Type.Literal(true), data: Type.Unknown() }),
@@ -143,8 +166,11 @@ export function parseToPrimary(value: unknown): Parsed<ToPrimaryMessage> {
   const m = parsed.message;
   // The schema bounds the base64 text; the decoded length is what the protocol bounds.
   if (m.type === 'cancel_key' || m.type === 'cancel_key_gone' || m.type === 'cancel_lookup') {
-    const n = Buffer.from(m.key, 'base64').length;
-    if (n < MIN_CANCEL_KEY || n > MAX_CANCEL_KEY) return { kind: 'invalid', reason: `${m.type}: cancel key of ${n} bytes` };
+    for (const k of [m.key, m.type === 'cancel_key' ? m.realKey : undefined]) {
+      if (k === undefined) continue;
+      const n = Buffer.from(k, 'base64').length;
+      if (n < MIN_CANCEL_KEY || n > MAX_CANCEL_KEY) return { kind: 'invalid', reason: `${m.type}: cancel key of ${n} bytes` };
+    }
   }
   return parsed;
 }

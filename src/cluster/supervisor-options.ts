@@ -29,6 +29,12 @@ export interface SupervisorOptions {
   readonly pollIntervalMs?: number;
   readonly maxCancelKeys?: number;
   /**
+   * The view heartbeat (issue 10): sent to every worker every intervalMs (default 1 s); a worker
+   * that hears no view and no heartbeat for missed × intervalMs (default 5) stops accepting
+   * until it hears from the primary again.
+   */
+  readonly heartbeat?: { readonly intervalMs: number; readonly missed: number };
+  /**
    * node:cluster scheduling, process-wide and fixed at the first fork: 'rr' (default, the
    * primary accepts and hands out connections in turn) or 'none' (workers accept themselves).
    */
@@ -37,6 +43,8 @@ export interface SupervisorOptions {
   /** A drained generation's last worker exited (its view source can stop). */
   readonly onRetired?: (generation: number) => void;
 }
+
+export const DEFAULT_HEARTBEAT = Object.freeze({ intervalMs: 1_000, missed: 5 });
 
 /** `workers: auto` → one per CPU the process may use. */
 export function resolveWorkerCount(setting: number | 'auto', cpus: number = availableParallelism()): number {

@@ -20,14 +20,14 @@ import type { ClusterView } from '../view/cluster-view.js';
 import { emptyView } from '../view/cluster-view.js';
 import type { ListenerTraffic, RelayReport, SessionInfo } from '../sessions/types.js';
 import type { Logger } from '../log.js';
-import type { AdminStates } from '../routing/eligible.js';
+import { adminStatesCopy, type AdminStates } from '../routing/eligible.js';
 import { NO_PAUSES, type PausedListeners } from '../routing/pause.js';
 import type { KillReason } from '../routing/kill.js';
 import { mergeCounts, mergeTraffic, retiredTraffic, sumTrees, type TrafficByListener } from './aggregate.js';
 import { DEFAULT_BACKOFF } from './backoff.js';
 import { CancelKeyMap } from './cancel-key-map.js';
 import { parseToPrimary, type ToPrimaryMessage } from './ipc-messages.js';
-import { resolveWorkerCount, setupWorkers, type SupervisorOptions } from './supervisor-options.js';
+import { DEFAULT_HEARTBEAT, resolveWorkerCount, setupWorkers, type SupervisorOptions } from './supervisor-options.js';
 import type { WorkerInfo, WorkerReport } from './types.js';
 import { WorkerCohort } from './worker-cohort.js';
 import type { WorkerHandle } from './worker-handle.js';
@@ -54,12 +54,12 @@ export class WorkerSupervisor {
   private admin: AdminStates = Object.freeze({});
   private paused: PausedListeners = NO_PAUSES;
   private retired: TrafficByListener = {};
-  private retiredCancels: Record<string, number> = {};
   private generation = 1;
   private crashesBefore = 0;
   private invalid = 0;
   private lookups = { found: 0, unknown: 0 };
   private poll: NodeJS.Timeout | null = null;
+  private beat: NodeJS.Timeout | null = null;
   private closed = false;
 
   constructor(private readonly opts: SupervisorOptions) {
@@ -86,6 +86,11 @@ export class WorkerSupervisor {
       this.poll = setInterval(() => void this.refresh(), interval);
       this.poll.unref();
     }
+    // Workers stop accepting when this stops (a stuck primary, a broken channel): issue 10.
+    this.beat = setInterval(() => {
+      for (const c of this.cohorts()) c.heartbeat();
+    }, (this.opts.heartbeat ?? DEFAULT_HEARTBEAT).intervalMs);
+    this.beat.unref();
     this.logger.info({ event: 'workers_started', workers: this.current.workers().length, generation: this.generation }, 'data-path workers ready');
   }
 
@@ -103,7 +108,7 @@ export class WorkerSupervisor {
   }
 
   setAdminStates(states: AdminStates): void {
-    this.admin = Object.freeze({ ...states });
+    this.admin = Object.freeze(adminStatesCopy(states));
     for (const c of this.cohorts()) c.setAdminStates(this.admin);
   }
 
@@ -138,8 +143,9 @@ export class WorkerSupervisor {
     return mergeTraffic([this.retired, ...this.reports().map((r) => r.traffic)]);
   }
 
+  /** CancelRequests by outcome, summed over the listeners (tests; the exporter reads traffic()). */
   cancels(): Record<string, number> {
-    return mergeCounts([this.retiredCancels, ...this.reports().map((r) => r.cancels)]);
+    return mergeCounts(Object.values(this.traffic()).map((t) => t.cancels ?? {}));
   }
 
   /**
@@ -230,7 +236,7 @@ export class WorkerSupervisor {
     this.generation++;
     this.current = next;
     this.draining.add(old);
-    void old.drain().then(() => {
+    void old.drain(config.timeouts.reload_drain).then(() => {
       this.crashesBefore += old.crashes;
       this.draining.delete(old);
       this.logger.info({ event: 'generation_retired', generation: old.generation }, `generation ${old.generation} drained`);
@@ -255,6 +261,8 @@ export class WorkerSupervisor {
     this.closed = true;
     if (this.poll) clearInterval(this.poll);
     this.poll = null;
+    if (this.beat) clearInterval(this.beat);
+    this.beat = null;
     const graceMs = opts.graceMs ?? this.current.config.timeouts.shutdown_grace;
     await Promise.all([...this.cohorts()].map((c) => c.close(graceMs)));
   }
@@ -272,6 +280,7 @@ export class WorkerSupervisor {
       backoff: this.opts.backoff ?? DEFAULT_BACKOFF,
       startTimeoutMs: this.opts.startTimeoutMs ?? 30_000,
       killMarginMs: 5_000,
+      heartbeat: this.opts.heartbeat ?? DEFAULT_HEARTBEAT,
       fork: (env) => this.fork(env),
       now: this.now,
       parse: (h, raw) => this.parse(h, raw),
@@ -296,14 +305,17 @@ export class WorkerSupervisor {
 
   private onMessage(h: WorkerHandle, m: ToPrimaryMessage): void {
     switch (m.type) {
-      case 'cancel_key':
-        return this.keys.set(m.pid, Buffer.from(m.key, 'base64'), { host: m.backendHost, port: m.backendPort, workerId: h.id, sessionId: m.sessionId });
+      case 'cancel_key': {
+        const real = m.realPid !== undefined && m.realKey !== undefined ? { real: { pid: m.realPid, key: Buffer.from(m.realKey, 'base64') } } : {};
+        return this.keys.set(m.pid, Buffer.from(m.key, 'base64'), { host: m.backendHost, port: m.backendPort, workerId: h.id, sessionId: m.sessionId, ...real });
+      }
       case 'cancel_key_gone':
         return this.keys.delete(m.pid, Buffer.from(m.key, 'base64'), h.id);
       case 'cancel_lookup': {
         const owner = this.keys.get(m.pid, Buffer.from(m.key, 'base64'));
         this.lookups[owner ? 'found' : 'unknown']++;
-        return h.send({ type: 'cancel_owner', requestId: m.requestId, owner: owner ? { host: owner.host, port: owner.port } : null });
+        const real = owner?.real ? { pid: owner.real.pid >>> 0, key: owner.real.key.toString('base64') } : {};
+        return h.send({ type: 'cancel_owner', requestId: m.requestId, owner: owner ? { host: owner.host, port: owner.port, ...real } : null });
       }
       default:
         this.logger.warn({ event: 'ipc_unexpected', worker: h.id, type: m.type }, 'unexpected message from a worker');
@@ -315,7 +327,6 @@ export class WorkerSupervisor {
     // Its counters stay in the totals (aggregate.ts): a crash must not make a counter go back.
     if (h.report) {
       this.retired = sumTrees(this.retired as Record<string, ListenerTraffic>, retiredTraffic(h.report.traffic));
-      this.retiredCancels = mergeCounts([this.retiredCancels, h.report.cancels]);
     }
   }
 

@@ -11,8 +11,8 @@ export interface WorkerReport {
   /** Sessions with a backend (connecting or relaying). */
   readonly sessions: number;
   readonly addresses: Readonly<Record<string, { host: string; port: number }>>;
+  /** Per listener, CancelRequests by outcome included. */
   readonly traffic: Readonly<Record<string, ListenerTraffic>>;
-  readonly cancels: Readonly<Record<string, number>>;
   /** The worker's relay engine (each worker picks its own, config.relay) and what it did. */
   readonly relay: RelayReport;
   /** ssl: terminate listeners: the notAfter of the certificate this worker presents (epoch seconds). */

@@ -33,6 +33,8 @@ export interface CohortOptions {
   readonly killMarginMs: number;
   fork(env: Record<string, string>): Worker;
   now(): number;
+  /** The primary's heartbeat period and how many missed ones make a worker's view stale. */
+  readonly heartbeat: { readonly intervalMs: number; readonly missed: number };
   /** Messages that are not about the worker's lifecycle (cancel keys, lookups). */
   onMessage(handle: WorkerHandle, message: ToPrimaryMessage): void;
   /** A worker of this cohort exited, for whatever reason. */
@@ -64,6 +66,11 @@ export class WorkerCohort {
   private starting: { resolve: () => void; reject: (err: Error) => void; timer: NodeJS.Timeout } | null = null;
   private lastStartError: string | null = null;
   private goneWaiters: Array<() => void> = [];
+  /** Epoch ms by which a stopping cohort's workers close their sessions. */
+  private closeBy = Number.POSITIVE_INFINITY;
+  private killTimer: NodeJS.Timeout | null = null;
+  /** timeouts.reload_drain of the reload that drains this cohort. */
+  private drainDeadlineMs = 0;
 
   constructor(private readonly opts: CohortOptions) {
     this.view = opts.view;
@@ -100,6 +107,11 @@ export class WorkerCohort {
     for (const h of this.handles.values()) if (h.initSent) h.send({ type: 'view', view: next });
   }
 
+  /** Tells every accepting worker the primary is alive and which view is the newest. */
+  heartbeat(): void {
+    for (const h of this.handles.values()) if (h.initSent && h.state === 'ready') h.send({ type: 'heartbeat', generation: this.view.generation });
+  }
+
   setAdminStates(states: AdminStates): void {
     for (const h of this.handles.values()) if (h.initSent) h.send({ type: 'admin_states', states });
   }
@@ -108,43 +120,63 @@ export class WorkerCohort {
     for (const h of this.handles.values()) if (h.initSent) h.send({ type: 'paused_listeners', paused });
   }
 
-  /** Reload: the workers stop accepting and keep their sessions; resolves when the last exited. */
-  drain(): Promise<void> {
+  /**
+   * Reload: the workers stop accepting and keep their sessions; resolves when the last exited.
+   * At `deadlineMs` (timeouts.reload_drain) the workers close what they still relay and exit;
+   * one that has not exited killMarginMs later is killed.
+   */
+  drain(deadlineMs: number): Promise<void> {
     if (this.state === 'starting' || this.state === 'running') {
       this.state = 'draining';
+      this.drainDeadlineMs = deadlineMs;
       this.clearTimers();
       for (const h of this.handles.values()) {
         if (h.state === 'starting') this.killNow(h);
         else if (h.state === 'ready') {
           h.state = 'draining';
-          h.send({ type: 'drain' });
+          h.send({ type: 'drain', deadlineMs });
         }
       }
+      const backstop = setTimeout(() => {
+        for (const h of this.handles.values()) {
+          this.opts.logger.warn({ event: 'worker_kill', worker: h.id, pid: h.pid }, 'old worker still running after the reload drain deadline, killing it');
+          this.killNow(h);
+        }
+      }, deadlineMs + this.opts.killMarginMs);
+      void this.whenGone().then(() => clearTimeout(backstop));
     }
     return this.whenGone();
   }
 
-  /** Shutdown: every worker closes its sessions after graceMs; stragglers are killed. */
+  /**
+   * Shutdown: every worker closes its sessions after graceMs; stragglers are killed. A second
+   * close with a shorter grace (the operator's second SIGTERM: "close all sessions now")
+   * shortens it in every worker and moves the kill deadline closer (issue 10, defect 5).
+   */
   close(graceMs: number): Promise<void> {
-    if (this.state !== 'gone' && this.state !== 'stopping') {
-      this.state = 'stopping';
-      this.clearTimers();
-      if (this.starting) this.failStart('the cohort was closed while starting');
-      for (const h of this.handles.values()) {
-        if (h.state === 'starting') this.killNow(h);
-        else {
-          h.state = 'stopping';
-          h.send({ type: 'shutdown', graceMs });
-        }
+    if (this.state === 'gone') return this.whenGone();
+    const at = this.opts.now() + graceMs;
+    if (this.state === 'stopping' && at >= this.closeBy) return this.whenGone();
+    this.state = 'stopping';
+    this.closeBy = at;
+    this.clearTimers();
+    if (this.starting) this.failStart('the cohort was closed while starting');
+    for (const h of this.handles.values()) {
+      if (h.state === 'starting') this.killNow(h);
+      else {
+        h.state = 'stopping';
+        h.send({ type: 'shutdown', graceMs });
       }
-      const deadline = setTimeout(() => {
-        for (const h of this.handles.values()) {
-          this.opts.logger.warn({ event: 'worker_kill', worker: h.id, pid: h.pid }, 'worker did not exit after the grace period, killing it');
-          this.killNow(h);
-        }
-      }, graceMs + this.opts.killMarginMs);
-      void this.whenGone().then(() => clearTimeout(deadline));
     }
+    if (this.killTimer) clearTimeout(this.killTimer);
+    const deadline = setTimeout(() => {
+      for (const h of this.handles.values()) {
+        this.opts.logger.warn({ event: 'worker_kill', worker: h.id, pid: h.pid }, 'worker did not exit after the grace period, killing it');
+        this.killNow(h);
+      }
+    }, graceMs + this.opts.killMarginMs);
+    this.killTimer = deadline;
+    void this.whenGone().then(() => clearTimeout(deadline));
     return this.whenGone();
   }
 
@@ -181,6 +213,7 @@ export class WorkerCohort {
           admin: this.opts.adminStates(),
           paused: this.opts.pausedListeners(),
           log: this.opts.log,
+          heartbeat: this.opts.heartbeat,
         });
         return;
       case 'ready':
@@ -190,7 +223,7 @@ export class WorkerCohort {
         // Drained or closed while it was binding: tell it now.
         if (this.state === 'draining') {
           h.state = 'draining';
-          h.send({ type: 'drain' });
+          h.send({ type: 'drain', deadlineMs: this.drainDeadlineMs });
         }
         if (this.starting && [...this.handles.values()].every((x) => x.state === 'ready')) {
           clearTimeout(this.starting.timer);

@@ -31,6 +31,7 @@ const worker = new WorkerProcess(
     onDisconnect: (fn) => process.on('disconnect', fn),
     exit: (code) => process.exit(code),
   },
-  { pid: process.pid, workerId: cluster.worker?.id ?? 0 },
+  // The slot the supervisor forked it for: named in the cancel keys it makes (rewrite_keys).
+  { pid: process.pid, workerId: cluster.worker?.id ?? 0, slot: Number(process.env.PGROUTER_WORKER_SLOT ?? 0) || 0 },
 );
 worker.start();

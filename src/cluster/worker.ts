@@ -3,14 +3,20 @@
 // routed with the same picture as every other worker's. It never reads the config file, never
 // talks to etcd or Patroni: the primary is its only source of truth, and when the primary goes
 // away it closes everything and exits (fail closed: without views it cannot follow a failover).
+// When the primary is there but goes quiet (no view and no heartbeat for `missed` heartbeat
+// periods, or heartbeats for a view it never got), the worker stops accepting, so a load balancer
+// moves new clients elsewhere, and accepts again when it hears the primary (issue 10; stolon's
+// proxy closes its listener when its checker stalls).
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { deepFreeze } from '../config/freeze.js';
 import type { ClusterView } from '../view/cluster-view.js';
 import { describeError, errorCode } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { DataPath, type CancelKeyHooks } from '../proxy/data-path.js';
+import type { CancelOwner } from '../proxy/cancel-request.js';
 import { envelope, parseToWorker, type ToPrimaryBody, type ToWorkerMessage } from './ipc-messages.js';
 import { PendingRequests } from './pending-requests.js';
+import type { EndReason } from '../sessions/close-reason.js';
 import type { WorkerReport } from './types.js';
 
 /** How long a worker waits for the primary to name a cancel key's owner before it broadcasts. */
@@ -25,7 +31,7 @@ export interface WorkerChannel {
   exit(code: number): void;
 }
 
-type Owner = { host: string; port: number } | null;
+type Owner = CancelOwner | null;
 type Init = Extract<ToWorkerMessage, { type: 'init' }>;
 
 export class WorkerProcess {
@@ -34,13 +40,19 @@ export class WorkerProcess {
   private generation = 0;
   private draining = false;
   private exiting = false;
+  /** The grace of the exit under way. */
+  private graceMs = Number.POSITIVE_INFINITY;
+  /** Epoch ms the primary was last heard (a view, or a heartbeat for a view this worker has). */
+  private heardAt = 0;
+  private stale = false;
+  private watchdog: NodeJS.Timeout | null = null;
   private readonly lookups = new PendingRequests<Owner>();
   /** process_* / nodejs_* of this process, summed by the primary with the others'. */
   readonly metrics = new Registry();
 
   constructor(
     private readonly channel: WorkerChannel,
-    private readonly opts: { pid: number; workerId: number },
+    private readonly opts: { pid: number; workerId: number; slot?: number },
   ) {
     // Until init says otherwise (the primary resolves --log-level / --log-format).
     this.logger = createLogger({ level: 'info' }).child({ worker: opts.workerId });
@@ -87,7 +99,8 @@ export class WorkerProcess {
       return;
     }
     if (m.type === 'cancel_owner') {
-      this.lookups.resolve(m.requestId, m.owner);
+      const o = m.owner;
+      this.lookups.resolve(m.requestId, o ? { host: o.host, port: o.port, key: o.pid !== undefined && o.key !== undefined ? { pid: o.pid, key: Buffer.from(o.key, 'base64') } : null } : null);
       return;
     }
     const dp = this.dataPath;
@@ -97,7 +110,12 @@ export class WorkerProcess {
     }
     switch (m.type) {
       case 'view':
-        return dp.updateView(deepFreeze(m.view) as ClusterView);
+        dp.updateView(deepFreeze(m.view) as ClusterView);
+        return this.heard(dp);
+      case 'heartbeat':
+        // A heartbeat for a view it does not have means views were lost: that is not fresh.
+        if (m.generation <= dp.current().generation) this.heard(dp);
+        return;
       case 'admin_states':
         return dp.setAdminStates(deepFreeze(m.states));
       case 'paused_listeners':
@@ -107,7 +125,7 @@ export class WorkerProcess {
       case 'query':
         return void this.answer(dp, m.requestId, m.what);
       case 'drain':
-        return void this.drain(dp);
+        return void this.drain(dp, m.deadlineMs);
       case 'shutdown':
         return void this.exit(0, m.graceMs);
     }
@@ -122,12 +140,14 @@ export class WorkerProcess {
     this.generation = m.generation;
     this.logger = createLogger({ level: m.log.level, format: m.log.format }).child({ worker: this.opts.workerId, generation: m.generation });
     const cancelKeys: CancelKeyHooks = {
-      learned: (s, key) =>
-        this.send({ type: 'cancel_key', pid: key.pid >>> 0, key: key.key.toString('base64'), backendHost: s.backendHost, backendPort: s.backendPort, sessionId: s.id }),
+      learned: (s, key) => {
+        const real = s.cancelKey && s.cancelKey !== key ? { realPid: s.cancelKey.pid >>> 0, realKey: s.cancelKey.key.toString('base64') } : {};
+        this.send({ type: 'cancel_key', pid: key.pid >>> 0, key: key.key.toString('base64'), backendHost: s.backendHost, backendPort: s.backendPort, sessionId: s.id, ...real });
+      },
       forgotten: (key) => this.send({ type: 'cancel_key_gone', pid: key.pid >>> 0, key: key.key.toString('base64') }),
       lookup: (pid, key) => this.lookup(pid, key),
     };
-    const dp = new DataPath({ config, logger: this.logger.child({ part: 'proxy' }), cancelKeys });
+    const dp = new DataPath({ config, logger: this.logger.child({ part: 'proxy' }), cancelKeys, slot: this.opts.slot ?? 0 });
     this.dataPath = dp;
     dp.updateView(deepFreeze(m.view) as ClusterView);
     dp.setAdminStates(deepFreeze(m.admin));
@@ -140,6 +160,30 @@ export class WorkerProcess {
       return;
     }
     this.send({ type: 'ready', addresses: dp.addresses() });
+    this.watchHeartbeat(dp, m.heartbeat);
+  }
+
+  private watchHeartbeat(dp: DataPath, hb: { readonly intervalMs: number; readonly missed: number }): void {
+    this.heardAt = Date.now();
+    const limitMs = hb.intervalMs * hb.missed;
+    this.watchdog = setInterval(() => {
+      if (this.stale || this.draining || this.exiting || Date.now() - this.heardAt <= limitMs) return;
+      this.stale = true;
+      this.logger.warn(
+        { event: 'view_heartbeat_lost', silent_ms: Date.now() - this.heardAt, view: dp.current().generation },
+        'no view or heartbeat from the primary: not accepting new sessions until it is heard again',
+      );
+      dp.setAccepting(false);
+    }, hb.intervalMs);
+    this.watchdog.unref();
+  }
+
+  private heard(dp: DataPath): void {
+    this.heardAt = Date.now();
+    if (!this.stale || this.draining || this.exiting) return;
+    this.stale = false;
+    this.logger.info({ event: 'view_heartbeat_back', view: dp.current().generation }, 'the primary is heard again: accepting new sessions');
+    dp.setAccepting(true);
   }
 
   /** Asks the primary who owns a key this worker does not know; null (broadcast) after 200 ms. */
@@ -170,27 +214,49 @@ export class WorkerProcess {
       sessions: dp.sessionCount(),
       addresses: dp.addresses(),
       traffic: dp.traffic(),
-      cancels: dp.cancels(),
-      relay: dp.relay(),
+      relay: dp.relay.report(),
       tls_cert_expiry: dp.tlsCertExpiry(),
     };
   }
 
-  /** Reload: stop accepting, keep every session (views still apply to them), exit when none is left. */
-  private async drain(dp: DataPath): Promise<void> {
+  /**
+   * Reload: stop accepting, keep every session (views still apply to them), exit when none is
+   * left, or at the deadline (timeouts.reload_drain): an old worker must not live as long as the
+   * longest pooled session, so what it still relays then is closed, with a reason (issue 10).
+   */
+  private async drain(dp: DataPath, deadlineMs: number): Promise<void> {
     if (this.draining || this.exiting) return;
     this.draining = true;
-    this.logger.info({ event: 'worker_draining', sessions: dp.sessionCount() }, 'draining: no new connections, sessions kept until they end');
+    this.logger.info({ event: 'worker_draining', sessions: dp.sessionCount(), deadline_ms: deadlineMs }, 'draining: no new connections, sessions kept until they end');
+    const deadline = setTimeout(() => {
+      this.logger.warn(
+        { event: 'reload_drain_deadline', sessions: dp.sessionCount(), deadline_ms: deadlineMs },
+        'reload drain deadline reached: closing the sessions this old worker still relays',
+      );
+      void this.exit(0, 0, 'reload_drain_timeout');
+    }, deadlineMs);
     await dp.drain();
+    clearTimeout(deadline);
     this.logger.info({ event: 'worker_drained' }, 'last session ended');
     await this.exit(0, 0);
   }
 
-  private async exit(code: number, graceMs: number): Promise<void> {
-    if (this.exiting) return;
+  private async exit(code: number, graceMs: number, reason?: EndReason): Promise<void> {
+    if (this.exiting) {
+      // A second shutdown (the operator's second SIGTERM) with a shorter grace: the data path
+      // closes its sessions now, and the exit already under way completes.
+      if (graceMs < this.graceMs) {
+        this.graceMs = graceMs;
+        this.logger.info({ event: 'worker_close_now', grace_ms: graceMs }, 'closing sessions now');
+        await this.dataPath?.close({ graceMs });
+      }
+      return;
+    }
     this.exiting = true;
+    this.graceMs = graceMs;
+    if (this.watchdog) clearInterval(this.watchdog);
     try {
-      await this.dataPath?.close({ graceMs });
+      await this.dataPath?.close({ graceMs, ...(reason ? { reason } : {}) });
     } catch (err) {
       this.logger.error({ event: 'worker_close_failed', err: describeError(err) }, 'error while closing the data path');
       code = code === 0 ? 1 : code;

@@ -73,6 +73,9 @@ export const DEFAULTS = {
     /** Below Azure Load Balancer's 4-minute idle cut. */
     keepalive: 60_000,
     shutdown_grace: 30_000,
+    /** timeouts.server_hello defaults to timeouts.connect (normalize.ts). */
+    /** A reload's old workers close what they still relay after this (cluster mode). */
+    reload_drain: 300_000,
   },
   http: {
     /** The seeds' stats frontend `bind *:8404`. */
@@ -94,6 +97,15 @@ export const DEFAULTS = {
   },
   /** One process: cluster mode is opted into (src/cluster). */
   workers: 1,
+  /** Faults (issue 10). */
+  cancel: {
+    /** A burst of unknown cancels costs at most this many postmaster forks at once. */
+    max_inflight: 64,
+    max_inflight_per_client: 8,
+    /** Off: a cancel for another router instance would be lost unless its peers are listed. */
+    rewrite_keys: false,
+    instance_id: 0,
+  },
   /** The native relay where it loads, the JS relay elsewhere (issue 12). */
   relay: 'auto',
 } as const;

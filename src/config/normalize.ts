@@ -8,6 +8,7 @@ import type { RawConfig } from './schema.js';
 import type { PathIssue } from './path.js';
 import { DEFAULTS } from './defaults.js';
 import { bindConflicts, type BindUse } from './binds.js';
+import { normalizeCancel } from './normalize-cancel.js';
 import { normalizeCluster } from './normalize-cluster.js';
 import { normalizeListeners } from './normalize-listeners.js';
 import { normalizeTlsFiles } from './normalize-tls.js';
@@ -50,6 +51,7 @@ export function normalizeConfig(raw: Loose<RawConfig> | undefined, ctx: SecretCo
     ...{ cluster, checks, listeners: listeners.map((l) => l.config), timeouts },
     ...{ http: http.config, admin: admin.config, log },
     workers: r.workers ?? DEFAULTS.workers,
+    cancel: normalizeCancel(r.cancel, report),
     relay: r.relay ?? DEFAULTS.relay,
   };
   return { config, issues };
@@ -65,12 +67,19 @@ function normalizeChecks(raw: Loose<NonNullable<RawConfig['checks']>> | undefine
   if (fast > interval) {
     report(at('fast_interval'), `${formatDuration(fast)} is longer than checks.interval (${formatDuration(interval)})`);
   }
+  // HAProxy's fastinter defaults to inter; pgrouter's too, so fall × interval is what a
+  // transient REST outage may last before a check goes down (issue 10).
+  const fastinter = durationAt(c.fastinter, at('fastinter'), interval, 'positive', report);
+  if (fastinter > interval) {
+    report(at('fastinter'), `${formatDuration(fastinter)} is longer than checks.interval (${formatDuration(interval)})`);
+  }
   return {
     interval,
     timeout: durationAt(c.timeout, at('timeout'), d.timeout, 'positive', report),
     fall: c.fall ?? d.fall,
     rise: c.rise ?? d.rise,
     fast_interval: fast,
+    fastinter,
     tls: c.tls === undefined ? null : { ...normalizeTlsFiles(c.tls, at('tls'), ctx, report), verify: c.tls.verify ?? d.tls_verify },
   };
 }
@@ -82,8 +91,9 @@ function normalizeTimeouts(
   const t = raw ?? {};
   const d = DEFAULTS.timeouts;
   const at = (key: string) => ['timeouts', key];
+  const connect = durationAt(t.connect, at('connect'), d.connect, 'positive', report);
   return {
-    connect: durationAt(t.connect, at('connect'), d.connect, 'positive', report),
+    connect,
     // 0 = no idle timeout (HAProxy warns about a missing one; PostgreSQL sessions idle legitimately).
     client: durationAt(t.client, at('client'), d.client, 'zero-ok', report),
     server: durationAt(t.server, at('server'), d.server, 'zero-ok', report),
@@ -96,5 +106,9 @@ function normalizeTimeouts(
     keepalive: durationAt(t.keepalive, at('keepalive'), d.keepalive, 'zero-ok', report),
     // 0 = close sessions at once on SIGTERM.
     shutdown_grace: durationAt(t.shutdown_grace, at('shutdown_grace'), d.shutdown_grace, 'zero-ok', report),
+    // Issue 10: a backend's silence after connect is bounded like the connect itself.
+    server_hello: durationAt(t.server_hello, at('server_hello'), connect, 'positive', report),
+    // 0 = a reload closes the old workers' sessions at once.
+    reload_drain: durationAt(t.reload_drain, at('reload_drain'), d.reload_drain, 'zero-ok', report),
   };
 }

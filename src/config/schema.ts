@@ -78,6 +78,8 @@ const Checks = Strict({
   fall: Opt(Type.Integer({ minimum: 1 })),
   rise: Opt(Type.Integer({ minimum: 1 })),
   fast_interval: Opt(Duration),
+  /** HAProxy's fastinter; default checks.interval. */
+  fastinter: Opt(Duration),
   tls: Opt(Strict({ ...TlsClient, verify: Opt(Type.Boolean()) })),
 });
 
@@ -138,6 +140,20 @@ const Timeouts = Strict({
   queue: Opt(Duration),
   keepalive: Opt(Duration),
   shutdown_grace: Opt(Duration),
+  /** Faults (issue 10): the backend's first answer; default timeouts.connect. */
+  server_hello: Opt(Duration),
+  /** Faults (issue 10): a reload's old workers, cluster mode. */
+  reload_drain: Opt(Duration),
+});
+
+/** Faults (issue 10): caps on cancel fan-out, and cancel key rewriting. */
+const Cancel = Strict({
+  max_inflight: Opt(Type.Integer({ minimum: 1 })),
+  max_inflight_per_client: Opt(Type.Integer({ minimum: 1 })),
+  rewrite_keys: Opt(Type.Boolean()),
+  instance_id: Opt(Type.Integer({ minimum: 0, maximum: 255 })),
+  /** instance id → host:port of one of its listeners */
+  peers: Opt(Type.Record(Type.String(), Type.String({ 'x-expect': 'an address such as 10.0.0.12:5432' }), { 'x-expect': 'a map of instance id to host:port' })),
 });
 
 export const RawConfigSchema = Strict({
@@ -153,6 +169,7 @@ export const RawConfigSchema = Strict({
     }),
   ),
   admin: Opt(Strict({ bind: Opt(Bind), token: Opt(Secret), quitquitquit: Opt(Type.Boolean()) })),
+  cancel: Opt(Cancel),
   /** Data-path processes: 1 runs in-process, more run node:cluster workers; auto = one per CPU. */
   workers: Opt(
     Type.Union([Type.Integer({ minimum: 1, maximum: 256 }), Type.Literal('auto')], {

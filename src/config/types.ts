@@ -66,8 +66,14 @@ export interface ChecksConfig {
   readonly fall: number;
   /** Consecutive successes before a check is marked up. */
   readonly rise: number;
-  /** Faster re-probe interval while the leader-key holder is not yet confirmed. */
+  /** Faster re-probe interval (/primary only) while a new leader-key holder is not yet confirmed. */
   readonly fast_interval: number;
+  /**
+   * HAProxy `fastinter`: the probe interval while a check is in transition, counting the rest of
+   * its rise or fall (default: interval). A short REST outage then costs fall × fastinter before
+   * a healthy primary is unconfirmed, not fall × fast_interval (issue 10).
+   */
+  readonly fastinter: number;
   /** TLS for Patroni REST APIs on https:// (a private CA, client certificates); null = Node's defaults. */
   readonly tls: ProbeTlsConfig | null;
 }
@@ -185,6 +191,17 @@ export interface TimeoutsConfig {
   readonly keepalive: number;
   /** SIGTERM: how long established sessions may drain before they are closed. */
   readonly shutdown_grace: number;
+  /**
+   * From sending the StartupMessage (or our SSLRequest) to a backend until its first answer
+   * (default: connect). A backend that accepts and never answers (a frozen postmaster, a VM
+   * pause) is then replaced like one answering 57P03: the client has seen no byte (issue 10).
+   */
+  readonly server_hello: number;
+  /**
+   * Cluster mode: how long a reload's old workers keep their sessions before they are closed.
+   * Old workers must not live as long as the longest pooled session (issue 10).
+   */
+  readonly reload_drain: number;
 }
 
 /**
@@ -219,6 +236,32 @@ export interface LogConfig {
   readonly format: 'json' | 'pretty';
 }
 
+/** A peer router instance, for cancel keys that name it (cancel.peers). */
+export interface CancelPeer {
+  readonly id: number;
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * CancelRequests (issue 10). Outgoing cancel connections are capped, per process and per
+ * client address; over a cap a cancel is dropped and counted. With rewrite_keys, the client gets
+ * a BackendKeyData that pgrouter made (pid naming this instance, random key of the server's
+ * length); a cancel then goes to its one owner, to the peer whose instance its pid names, or
+ * nowhere. Sessions whose key pgrouter never sees (TLS pass-through) keep the broadcast.
+ */
+export interface CancelConfig {
+  /** Outgoing cancel connections at once, per data-path process. */
+  readonly max_inflight: number;
+  /** Outgoing cancel connections at once for the cancels of one client IP address. */
+  readonly max_inflight_per_client: number;
+  readonly rewrite_keys: boolean;
+  /** 0..255, distinct for every router instance behind one load balancer. */
+  readonly instance_id: number;
+  /** Other instances: a cancel whose key names one of them is forwarded to it unchanged. */
+  readonly peers: readonly CancelPeer[];
+}
+
 export interface Config {
   readonly cluster: ClusterConfig;
   readonly checks: ChecksConfig;
@@ -227,6 +270,7 @@ export interface Config {
   readonly http: HttpConfig;
   readonly admin: AdminConfig;
   readonly log: LogConfig;
+  readonly cancel: CancelConfig;
   /**
    * Data-path processes. 1 (the default) runs the data path in the router process; more run
    * node:cluster workers behind one primary (discovery, HTTP); 'auto' = os.availableParallelism().

@@ -6,7 +6,7 @@
 // watch → the old and new holders are probed at once → the new holder is confirmed by its first
 // /primary 200 sent after we saw the key, re-probed every checks.fast_interval until then.
 import type { Config } from '../config/types.js';
-import { describeError } from '../errors.js';
+import { describeError, errorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { staticApiBase } from './patroni-member.js';
 import { collectMembers, deriveView, leaderKeyValue } from './derive-view.js';
@@ -21,6 +21,8 @@ export interface DiscoveryOptions {
   readonly logger: Logger;
   /** Every finished probe (latency histogram hook). */
   readonly onProbe?: (event: ProbeEvent) => void;
+  /** A callback of discovery threw (a bug), was logged and survived (pgrouter_discovery_errors_total). */
+  readonly onCallbackError?: (where: DiscoveryErrorSite) => void;
   readonly now?: () => number;
   /**
    * Generation to count on from (default 0). A Discovery that replaces another one on reload
@@ -43,10 +45,18 @@ export interface TimelineEntry {
 
 const TIMELINE_MAX = 200;
 
+/**
+ * Where a callback threw: a probe result or the tick re-deriving the view (`derive`), the probe
+ * hook (metrics), an etcd change, the prober's or the etcd source's own loop. Each is caught,
+ * logged with its code and counted; the process runs on with the last good view (issue 10).
+ */
+export type DiscoveryErrorSite = 'derive' | 'probe_hook' | 'etcd_change' | 'probe_round' | 'etcd_source';
+
 export class Discovery {
   private readonly config: Config;
   private readonly log: Logger;
   private readonly now: () => number;
+  private readonly onCallbackError: ((where: DiscoveryErrorSite) => void) | undefined;
   private readonly mode: 'etcd' | 'static';
   private readonly prober: Prober;
   private readonly etcd: EtcdSource | null;
@@ -75,14 +85,17 @@ export class Discovery {
     this.mode = cluster.etcd ? 'etcd' : 'static';
     this.view = Object.freeze({ ...emptyView(cluster.scope, this.mode), generation: opts.generationBase ?? 0 });
     const lagsOf = (role: string) => opts.config.listeners.filter((l) => l.role === role).map((l) => l.max_lag);
+    this.onCallbackError = opts.onCallbackError;
+    const onProbe = opts.onProbe;
     this.prober = new Prober({
       checks: opts.config.checks,
       replicaLags: lagsOf('replica'),
       syncLags: lagsOf('sync'),
       readOnlyLags: lagsOf('read_only'),
       log: this.log,
-      onResult: () => this.refresh(),
-      ...(opts.onProbe ? { onProbe: opts.onProbe } : {}),
+      onResult: () => this.guarded('derive', () => this.refresh()),
+      ...(onProbe ? { onProbe: (e: ProbeEvent) => this.guarded('probe_hook', () => onProbe(e)) } : {}),
+      onError: (err) => this.callbackFailed('probe_round', err),
       now: this.now,
     });
     this.etcd = cluster.etcd
@@ -91,7 +104,8 @@ export class Discovery {
           prefix: `${cluster.namespace}${cluster.scope}/`,
           log: this.log,
           now: this.now,
-          onChange: (snap, changed) => this.onEtcd(snap, changed),
+          onChange: (snap, changed) => this.guarded('etcd_change', () => this.onEtcd(snap, changed)),
+          onError: (err) => this.callbackFailed('etcd_source', err),
         })
       : null;
   }
@@ -109,7 +123,7 @@ export class Discovery {
     }
     this.refresh();
     // Staleness is a function of time: re-derive even when nothing reports.
-    this.tick = setInterval(() => this.refresh(), Math.max(100, Math.floor(this.config.checks.interval / 2)));
+    this.tick = setInterval(() => this.guarded('derive', () => this.refresh()), Math.max(100, Math.floor(this.config.checks.interval / 2)));
     this.tick.unref();
   }
 
@@ -146,6 +160,27 @@ export class Discovery {
   /** Leader-key and primary changes, oldest first (bounded). */
   timeline(): readonly TimelineEntry[] {
     return this.events.slice();
+  }
+
+  /** Runs a callback; a throw is a bug, logged and counted, and the last good view stays. */
+  private guarded(where: DiscoveryErrorSite, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.callbackFailed(where, err);
+    }
+  }
+
+  private callbackFailed(where: DiscoveryErrorSite, err: unknown): void {
+    this.log.error(
+      { event: 'discovery_callback_failed', where, code: errorCode(err), error: describeError(err), generation: this.view.generation },
+      `discovery callback failed (${where}); keeping the last view`,
+    );
+    try {
+      this.onCallbackError?.(where);
+    } catch (hookErr) {
+      this.log.error({ event: 'discovery_callback_failed', where: 'error_hook', error: describeError(hookErr) }, 'discovery error hook failed');
+    }
   }
 
   private record(entry: TimelineEntry): void {

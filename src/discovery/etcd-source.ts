@@ -12,13 +12,22 @@
 //
 // "connected" means "we can read etcd": a broken watch is retried at once with a range read,
 // and only a failing read marks etcd unreachable (then retries back off 250 ms → 5 s).
-import { Etcd3, type IOptions, type IRangeResponse, type IWatchResponse, type Watcher } from 'etcd3';
+//
+// A resync detaches the running watch before it reads: an event the old watch delivered while
+// the read was in flight (a switchover at R+1) would otherwise be overwritten by the read's
+// older result (R), and the view would go B → none → B, killing the sessions just opened on B
+// (issue 10, defect 2). The new watch starts at R+1, so no event is lost, and the mirror's
+// revision never goes backwards (a read older than it is dropped).
+//
+// Watches require a leader (gRPC metadata `hasleader: true`, etcd's clientv3.WithRequireLeader,
+// as vip-manager uses): a member that lost quorum cancels the watch ("etcdserver: no leader")
+// instead of keeping it open and silent, so the resync and the etcd-loss policy start at once.
+import { Etcd3, type IRangeResponse, type IWatchResponse, type Watcher } from 'etcd3';
 import type { EtcdConfig } from '../config/types.js';
 import { exponentialDelay } from '../backoff.js';
-import { hostPort } from '../config/units.js';
 import { PgrError, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { acrossHosts, passThroughPolicy } from './etcd-policy.js';
+import { etcdClientOptions } from './etcd-client.js';
 
 export interface EtcdSnapshot {
   readonly connected: boolean;
@@ -35,8 +44,20 @@ export interface EtcdSourceOptions {
   readonly prefix: string;
   readonly log: Logger;
   readonly onChange: (snapshot: EtcdSnapshot, changedKeys: readonly string[]) => void;
+  /**
+   * onChange or the source itself threw (a bug). etcd3 rethrows what a watch handler throws,
+   * which would end the process; it is reported here instead (default: logged), and the mirror
+   * is re-read, since an event that failed halfway may have left it wrong.
+   */
+  readonly onError?: (err: unknown) => void;
   readonly now?: () => number;
   readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
+  /**
+   * Test seam: awaited after a range read returned and before its result is applied, told
+   * whether a watch was attached meanwhile. Tests hold a read here to force the race of a
+   * newer watch event against it (issue 10).
+   */
+  readonly afterRangeRead?: (info: { readonly watching: boolean }) => Promise<void>;
 }
 
 /** The exclusive end of a prefix range: the prefix with its last byte incremented. */
@@ -57,30 +78,6 @@ export function changedKeys(before: ReadonlyMap<string, string>, after: Readonly
   for (const [k, v] of after) if (before.get(k) !== v) out.push(k);
   for (const k of before.keys()) if (!after.has(k)) out.push(k);
   return out;
-}
-
-export function etcdClientOptions(etcd: EtcdConfig): IOptions {
-  const hosts = etcd.hosts.map((h) => `${etcd.protocol}://${hostPort(h.host, h.port)}`);
-  // etcd3 1.1.2 ignores `dialTimeout`; a per-call deadline bounds unary calls instead. Streams
-  // (the watch) must not get one or they would be cut after dial_timeout.
-  const callOptions = (ctx: { isStream: boolean }) => (ctx.isStream ? {} : { deadline: Date.now() + etcd.dial_timeout });
-  const opts: IOptions = {
-    hosts,
-    dialTimeout: etcd.dial_timeout,
-    defaultCallOptions: callOptions,
-    // See etcd-policy.ts: no 5 s circuit breaker, and one read fails within ~dial_timeout.
-    faultHandling: { host: () => passThroughPolicy(), global: acrossHosts(etcd.hosts.length, etcd.dial_timeout) },
-  };
-  if (etcd.tls) {
-    opts.credentials = {
-      // grpc-js uses its default roots when rootCertificate is null.
-      rootCertificate: (etcd.tls.ca === null ? null : Buffer.from(etcd.tls.ca)) as Buffer,
-      ...(etcd.tls.cert !== null ? { certChain: Buffer.from(etcd.tls.cert) } : {}),
-      ...(etcd.tls.key !== null ? { privateKey: Buffer.from(etcd.tls.key) } : {}),
-    };
-  }
-  if (etcd.username !== null) opts.auth = { username: etcd.username, password: etcd.password ?? '', callOptions };
-  return opts;
 }
 
 export class EtcdSource {
@@ -141,12 +138,14 @@ export class EtcdSource {
       this.retryTimer = null;
     }
     this.resyncing = true;
-    void this.resync(reason).finally(() => {
-      this.resyncing = false;
-      const pending = this.pendingReason;
-      this.pendingReason = null;
-      if (pending !== null && this.retryTimer === null) this.requestResync(pending);
-    });
+    void this.resync(reason)
+      .catch((err: unknown) => this.reportBug(err))
+      .finally(() => {
+        this.resyncing = false;
+        const pending = this.pendingReason;
+        this.pendingReason = null;
+        if (pending !== null && this.retryTimer === null) this.requestResync(pending);
+      });
   }
 
   async close(): Promise<void> {
@@ -166,6 +165,7 @@ export class EtcdSource {
   private async resync(reason: string): Promise<void> {
     const client = this.client;
     if (!client) return;
+    this.detachWatcher();
     let res: IRangeResponse;
     try {
       res = await client.kv.range({ key: this.prefixBuf, range_end: prefixRangeEnd(this.prefixBuf) });
@@ -173,7 +173,15 @@ export class EtcdSource {
       this.fail(new PgrError('PGR_ERR_ETCD', `range read of ${this.opts.prefix} failed`, { cause: err }), true);
       return;
     }
+    if (this.opts.afterRangeRead) await this.opts.afterRangeRead({ watching: this.watcher !== null });
     if (this.closed) return;
+    if (this.revision !== null && BigInt(res.header.revision) < BigInt(this.revision)) {
+      // Older than what the mirror already holds (a lagging member answered): keep the newer
+      // state and watch on from it.
+      this.opts.log.warn({ event: 'etcd_resync_stale', reason, read: res.header.revision, revision: this.revision }, 'etcd read older than the mirror, dropped');
+      this.replaceWatcher(BigInt(this.revision) + 1n);
+      return;
+    }
     const next = new Map<string, string>();
     for (const kv of res.kvs) next.set(this.relative(kv.key), kv.value.toString('utf8'));
     const changed = changedKeys(this.keys, next);
@@ -189,14 +197,36 @@ export class EtcdSource {
       this.opts.log.debug({ event: 'etcd_resync', reason, revision: this.revision, changed: changed.length }, 'etcd resync');
     }
     this.replaceWatcher(BigInt(res.header.revision) + 1n);
-    this.opts.onChange(this.snapshot(), changed);
+    this.notify(changed);
+  }
+
+  /** Tells the owner; a throw there is a bug: reported, and it cannot take the watch down. */
+  private notify(changed: readonly string[]): void {
+    try {
+      this.opts.onChange(this.snapshot(), changed);
+    } catch (err) {
+      this.reportBug(err);
+    }
+  }
+
+  private reportBug(err: unknown): void {
+    if (this.opts.onError) this.opts.onError(err);
+    else this.opts.log.error({ event: 'etcd_source_failed', error: describeError(err) }, 'etcd source callback failed');
+  }
+
+  /** Stops applying the current watch's events and cancels it (its late events are ignored). */
+  private detachWatcher(): void {
+    const old = this.watcher;
+    this.watcher = null;
+    if (this.createTimer) clearTimeout(this.createTimer);
+    this.createTimer = null;
+    if (old) void this.cancelWatcher(old);
   }
 
   private replaceWatcher(startRevision: bigint): void {
     const client = this.client;
     if (!client) return;
-    const old = this.watcher;
-    if (old) void this.cancelWatcher(old);
+    this.detachWatcher();
     // watcher() (not create()) so every handler is attached before any event can fire.
     const w = client.watch().prefix(this.opts.prefix).startRevision(startRevision.toString()).watcher();
     this.watcher = w;
@@ -208,7 +238,14 @@ export class EtcdSource {
       this.failures = 0;
     });
     w.on('data', (res: IWatchResponse) => {
-      if (current()) this.apply(res);
+      if (!current()) return;
+      try {
+        this.apply(res);
+      } catch (err) {
+        // An event that failed halfway may have left the mirror wrong: read it again.
+        this.reportBug(err);
+        this.requestResync('apply failed');
+      }
     });
     // Listeners stay attached on replaced watchers: an 'error' without a listener would throw.
     w.on('disconnected', (err) => this.watchBroken(w, new PgrError('PGR_ERR_ETCD', 'watch disconnected', { cause: err })));
@@ -255,7 +292,7 @@ export class EtcdSource {
       changed.push(key);
     }
     this.keys = next;
-    this.opts.onChange(this.snapshot(), changed);
+    this.notify(changed);
   }
 
   /**
@@ -275,7 +312,7 @@ export class EtcdSource {
       this.error = message;
       if (wasConnected) {
         this.opts.log.warn({ event: 'etcd_disconnected', error: message, retry_ms: delay }, 'etcd unreachable');
-        this.opts.onChange(this.snapshot(), []);
+        this.notify([]);
       } else {
         this.opts.log.debug({ event: 'etcd_retry', error: message, retry_ms: delay }, 'etcd still unreachable');
       }

@@ -6,6 +6,9 @@
 // flight by running another right after it, because a round sent *before* a leader change must
 // not count as evidence after it (derive-view.ts fast confirm). Members in the fast set (the
 // leader-key holder not yet confirmed) get a /primary-only round every checks.fast_interval.
+// A check in transition (its last result disagrees with its state: counting the rest of rise or
+// fall) is re-probed every checks.fastinter, HAProxy's name, which defaults to the interval: a
+// healthy primary survives a REST outage of up to fall × fastinter (issue 10, defect 1).
 //
 // /sync and /read-only (issue 13) are only probed when a sync or read_only listener needs them.
 //
@@ -48,6 +51,8 @@ export interface ProberOptions {
   /** Called after each probe result was recorded. */
   readonly onResult: (member: string) => void;
   readonly onProbe?: (event: ProbeEvent) => void;
+  /** A round failed with an exception (a bug): it is reported here and the loop goes on. */
+  readonly onError?: (err: unknown) => void;
   readonly now?: () => number;
 }
 
@@ -227,10 +232,13 @@ export class Prober {
     if (m.timer) clearTimeout(m.timer);
     if (this.closed || this.members.get(m.name) !== m) return;
     const fast = this.fast.has(m.name);
-    // Like HAProxy's `fastinter`: while a check is in transition (its last result disagrees
-    // with its state), count the remaining rise/fall at fast_interval, so `fall 3` costs
-    // ~3 × fast_interval after the first failure instead of 3 × interval.
-    const base = fast || inTransition(m) ? this.opts.checks.fast_interval : this.opts.checks.interval;
+    // HAProxy's `fastinter`: while a check is in transition (its last result disagrees with its
+    // state), the rest of rise/fall is counted at checks.fastinter. Not at fast_interval: three
+    // failures 100 ms apart would take a healthy primary down in a 0.3 s REST hiccup (Patroni
+    // restarted in pause mode, a stalled REST thread, a 502 from a proxy) and kill every RW
+    // session, and a flapping replica would flap the RO view several times a second.
+    const { fast_interval, fastinter, interval } = this.opts.checks;
+    const base = fast ? fast_interval : inTransition(m) ? fastinter : interval;
     // Up to 10% early so members spread out instead of probing in lockstep.
     const delay = Math.max(1, Math.round(base * (0.9 + Math.random() * 0.1)));
     m.timer = setTimeout(() => {
@@ -247,12 +255,21 @@ export class Prober {
     m.inflight = true;
     m.again = false;
     const checks = which === 'all' ? this.checks : this.checks.filter((c) => c.kind === 'primary');
-    void Promise.all(checks.map((c) => this.probeOne(m, c))).then(() => {
-      m.inflight = false;
-      if (this.members.get(m.name) !== m) return;
-      if (m.again) this.round(m, 'all');
-      else this.schedule(m);
-    });
+    // The loop must outlive a bug in a callback: a rejection here would be unhandled (the end
+    // of a Node 20 process) and leave the member in flight, never probed again (issue 10).
+    void Promise.all(checks.map((c) => this.probeOne(m, c).catch((err: unknown) => this.roundFailed(err))))
+      .then(() => {
+        m.inflight = false;
+        if (this.members.get(m.name) !== m) return;
+        if (m.again) this.round(m, 'all');
+        else this.schedule(m);
+      })
+      .catch((err: unknown) => this.roundFailed(err));
+  }
+
+  private roundFailed(err: unknown): void {
+    if (this.opts.onError) this.opts.onError(err);
+    else this.opts.log.error({ event: 'probe_round_failed', error: describeError(err) }, 'probe round failed');
   }
 
   private async probeOne(m: MemberState, check: Check): Promise<void> {

@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
-import { ADMIN_STATES } from '../routing/eligible.js';
+import { ADMIN_STATES, adminStateOf } from '../routing/eligible.js';
 import type { AdminState, ReloadReply, RouterControl } from './types.js';
 import { challenge, TokenCheck } from './admin-auth.js';
 import { bodyDuration, registerMaintenanceRoutes } from './admin-maintenance-routes.js';
@@ -69,8 +69,8 @@ export function registerAdminRoutes(app: FastifyInstance, opts: AdminRoutesOptio
 
   app.get('/admin/backends', async () => {
     const states = control.adminStates();
-    const backends: Record<string, AdminState> = {};
-    for (const name of [...knownMembers()].sort()) backends[name] = states[name] ?? 'ready';
+    const backends = Object.create(null) as Record<string, AdminState>;
+    for (const name of [...knownMembers()].sort()) backends[name] = adminStateOf(states, name);
     return { backends, drain_deadlines: control.drainDeadlines() };
   });
 
@@ -85,9 +85,9 @@ export function registerAdminRoutes(app: FastifyInstance, opts: AdminRoutesOptio
     const timeout = bodyDuration(req.body, 'timeout');
     if (!timeout.ok) return reply.code(400).send({ error: 'bad_request', message: timeout.message });
     if (timeout.ms !== null && state !== 'drain') return reply.code(400).send({ error: 'bad_request', message: `"timeout" only applies to "drain"` });
-    const previous = control.adminStates()[member] ?? 'ready';
+    const previous = adminStateOf(control.adminStates(), member);
     control.setAdminState(member, state as AdminState, timeout.ms === null ? {} : { timeoutMs: timeout.ms });
-    const deadline = control.drainDeadlines()[member] ?? null;
+    const deadline = Object.hasOwn(control.drainDeadlines(), member) ? (control.drainDeadlines()[member] ?? null) : null;
     logger.info(
       { event: 'admin_set_state', member, state, previous, timeout_ms: timeout.ms, remote: req.ip },
       `admin API: ${member} set to ${String(state)} (was ${previous}) by ${req.ip}`,

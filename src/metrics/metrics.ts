@@ -101,8 +101,8 @@ export function declareMetrics(opts: MetricsOptions) {
     }),
     cancelRequests: new Counter({
       name: 'pgrouter_proxy_cancel_requests_total',
-      help: 'CancelRequests by outcome: exact (owner known), broadcast, no_target, send_failed_<error>.',
-      labelNames: ['outcome'] as const,
+      help: 'CancelRequests by the listener they arrived on and outcome: exact, broadcast, no_target, dropped_unknown, dropped_limit, forwarded_peer, send_failed_<error>.',
+      labelNames: ['listener', 'outcome'] as const,
       registers,
       ...sampled,
     }),
@@ -285,6 +285,14 @@ export function declareMetrics(opts: MetricsOptions) {
       name: 'pgrouter_cluster_switchovers_total',
       help: 'Switchovers new RW sessions were held for, by outcome (completed, abandoned).',
       labelNames: ['outcome'] as const,
+      registers,
+    }),
+
+    // ---- faults (issue 10) ------------------------------------------------------------------
+    discoveryErrors: new Counter({
+      name: 'pgrouter_discovery_errors_total',
+      help: 'Exceptions caught in discovery callbacks (a bug), by where; the router ran on with its last view.',
+      labelNames: ['where'] as const,
       registers,
     }),
 

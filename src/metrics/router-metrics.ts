@@ -13,6 +13,7 @@
 // monotonic totals, so /stats and /metrics agree by construction. In cluster mode the primary
 // process can feed the same `traffic()` merged from its workers.
 import { Registry } from 'prom-client';
+import type { DiscoveryErrorSite } from '../discovery/discovery.js';
 import type { ProbeEvent } from '../discovery/prober.js';
 import type { ClusterView, EtcdStatus } from '../view/cluster-view.js';
 import type { BackendState } from '../http/types.js';
@@ -27,9 +28,8 @@ import { backendKey } from './stats-snapshot.js';
 export interface MetricsSources {
   /** The configured listeners' names (exported before their first client; follows reloads). */
   listeners(): readonly string[];
+  /** Per listener, CancelRequests by outcome included (ListenerTraffic.cancels). */
   traffic(): Readonly<Record<string, ListenerTraffic>>;
-  /** CancelRequests by outcome. */
-  cancels(): Readonly<Record<string, number>>;
   /** Live etcd status (null in static mode). */
   etcd(): EtcdStatus | null;
   /** ssl: terminate listeners: their certificate's notAfter, epoch seconds. */
@@ -59,6 +59,8 @@ const STATES: readonly BackendState[] = ['UP', 'DOWN', 'DRAIN', 'MAINT'];
 const RELAY_ENGINES: readonly RelayReport['engine'][] = ['native', 'js'];
 /** Refusal reasons exported at 0 from the start, so rate() and alerts see their first one. */
 const KNOWN_REFUSALS: readonly RefusalReason[] = ['no_backend', 'queue_timeout'];
+/** Discovery's guarded callbacks, exported at 0 so an alert on increase() sees the first one. */
+const DISCOVERY_ERROR_SITES: readonly DiscoveryErrorSite[] = ['derive', 'probe_hook', 'etcd_change', 'probe_round', 'etcd_source'];
 
 export class RouterMetrics {
   readonly register: Registry;
@@ -79,6 +81,12 @@ export class RouterMetrics {
       ...(opts.etcd === undefined ? {} : { etcd: opts.etcd }),
       sample: () => this.sampleOncePerScrape(),
     });
+    for (const where of DISCOVERY_ERROR_SITES) this.m.discoveryErrors.inc({ where }, 0);
+  }
+
+  /** A discovery callback threw and was caught (Discovery's onCallbackError hook). */
+  observeDiscoveryError(where: DiscoveryErrorSite): void {
+    this.m.discoveryErrors.inc({ where });
   }
 
   /** Where scrape-time values come from (the data path, discovery). */
@@ -177,7 +185,7 @@ export class RouterMetrics {
       m.etcdConnected.set(etcd.connected ? 1 : 0);
       if (etcd.last_resync_at !== null) m.etcdLastResync.set(etcd.last_resync_at / 1000);
     }
-    this.sampleTraffic(src?.listeners() ?? [], src?.traffic() ?? {}, src?.cancels() ?? {});
+    this.sampleTraffic(src?.listeners() ?? [], src?.traffic() ?? {});
     m.tlsCertExpiry.reset();
     for (const [listener, seconds] of Object.entries(src?.tlsCertExpiry?.() ?? {})) m.tlsCertExpiry.set({ listener }, seconds);
     m.workerRespawns.reset();
@@ -192,7 +200,7 @@ export class RouterMetrics {
     for (const listener of listeners) this.m.listenerPaused.set({ listener }, Object.prototype.hasOwnProperty.call(paused, listener) ? 1 : 0);
   }
 
-  private sampleTraffic(listeners: readonly string[], traffic: Readonly<Record<string, ListenerTraffic>>, cancels: Readonly<Record<string, number>>): void {
+  private sampleTraffic(listeners: readonly string[], traffic: Readonly<Record<string, ListenerTraffic>>): void {
     const m = this.m;
     const all = [
       m.listenerCurrentSessions, m.listenerSessions, m.listenerQueuedSessions, m.listenerHeldSessions, m.listenerHeldTotal, m.listenerRefusals, m.listenerClosedSessions,
@@ -203,7 +211,7 @@ export class RouterMetrics {
     // Configured listeners are exported even before their first client.
     const names = new Set([...listeners, ...Object.keys(traffic)]);
     for (const listener of names) {
-      const t = traffic[listener];
+      const t = Object.hasOwn(traffic, listener) ? traffic[listener] : undefined;
       const L = { listener };
       m.listenerCurrentSessions.set(L, t?.current ?? 0);
       m.listenerSessions.inc(L, t?.total ?? 0);
@@ -215,6 +223,7 @@ export class RouterMetrics {
       const refusals = { ...Object.fromEntries(KNOWN_REFUSALS.map((r) => [r, 0])), ...t?.refusals };
       for (const [reason, n] of Object.entries(refusals)) m.listenerRefusals.inc({ listener, reason }, n);
       for (const [reason, n] of Object.entries(t?.closed ?? {})) m.listenerClosedSessions.inc({ listener, reason }, n);
+      for (const [outcome, n] of Object.entries(t?.cancels ?? {})) m.cancelRequests.inc({ listener, outcome }, n);
       for (const [backend, b] of Object.entries(t?.backends ?? {})) {
         const LB = { listener, backend };
         m.backendCurrentSessions.set(LB, b.current);
@@ -226,6 +235,5 @@ export class RouterMetrics {
         for (const [reason, n] of Object.entries(b.killed)) m.backendKilledSessions.inc({ listener, backend, reason }, n);
       }
     }
-    for (const [outcome, n] of Object.entries(cancels)) m.cancelRequests.inc({ outcome }, n);
   }
 }

@@ -6,7 +6,7 @@ import { hostPort } from '../config/units.js';
 import { replicaCheckKey, type CheckStatus, type ClusterView, type EtcdStatus, type MemberView } from '../view/cluster-view.js';
 import type { BackendRow, BackendState, ListenerRow, StatsSnapshot } from '../http/types.js';
 import type { BackendTraffic, ListenerTraffic, RelayReport } from '../sessions/types.js';
-import { eligibleBackends, type AdminStates } from '../routing/eligible.js';
+import { adminStateOf, eligibleBackends, type AdminStates } from '../routing/eligible.js';
 import { NO_PAUSES, pauseOf, type PausedListeners } from '../routing/pause.js';
 import { switchoverDueSince, switchoverHold } from '../routing/switchover.js';
 import { noPrimaryMsTotal, type LeaderHistoryState } from './leader-history.js';
@@ -55,7 +55,7 @@ export function backendStatus(
   eligible?: readonly string[],
   now: number = view.at,
 ): BackendStatus {
-  const admin = adminStates[m.name] ?? 'ready';
+  const admin = adminStateOf(adminStates, m.name);
   if (admin === 'maint') return { state: 'MAINT', reason: 'admin maint' };
   if (admin === 'drain') return { state: 'DRAIN', reason: 'admin drain' };
   if (listener.role !== 'primary' && listener.on_lag === 'drain' && m.name !== view.primary) {
@@ -77,7 +77,7 @@ export function backendStatus(
 
 /** State of every (listener, member) pair, keyed by backendKey(). */
 export function backendStates(view: ClusterView, listeners: readonly ListenerConfig[], adminStates: AdminStates, now: number = view.at): Record<string, BackendState> {
-  const out: Record<string, BackendState> = {};
+  const out = Object.create(null) as Record<string, BackendState>;
   for (const l of listeners) {
     const eligible = eligibleBackends(view, l, adminStates, now).members.map((e) => e.name);
     for (const m of view.members) out[backendKey(l.name, m.name)] = backendStatus(view, l, m, adminStates, eligible, now).state;
@@ -102,11 +102,16 @@ export interface SnapshotInput {
   readonly lastChanges: Readonly<Record<string, number>>;
   /** Sessions per worker process id. */
   readonly workers: Readonly<Record<string, number>>;
-  /** The relay engine per data-path process id. */
-  readonly relay: Readonly<Record<string, RelayReport>>;
+  /** The relay engine per data-path process id (absent: none reported). */
+  readonly relay?: Readonly<Record<string, RelayReport>>;
   /** Issue 13: the operator's paused listeners, and the members whose drain has a deadline (epoch ms). */
   readonly paused?: PausedListeners;
   readonly drainDeadlines?: Readonly<Record<string, number>>;
+}
+
+/** `record[key]` when it is an own property: names come from outside (member names, issue 10). */
+function own<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
 function emptyListenerTraffic(): ListenerTraffic {
@@ -115,7 +120,7 @@ function emptyListenerTraffic(): ListenerTraffic {
 
 function listenerRow(input: SnapshotInput, l: ListenerConfig): ListenerRow {
   const { view, adminStates } = input;
-  const traffic = input.traffic[l.name] ?? emptyListenerTraffic();
+  const traffic = own(input.traffic, l.name) ?? emptyListenerTraffic();
   const paused = pauseOf(input.paused ?? NO_PAUSES, l.name);
   const eligible = eligibleBackends(view, l, adminStates, input.now).members.map((e) => e.name);
   const deadlines = input.drainDeadlines ?? {};
@@ -126,12 +131,12 @@ function listenerRow(input: SnapshotInput, l: ListenerConfig): ListenerRow {
       address: hostPort(m.host, m.port),
       role: m.role,
       state: status.state,
-      admin_state: adminStates[m.name] ?? 'ready',
+      admin_state: adminStateOf(adminStates, m.name),
       reason: status.reason,
       lag_bytes: m.lag_bytes,
-      traffic: traffic.backends[m.name] ?? ZERO_TRAFFIC,
-      last_change_at: input.lastChanges[backendKey(l.name, m.name)] ?? null,
-      drain_deadline_at: deadlines[m.name] ?? null,
+      traffic: own(traffic.backends, m.name) ?? ZERO_TRAFFIC,
+      last_change_at: own(input.lastChanges, backendKey(l.name, m.name)) ?? null,
+      drain_deadline_at: own(deadlines, m.name) ?? null,
     };
   });
   // A member that left the view while sessions still run on it stays visible until they end.
@@ -141,17 +146,17 @@ function listenerRow(input: SnapshotInput, l: ListenerConfig): ListenerRow {
       name,
       address: '',
       role: 'unknown',
-      state: adminStates[name] === 'maint' ? 'MAINT' : 'DOWN',
-      admin_state: adminStates[name] ?? 'ready',
+      state: adminStateOf(adminStates, name) === 'maint' ? 'MAINT' : 'DOWN',
+      admin_state: adminStateOf(adminStates, name),
       reason: 'not in the cluster view',
       lag_bytes: null,
       traffic: t,
-      last_change_at: input.lastChanges[backendKey(l.name, name)] ?? null,
+      last_change_at: own(input.lastChanges, backendKey(l.name, name)) ?? null,
     });
   }
   return {
     name: l.name,
-    bind: input.binds[l.name] ?? hostPort(l.bind.host, l.bind.port),
+    bind: own(input.binds, l.name) ?? hostPort(l.bind.host, l.bind.port),
     role: l.role,
     can_route: eligible.length > 0 && paused === null,
     paused,
@@ -185,7 +190,7 @@ export function buildStatsSnapshot(input: SnapshotInput): StatsSnapshot {
     leader_history: input.history.changes,
     no_primary_ms_total: noPrimaryMsTotal(input.history, input.now),
     workers: input.workers,
-    relay: input.relay,
+    relay: input.relay ?? {},
     switchover: switchoverRow(view, input.now),
   };
 }

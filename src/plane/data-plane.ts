@@ -6,7 +6,7 @@
 // What both layouts share lives next to this interface: the reload use case (reload.ts), a
 // reload's replacement Discovery (settle.ts, view-feed.ts).
 import type { Config, HostPort } from '../config/types.js';
-import type { Discovery } from '../discovery/discovery.js';
+import type { Discovery, DiscoveryErrorSite } from '../discovery/discovery.js';
 import type { ProbeEvent } from '../discovery/prober.js';
 import type { ClusterView } from '../view/cluster-view.js';
 import type { ListenerTraffic, RelayReport, SessionInfo } from '../sessions/types.js';
@@ -19,6 +19,8 @@ import type { KillReason } from '../routing/kill.js';
 export interface PlaneHooks {
   readonly onProbe?: (event: ProbeEvent) => void;
   readonly onView?: (view: ClusterView) => void;
+  /** A discovery callback threw, was logged and survived (RouterMetrics.observeDiscoveryError). */
+  readonly onDiscoveryError?: (where: DiscoveryErrorSite) => void;
 }
 
 export interface DataPlane {
@@ -36,8 +38,8 @@ export interface DataPlane {
   /** Apply a validated config without dropping established sessions (SIGHUP). */
   reload(next: Config): Promise<{ ok: boolean; error?: string }>;
   addresses(): Record<string, HostPort>;
+  /** Per listener: sessions, refusals, closes, backends, and CancelRequests by outcome. */
   traffic(): Record<string, ListenerTraffic>;
-  cancels(): Record<string, number>;
   /** ssl: terminate listeners: the notAfter of the certificate each presents now (epoch seconds). */
   tlsCertExpiry(): Record<string, number>;
   /** Data-path worker processes that exited unasked and were replaced (always 0 with workers: 1). */

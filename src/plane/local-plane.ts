@@ -47,7 +47,7 @@ export class LocalPlane implements DataPlane {
     await this.dataPath.start();
     await this.current.start();
     const listeners = Object.entries(this.dataPath.addresses()).map(([name, a]) => `${name}=${hostPort(a.host, a.port)}`);
-    const relay = this.dataPath.relay().engine;
+    const relay = this.dataPath.relay.report().engine;
     this.logger.info({ event: 'started', listeners, workers: 1, relay, mode: this.cfg.cluster.etcd ? 'etcd' : 'static' }, 'pgrouter started');
   }
 
@@ -74,10 +74,6 @@ export class LocalPlane implements DataPlane {
     return this.dataPath.traffic();
   }
 
-  cancels(): Record<string, number> {
-    return this.dataPath.cancels();
-  }
-
   tlsCertExpiry(): Record<string, number> {
     return this.dataPath.tlsCertExpiry();
   }
@@ -91,7 +87,7 @@ export class LocalPlane implements DataPlane {
   }
 
   relayEngines(): Record<string, RelayReport> {
-    return { [String(process.pid)]: this.dataPath.relay() };
+    return { [String(process.pid)]: this.dataPath.relay.report() };
   }
 
   setAdminStates(states: AdminStates): void {
@@ -118,8 +114,9 @@ export class LocalPlane implements DataPlane {
 
   /**
    * A changed cluster/checks/max_lag needs a new Discovery. It takes over only once it agrees
-   * with the running one (same confirmed primary, same fit replicas), or after one probe cycle:
-   * switching to a Discovery that knows nothing yet would kill every session as "not primary".
+   * with the running one (same confirmed primary, same fit replicas); after one probe cycle
+   * without that the reload is refused: switching to a Discovery that knows nothing yet would
+   * kill every session as "not primary".
    * The listeners are reconfigured in place (DataPath.reconfigure), so established sessions and
    * unchanged listening sockets survive.
    */
@@ -128,7 +125,11 @@ export class LocalPlane implements DataPlane {
     let fresh: Discovery | null = null;
     if (discoveryKey(next) !== discoveryKey(this.cfg)) {
       fresh = this.newDiscovery(next, replacementBase(old));
-      await settleReplacement(fresh, old, next, this.logger);
+      const refused = await settleReplacement(fresh, old, next, this.logger);
+      if (refused !== null) {
+        await fresh.close();
+        return { ok: false, error: refused };
+      }
     }
     try {
       await this.dataPath.reconfigure(next);
@@ -151,6 +152,7 @@ export class LocalPlane implements DataPlane {
       logger: this.logger.child({ part: 'discovery' }),
       generationBase,
       ...(this.hooks.onProbe ? { onProbe: this.hooks.onProbe } : {}),
+      ...(this.hooks.onDiscoveryError ? { onCallbackError: this.hooks.onDiscoveryError } : {}),
     });
   }
 

@@ -15,7 +15,7 @@ export interface ReloadPlan {
   readonly listenersChanged: readonly string[];
   /** cluster, checks or the replica listeners' max_lag set: a new Discovery is needed. */
   readonly discovery: boolean;
-  /** Anything the data path runs with (listeners, timeouts, mode). */
+  /** Anything the data path runs with (listeners, timeouts, cancel, mode). */
   readonly dataPath: boolean;
   /** http / admin / log: the HTTP surface and logger. */
   readonly surface: readonly ('http' | 'admin' | 'log')[];
@@ -38,7 +38,7 @@ export function planReload(old: Config, next: Config): ReloadPlan {
   const listenersChanged = [...after.keys()].filter((n) => before.has(n) && !same(before.get(n), after.get(n)));
   const mode = (c: Config) => ({ scope: c.cluster.scope, etcd: c.cluster.etcd !== null });
   const dataPath =
-    !same(old.listeners, next.listeners) || !same(old.timeouts, next.timeouts) || !same(mode(old), mode(next));
+    !same(old.listeners, next.listeners) || !same(old.timeouts, next.timeouts) || !same(mode(old), mode(next)) || !same(old.cancel, next.cancel);
   const surface = (['http', 'admin', 'log'] as const).filter((k) => !same(old[k], next[k]));
   const restartNeeded = [
     ...(same(old.http.bind, next.http.bind) ? [] : ['http.bind']),

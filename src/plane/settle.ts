@@ -19,19 +19,29 @@ export function replacementBase(incumbent: Discovery): number {
 }
 
 /**
- * Starts `fresh` and waits until it agrees with `incumbent`; after one probe cycle without
- * agreement it logs a warning and returns (the caller switches anyway).
+ * Starts `fresh` and waits until switching to it kills nothing `incumbent` keeps
+ * (discoverySettled). Resolves null when it may take over, or, after one probe cycle without
+ * that, the reason to refuse the reload: the caller never switches to an unsettled Discovery,
+ * whose "no primary" would close every RW session (issue 10).
  */
-export async function settleReplacement(fresh: Discovery, incumbent: Discovery, config: Config, logger: Logger): Promise<void> {
+export async function settleReplacement(fresh: Discovery, incumbent: Discovery, config: Config, logger: Logger): Promise<string | null> {
   await fresh.start();
-  if (!(await waitSettled(fresh, incumbent, config))) {
-    logger.warn({ event: 'reload_discovery_unsettled' }, 'new discovery does not agree with the running one yet; switching anyway');
-  }
+  const limitMs = settleLimitMs(config);
+  if (await waitSettled(fresh, incumbent, limitMs)) return null;
+  const [mine, theirs] = [fresh.current().primary, incumbent.current().primary];
+  const error = `the new discovery did not agree with the running one within ${limitMs} ms (primary ${mine ?? 'none'}, running ${theirs ?? 'none'}); the running config is kept`;
+  logger.error({ event: 'reload_discovery_unsettled', primary: mine, running_primary: theirs, limit_ms: limitMs }, error);
+  return error;
 }
 
-/** Resolves true once `candidate` agrees with `incumbent`, false if one probe cycle passes first. */
-function waitSettled(candidate: Discovery, incumbent: Discovery, config: Config): Promise<boolean> {
-  const limitMs = config.checks.interval * config.checks.rise + config.checks.timeout + 1_000;
+/** One probe cycle: the new Discovery's rise at fastinter, plus a timeout and a margin. */
+function settleLimitMs(config: Config): number {
+  const { interval, fastinter, rise, timeout } = config.checks;
+  return interval + fastinter * Math.max(0, rise - 1) + timeout + 1_000;
+}
+
+/** Resolves true once `candidate` may replace `incumbent`, false if `limitMs` passes first. */
+function waitSettled(candidate: Discovery, incumbent: Discovery, limitMs: number): Promise<boolean> {
   const ok = (): boolean => discoverySettled(candidate.current(), incumbent.current());
   if (ok()) return Promise.resolve(true);
   return new Promise((resolve) => {

@@ -33,13 +33,16 @@ function upReplicaChecks(view: ClusterView): Set<string> {
 
 /**
  * A reload started a new Discovery (its config changed). Its first views know nothing yet: no
- * confirmed primary, no replica check up. New workers fed from it would only hold clients,
- * so the reload waits until it agrees with the running one: the same confirmed primary, and
- * every replica check the running one has up (that the new one probes too) up as well. A real
- * change during the reload makes them disagree until both saw it; the caller bounds the wait.
+ * confirmed primary, no replica check up, and switching to them would close every RW session
+ * ("not primary") and every RO one. So the reload switches only when that kills nothing the
+ * running one keeps: the same confirmed primary (or a primary where the running one has none),
+ * and every replica check the running one has up (that the new one probes too) up as well. A
+ * real change during the reload makes them disagree until both saw it; the caller bounds the
+ * wait and refuses the reload if it passes (issue 10).
  */
 export function discoverySettled(candidate: ClusterView, incumbent: ClusterView): boolean {
-  if (candidate.generation === 0 || candidate.primary !== incumbent.primary) return false;
+  if (candidate.generation === 0) return false;
+  if (candidate.primary !== incumbent.primary && incumbent.primary !== null) return false;
   const have = upReplicaChecks(candidate);
   const probedKeys = new Set(candidate.members.flatMap((m) => Object.keys(m.replica_checks)));
   for (const up of upReplicaChecks(incumbent)) {

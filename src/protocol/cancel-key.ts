@@ -20,3 +20,26 @@ export interface BackendKey {
 export function cancelKeyId(pid: number, key: Buffer): string {
   return `${pid >>> 0}:${key.toString('hex')}`;
 }
+
+// ---- keys pgrouter makes (cancel.rewrite_keys, issue 10) -----------------------------------
+//
+// A rewritten pid is 31 bits, positive as libpq and pgjdbc read it (Int32):
+//   bit 30       1: made by pgrouter. Real PostgreSQL pids stay below 2^22 (Linux pid_max), so
+//                a key pgrouter never saw (TLS pass-through) is never taken for one of ours.
+//   bits 29..22  the router instance (cancel.instance_id)
+//   bits 21..14  the worker slot (0 in one process)
+//   bits 13..0   a per-process counter
+// The key bytes are random, of the server's key length (4 in protocol 3.0, up to 256 in 3.2),
+// so the pid's layout costs no secrecy: the pair is what a cancel must quote.
+
+const REWRITTEN = 1 << 30;
+
+export function rewrittenPid(instance: number, slot: number, counter: number): number {
+  return (REWRITTEN | ((instance & 0xff) << 22) | ((slot & 0xff) << 14) | (counter & 0x3fff)) >>> 0;
+}
+
+/** The instance and slot a rewritten pid names, or null for a pid pgrouter did not make. */
+export function decodeRewrittenPid(pid: number): { readonly instance: number; readonly slot: number } | null {
+  if (pid >>> 30 !== 1) return null;
+  return { instance: (pid >>> 22) & 0xff, slot: (pid >>> 14) & 0xff };
+}

@@ -9,12 +9,23 @@
 // cancel requests to the exact backend. The bytes are relayed untouched by the caller; this
 // reducer only watches them, never buffers more than one header and one BackendKeyData body,
 // and the caller stops feeding it once `phase` leaves 'startup' (pure byte relay from then on).
+//
+// With a KeyRewrite (cancel.rewrite_keys, issue 10) it also replaces the BackendKeyData body in
+// the chunks it is fed, in place and byte for byte (the length never changes, so neither do the
+// relay's counts), with a key pgrouter made: the client holds that one, the state keeps both.
 import { MAX_CANCEL_KEY, MIN_CANCEL_KEY, type BackendKey } from './cancel-key.js';
+
+/** Makes the key a client is given instead of the server's: the server's key length in, a key out. */
+export type KeyRewrite = (keyLength: number) => BackendKey;
 
 export interface ServerStartupState {
   /** startup: still parsing; ready: ReadyForQuery seen; error: ErrorResponse seen; invalid: not the protocol. */
   readonly phase: 'startup' | 'ready' | 'error' | 'invalid';
   readonly backendKey: BackendKey | null;
+  /** With a KeyRewrite: the key written over backendKey in the stream (what the client holds). */
+  readonly clientKey: BackendKey | null;
+  /** With a KeyRewrite: the BackendKeyData body being written over the server's (pid + key). */
+  readonly replacement: Buffer | null;
   /** Why the stream is invalid (phase 'invalid'). */
   readonly reason: string | null;
   /** Bytes of the current message header read so far (< 5). */
@@ -33,13 +44,16 @@ const TYPE_ERROR = 0x45; // 'E'
 const TYPE_KEY = 0x4b; // 'K'
 
 export function initialServerStartup(): ServerStartupState {
-  return { phase: 'startup', backendKey: null, reason: null, header: Buffer.alloc(0), type: 0, remaining: 0, body: null };
+  return { phase: 'startup', backendKey: null, clientKey: null, replacement: null, reason: null, header: Buffer.alloc(0), type: 0, remaining: 0, body: null };
 }
 
-/** Feeds one chunk of server bytes; returns the new state (the input state is not modified). */
-export function feedServerStartup(state: ServerStartupState, chunk: Buffer): ServerStartupState {
+/**
+ * Feeds one chunk of server bytes; returns the new state (the input state is not modified).
+ * With `rewrite`, the BackendKeyData body inside `chunk` is overwritten in place.
+ */
+export function feedServerStartup(state: ServerStartupState, chunk: Buffer, rewrite?: KeyRewrite): ServerStartupState {
   if (state.phase !== 'startup') return state;
-  let { header, type, remaining, body, backendKey } = state;
+  let { header, type, remaining, body, backendKey, clientKey, replacement } = state;
   let pos = 0;
   while (pos < chunk.length) {
     if (type === 0) {
@@ -50,40 +64,58 @@ export function feedServerStartup(state: ServerStartupState, chunk: Buffer): Ser
       const length = header.readUInt32BE(1);
       type = header[0] ?? 0;
       header = Buffer.alloc(0);
-      if (length < 4) return invalidState(backendKey, `message '${String.fromCharCode(type)}' with length ${length}`);
+      if (length < 4) return invalidState(backendKey, clientKey, `message '${String.fromCharCode(type)}' with length ${length}`);
       remaining = length - 4;
       if (type === TYPE_KEY) {
         const keyLength = remaining - 4;
         if (keyLength < MIN_CANCEL_KEY || keyLength > MAX_CANCEL_KEY) {
-          return invalidState(backendKey, `BackendKeyData with a ${keyLength}-byte key`);
+          return invalidState(backendKey, clientKey, `BackendKeyData with a ${keyLength}-byte key`);
         }
         body = Buffer.alloc(0);
+        replacement = rewrite ? keyDataBody(rewrite(keyLength)) : null;
+        // Byte for byte or not at all: a rewrite of another length would corrupt the stream.
+        if (replacement !== null && replacement.length !== remaining) replacement = null;
       }
     } else {
       const take = Math.min(remaining, chunk.length - pos);
-      if (body !== null) body = Buffer.concat([body, chunk.subarray(pos, pos + take)]);
+      if (body !== null) {
+        const at = body.length;
+        body = Buffer.concat([body, chunk.subarray(pos, pos + take)]);
+        // The original bytes are kept above; the client gets the replacement's.
+        replacement?.copy(chunk, pos, at, at + take);
+      }
       pos += take;
       remaining -= take;
     }
     if (type !== 0 && remaining === 0) {
-      if (type === TYPE_READY) return { ...endState(backendKey), phase: 'ready' };
-      if (type === TYPE_ERROR) return { ...endState(backendKey), phase: 'error' };
+      if (type === TYPE_READY) return { ...endState(backendKey, clientKey), phase: 'ready' };
+      if (type === TYPE_ERROR) return { ...endState(backendKey, clientKey), phase: 'error' };
       if (type === TYPE_KEY && body !== null) {
         backendKey = { pid: body.readUInt32BE(0), key: Buffer.from(body.subarray(4)) };
+        if (replacement) clientKey = { pid: replacement.readUInt32BE(0), key: Buffer.from(replacement.subarray(4)) };
       }
       type = 0;
       body = null;
+      replacement = null;
     }
   }
-  return { phase: 'startup', backendKey, reason: null, header, type, remaining, body };
+  return { phase: 'startup', backendKey, clientKey, replacement, reason: null, header, type, remaining, body };
 }
 
-function endState(backendKey: BackendKey | null): ServerStartupState {
-  return { ...initialServerStartup(), backendKey };
+/** A BackendKeyData body: Int32 process id, then the secret key. */
+function keyDataBody(key: BackendKey): Buffer {
+  const out = Buffer.alloc(4 + key.key.length);
+  out.writeUInt32BE(key.pid >>> 0, 0);
+  key.key.copy(out, 4);
+  return out;
 }
 
-function invalidState(backendKey: BackendKey | null, reason: string): ServerStartupState {
-  return { ...initialServerStartup(), backendKey, phase: 'invalid', reason };
+function endState(backendKey: BackendKey | null, clientKey: BackendKey | null): ServerStartupState {
+  return { ...initialServerStartup(), backendKey, clientKey };
+}
+
+function invalidState(backendKey: BackendKey | null, clientKey: BackendKey | null, reason: string): ServerStartupState {
+  return { ...initialServerStartup(), backendKey, clientKey, phase: 'invalid', reason };
 }
 
 /** Largest first-message ErrorResponse we hold back to read its SQLSTATE (bigger ones are relayed). */

@@ -13,8 +13,12 @@
 // With server_tls the first message is held until the server's first authentication request
 // is known (protocol/sasl.ts): the session handles SCRAM channel binding with it.
 //
-// Seam for what comes next: a deadline per phase for the server's first answer (the faults
-// work): a timer armed in sendSslRequest / sendStartup and cleared by the answer.
+// The first-answer deadline (timeouts.server_hello, issue 10): armed when the SSLRequest or the
+// StartupMessage is sent, cleared by the answer ('S'/'N', or the first message, complete with
+// its authentication request over server_tls). A backend that accepted and never answers (a
+// frozen postmaster, a VM pause, a partition right after connect, pg_hba.conf host names with a
+// hanging DNS) is reported as lost, like a 57P03: the client has seen no byte, so the session
+// moves it to another backend or holds it.
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { firstServerMessage } from '../protocol/server-startup-parser.js';
@@ -42,7 +46,7 @@ export interface BackendStartupEvents {
    * The backend closed, or refused the StartupMessage with 57P03 (starting up or shutting down,
    * typical mid-switchover), before the client saw a byte of its answer.
    */
-  backendLost(why: 'closed' | 'cannot_connect_now'): void;
+  backendLost(why: BackendLostReason): void;
   /** The server sent something the protocol does not allow here. */
   backendProtocolError(detail: string): void;
   /** Wraps socket callbacks so that a failure closes this client only. */
@@ -50,6 +54,18 @@ export interface BackendStartupEvents {
 }
 
 type Phase = 'connecting' | 'tls_answer' | 'tls_handshake' | 'idle' | 'ssl_wait' | 'server_hello' | 'held' | 'done';
+
+/** Why a backend was given up before the client saw a byte of it. */
+export type BackendLostReason = 'closed' | 'cannot_connect_now' | 'server_hello_timeout';
+
+export interface BackendStartupOptions {
+  /** timeouts.connect */
+  readonly timeoutMs: number;
+  readonly keepaliveMs: number;
+  /** timeouts.server_hello: the SSLRequest or StartupMessage sent → the first answer. */
+  readonly helloTimeoutMs: number;
+  readonly tls?: UpstreamTls | null;
+}
 
 const EMPTY = Buffer.alloc(0);
 
@@ -64,16 +80,22 @@ export class BackendStartup {
   /** server_tls: the TLS socket once the handshake is done (or while it runs). */
   private secure: tls.TLSSocket | null = null;
   private tlsTimer: NodeJS.Timeout | null = null;
+  private helloTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly target: { readonly host: string; readonly port: number },
-    private readonly opts: { readonly timeoutMs: number; readonly keepaliveMs: number; readonly tls?: UpstreamTls | null },
+    private readonly opts: BackendStartupOptions,
     private readonly events: BackendStartupEvents,
     private readonly onError: (err: Error) => void,
   ) {
     this.onData = events.guard((chunk: Buffer) => this.data(chunk));
     this.onClose = events.guard(() => this.closed());
     this.attempt = connectBackend(target, opts, events.guard((result: ConnectResult) => this.connected(result)));
+  }
+
+  /** The phase the deadline was armed in, for the log ('ssl' or 'startup'), or null when answered. */
+  get awaiting(): 'ssl' | 'startup' | null {
+    return this.phase === 'ssl_wait' ? 'ssl' : this.phase === 'server_hello' ? 'startup' : null;
   }
 
   /** Over server_tls: PostgreSQL's certificate in DER (SCRAM channel binding compares it with pgrouter's). */
@@ -88,6 +110,7 @@ export class BackendStartup {
 
   sendSslRequest(): void {
     this.phase = 'ssl_wait';
+    this.armHello();
     this.sock?.write(sslRequestPacket());
   }
 
@@ -95,6 +118,7 @@ export class BackendStartup {
   sendStartup(packet: Buffer, tail: Buffer): void {
     this.phase = 'server_hello';
     this.hello = EMPTY;
+    this.armHello();
     this.sock?.write(packet);
     if (tail.length > 0) this.sock?.write(tail);
   }
@@ -125,6 +149,7 @@ export class BackendStartup {
   private detach(): void {
     this.phase = 'done';
     this.clearTlsTimer();
+    this.clearHello();
     // Its late 'close' must not be mistaken for the next backend's.
     this.sock?.removeListener('data', this.onData);
     this.sock?.removeListener('close', this.onClose);
@@ -201,12 +226,29 @@ export class BackendStartup {
     this.tlsTimer = null;
   }
 
+  private armHello(): void {
+    this.clearHello();
+    this.helloTimer = setTimeout(this.onHelloTimeout, this.opts.helloTimeoutMs);
+  }
+
+  private clearHello(): void {
+    if (this.helloTimer) clearTimeout(this.helloTimer);
+    this.helloTimer = null;
+  }
+
+  private readonly onHelloTimeout = (): void => {
+    this.helloTimer = null;
+    if (this.phase !== 'ssl_wait' && this.phase !== 'server_hello') return;
+    this.events.guard(() => this.events.backendLost('server_hello_timeout'))();
+  };
+
   private data(chunk: Buffer): void {
     if (this.phase === 'server_hello') return this.serverHello(chunk);
     if (this.phase === 'tls_answer' && this.opts.tls) return this.tlsAnswer(chunk, this.opts.tls);
     if (this.phase === 'held') return this.events.backendProtocolError('server spoke before the client answered its authentication request');
     if (this.phase !== 'ssl_wait') return this.events.backendProtocolError('server spoke before the startup packet');
     const answer = chunk[0];
+    this.clearHello();
     if (answer === 0x53 /* 'S' */) {
       this.phase = 'idle';
       return this.events.backendSslAnswer('S', chunk);
@@ -222,10 +264,14 @@ export class BackendStartup {
     this.hello = this.hello.length === 0 ? chunk : Buffer.concat([this.hello, chunk]);
     const first = firstServerMessage(this.hello);
     if (first.kind === 'incomplete') return;
-    if (first.kind === 'error' && first.sqlstate === SQLSTATE.CANNOT_CONNECT_NOW) return this.events.backendLost('cannot_connect_now');
+    if (first.kind === 'error' && first.sqlstate === SQLSTATE.CANNOT_CONNECT_NOW) {
+      this.clearHello();
+      return this.events.backendLost('cannot_connect_now');
+    }
     // Over TLS PostgreSQL may offer SCRAM-SHA-256-PLUS: the session must see the whole offer.
     const sasl = this.secure ? findServerSasl(this.hello) : null;
     if (sasl?.kind === 'incomplete') return;
+    this.clearHello();
     const hello = this.hello;
     this.hello = EMPTY;
     this.phase = 'held';
@@ -234,6 +280,7 @@ export class BackendStartup {
 
   private closed(): void {
     if (this.phase === 'done') return;
+    this.clearHello();
     this.phase = 'done';
     this.events.backendLost('closed');
   }

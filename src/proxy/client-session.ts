@@ -27,9 +27,11 @@ import type { ListenerConfig } from '../config/types.js';
 import { NO_ENCRYPTION, errorResponse, SQLSTATE } from '../protocol/messages.js';
 import type { ServerSasl } from '../protocol/sasl.js';
 import type { KillReason } from '../routing/kill.js';
-import { killedReason } from '../sessions/close-reason.js';
+import { killedReason, type EndReason } from '../sessions/close-reason.js';
 import { newSessionRecord, type SessionRecord } from '../sessions/registry.js';
-import { BackendStartup, type BackendStartupEvents } from './backend-startup.js';
+import type { TrafficCounter } from '../sessions/traffic.js';
+import type { RelayEngine } from '../relay/relay.js';
+import { BackendStartup, type BackendLostReason, type BackendStartupEvents } from './backend-startup.js';
 import { BackendWaiter, type Route, type WaiterContext, type WaiterEvents } from './backend-waiter.js';
 import { handleCancelRequest, type CancelContext } from './cancel-request.js';
 import { socketOrigin, type ClientOrigin } from './front-door.js';
@@ -37,18 +39,24 @@ import { ClientHandshake } from './handshake.js';
 import type { UpstreamTls } from './backend-tls.js';
 import { channelBindingPlan, SaslGate } from './channel-binding.js';
 import { ClientEnd } from './client-end.js';
-import { SessionRelay, type SessionRelayContext } from './session-relay.js';
+import { SessionRelay } from './session-relay.js';
 import type { TlsContextStore } from './tls-context-store.js';
 
-/** What a session needs from its listener (the relay phase's needs included); the listener implements it. */
-export interface SessionContext extends WaiterContext, CancelContext, SessionRelayContext {
+/** What a session needs from its listener; the listener implements it. */
+export interface SessionContext extends WaiterContext, CancelContext {
   readonly listener: ListenerConfig;
   /** ssl: terminate: the certificate presented to clients (null otherwise). */
   readonly tlsStore: TlsContextStore | null;
   /** server_tls: TLS to PostgreSQL (null: plaintext). */
   readonly upstreamTls: UpstreamTls | null;
-  /** The session released everything (called once). */
-  closed(session: ClientSession): void;
+  /** This listener's per-backend traffic (a few bumps per session, none per chunk). */
+  readonly traffic: TrafficCounter;
+  /** What moves the bytes once the startup phase is over. */
+  readonly relayEngine: RelayEngine;
+  /** The session's SessionRelay took it over (before closed()); see SessionRelayContext. */
+  relayStarted(session: SessionRelay): void;
+  /** The session, or once it relays its SessionRelay, released everything (called once each). */
+  closed(session: ClientSession | SessionRelay): void;
 }
 
 /**
@@ -104,8 +112,8 @@ export class ClientSession extends ClientEnd implements WaiterEvents, BackendSta
     this.refuse(reason, errorResponse(SQLSTATE.ADMIN_SHUTDOWN, message));
   }
 
-  destroy(): void {
-    this.relay?.kill('shutdown');
+  destroy(reason: EndReason = 'shutdown'): void {
+    this.relay?.kill(reason);
     this.refuse('shutdown');
     this.client.destroy();
   }
@@ -167,7 +175,7 @@ export class ClientSession extends ClientEnd implements WaiterEvents, BackendSta
     // Registered while connecting already: leastconn counts it, and a view change reaches it.
     // The listener is the kill scope: after a reload, views judge it by that listener's rules.
     ctx.registry.add(this.record, this.onKill, ctx);
-    const opts = { timeoutMs: ctx.timeouts.connect, keepaliveMs: ctx.timeouts.keepalive, tls: ctx.upstreamTls };
+    const opts = { timeoutMs: ctx.timeouts.connect, keepaliveMs: ctx.timeouts.keepalive, helloTimeoutMs: ctx.timeouts.server_hello, tls: ctx.upstreamTls };
     this.backend = new BackendStartup(m, opts, this, this.onBackendError);
   }
 
@@ -228,11 +236,12 @@ export class ClientSession extends ClientEnd implements WaiterEvents, BackendSta
     if (verdict.verdict === 'pass') this.beginRelay(true, EMPTY, verdict.bytes);
   }
 
-  backendLost(why: 'closed' | 'cannot_connect_now'): void {
+  backendLost(why: BackendLostReason): void {
     // The client has read the server's first bytes already: no other backend can take over.
     if (this.phase === 'sasl_check') return this.refuse('backend_closed');
     const name = this.record?.backend ?? null;
-    if (why === 'cannot_connect_now' && name !== null) this.ctx.traffic.connectError(name);
+    if (why !== 'closed' && name !== null) this.ctx.traffic.connectError(name);
+    if (why === 'server_hello_timeout') this.ctx.logger.warn({ event: 'backend_no_answer', backend: name, reason: why, phase: this.backend?.awaiting, client: this.clientAddress }, 'backend did not answer in time, trying another');
     // After 'N' and before the StartupMessage: a new backend can take the StartupMessage alone.
     if (this.phase === 'startup') return this.dropBackend();
     this.replaceBackend(name);

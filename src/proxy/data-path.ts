@@ -5,15 +5,17 @@
 import type { Config, ListenerConfig, TimeoutsConfig } from '../config/types.js';
 import { emptyView, type ClusterView } from '../view/cluster-view.js';
 import { PgrError } from '../errors.js';
-import type { ListenerTraffic, RelayReport, SessionInfo } from '../sessions/types.js';
+import type { EndReason } from '../sessions/close-reason.js';
+import type { ListenerTraffic, SessionInfo } from '../sessions/types.js';
 import type { Logger } from '../log.js';
-import type { AdminStates } from '../routing/eligible.js';
+import { adminStatesCopy, type AdminStates } from '../routing/eligible.js';
 import { NO_PAUSES, pauseOf, type PausedListeners } from '../routing/pause.js';
 import type { KillReason } from '../routing/kill.js';
 import { SessionRegistry, sessionInfo, type CancelKeyObserver } from '../sessions/registry.js';
-import { bump, type TrafficCounter } from '../sessions/traffic.js';
-import type { RelayEngine } from '../relay/relay.js';
-import { checkRelayChoice, chooseRelayEngine, type RelayChoice } from '../relay/select-engine.js';
+import type { TrafficCounter } from '../sessions/traffic.js';
+import { cancelState, type CancelState } from './cancel-keys.js';
+import type { CancelOwner } from './cancel-request.js';
+import { chooseRelayEngine, type RelayChoice } from '../relay/select-engine.js';
 import { bindAll } from './bind-all.js';
 import { checkListenerTls, Listener } from './listener.js';
 import { planListenerChanges } from './listener-plan.js';
@@ -23,12 +25,12 @@ import { planListenerChanges } from './listener-plan.js';
  * CancelRequest lands on any worker; the one relaying the session may be another.
  */
 export interface CancelKeyHooks extends CancelKeyObserver {
-  /** The owner of a key no session here has, or null (then the cancel is broadcast). */
-  lookup(pid: number, key: Buffer): Promise<{ host: string; port: number } | null>;
+  /** The owner of a key no session here has, or null (then the cancel is broadcast or dropped). */
+  lookup(pid: number, key: Buffer): Promise<CancelOwner | null>;
 }
 
-/** What the data path runs with: listeners, timeouts, the cluster's scope and mode, the relay (fixed at start). */
-export type DataPathConfig = Pick<Config, 'cluster' | 'listeners' | 'timeouts' | 'relay'>;
+/** What the data path runs with: listeners, timeouts, cancel settings, the cluster's scope and mode, the relay (fixed at start). */
+export type DataPathConfig = Pick<Config, 'cluster' | 'listeners' | 'timeouts' | 'cancel' | 'relay'>;
 
 export interface DataPathOptions {
   readonly config: DataPathConfig;
@@ -40,7 +42,9 @@ export interface DataPathOptions {
   /** Randomness for `balance: random`. */
   readonly random?: () => number;
   /** What relays the bytes after the startup phase; default the one config.relay picks. */
-  readonly relay?: RelayEngine;
+  readonly relay?: RelayChoice['engine'];
+  /** The worker slot, named in the cancel keys it makes (cancel.rewrite_keys); 0 in one process. */
+  readonly slot?: number;
 }
 
 /** What DataPath.reconfigure did, by listener name (see planListenerChanges). */
@@ -56,8 +60,8 @@ export class DataPath {
   private timeouts: TimeoutsConfig;
   private readonly logger: Logger;
   private readonly registry: SessionRegistry;
-  /** CancelRequests by outcome: one process-wide count (a cancel names no session of its listener). */
-  private readonly cancelOutcomes = new Map<string, number>();
+  /** The cancel settings, the cap on outgoing cancel connections, the key maker (issue 10). */
+  private cancel: CancelState;
   /** The configured listeners, in config order; they accept. */
   private listeners: Listener[];
   /**
@@ -71,8 +75,7 @@ export class DataPath {
   private sessionSeq = 0;
   private readonly now: () => number;
   private readonly random: () => number;
-  /** config.relay resolved to an engine: logged, or thrown for an unavailable `native`, at start(). */
-  private readonly relayChoice: RelayChoice;
+  readonly relay: RelayChoice;
   private readonly hooks: CancelKeyHooks | undefined;
   /** Reloads run one after another: each plans against the config the previous one left. */
   private reconfiguring: Promise<unknown> = Promise.resolve();
@@ -87,7 +90,8 @@ export class DataPath {
     this.registry = new SessionRegistry({ listeners: opts.config.listeners, logger: opts.logger, ...(hooks ? { cancelKeys: hooks } : {}) });
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
-    this.relayChoice = chooseRelayEngine(opts.config.relay, opts.logger, opts.relay);
+    this.relay = chooseRelayEngine(opts.config.relay, opts.logger, opts.relay);
+    this.cancel = cancelState(opts.config.cancel, opts.slot ?? 0);
     this.listeners = opts.config.listeners.map((l) => this.makeListener(l, opts.config.timeouts));
   }
 
@@ -99,8 +103,8 @@ export class DataPath {
         timeouts,
         logger: this.logger.child({ listener: l.name }),
         registry: this.registry,
-        relayEngine: this.relayChoice.engine,
-        countCancel: (outcome: string) => bump(this.cancelOutcomes, outcome),
+        relayEngine: this.relay.engine,
+        cancel: () => this.cancel,
         view: () => this.view,
         adminStates: () => this.admin,
         paused: (name: string) => pauseOf(this.paused, name),
@@ -118,9 +122,9 @@ export class DataPath {
     return [...this.listeners, ...this.retired];
   }
 
-  /** Binds every listener (after checkRelayChoice); if one fails, the others are closed again and the error is thrown. */
+  /** Binds every listener (after RelayChoice.check); if one fails, the others are closed again and the error is thrown. */
   async start(): Promise<void> {
-    checkRelayChoice(this.relayChoice, this.logger);
+    this.relay.check(this.logger);
     await bindAll(this.listeners.map((listener, i) => ({ listener, path: `listeners[${i}].bind` })));
   }
 
@@ -187,6 +191,7 @@ export class DataPath {
       return l;
     });
     this.timeouts = next.timeouts;
+    this.cancel = cancelState(next.cancel, this.cancel.slot, this.cancel);
     this.registry.setListeners(next.listeners);
     for (const l of retiring) this.retire(l);
     for (const l of this.listeners) l.wake();
@@ -226,7 +231,7 @@ export class DataPath {
    * broadcasts still reach them, since their sessions still exist. Held clients try again.
    */
   setAdminStates(states: AdminStates): void {
-    this.admin = Object.freeze({ ...states });
+    this.admin = Object.freeze(adminStatesCopy(states));
     for (const l of this.all()) l.wake();
   }
 
@@ -286,24 +291,19 @@ export class DataPath {
     return Object.fromEntries(this.listeners.flatMap((l) => l.certExpiry()));
   }
 
-  /** Cancel requests by outcome (exact, broadcast, no_target, send_failed_*). */
-  cancels(): Record<string, number> {
-    return Object.fromEntries(this.cancelOutcomes);
-  }
-
   /** Sessions with a backend (connecting or relaying), for the admin API. */
   sessions(): SessionInfo[] {
     return this.registry.list().map(sessionInfo);
   }
 
-  /** The relay engine in use and what it did (stats, pgrouter_relay_engine). */
-  relay(): RelayReport {
-    return this.relayChoice.engine.report();
-  }
-
   /** Sessions with a backend, all listeners. */
   sessionCount(): number {
     return this.registry.count();
+  }
+
+  /** Stops (false), or starts again, accepting on every configured listener; sessions go on (issue 10). */
+  setAccepting(on: boolean): void {
+    for (const l of this.listeners) l.setAccepting(on);
   }
 
   /**
@@ -318,8 +318,8 @@ export class DataPath {
     await stopped;
   }
 
-  /** Stops accepting, refuses waiting clients, lets sessions drain up to graceMs, then destroys them. */
-  async close(opts: { graceMs?: number } = {}): Promise<void> {
+  /** Stops accepting, refuses waiting clients, lets sessions drain up to graceMs, then ends them with `reason` (default shutdown). */
+  async close(opts: { graceMs?: number; reason?: EndReason } = {}): Promise<void> {
     this.closing = true;
     const graceMs = opts.graceMs ?? this.timeouts.shutdown_grace;
     const all = this.all();
@@ -333,10 +333,9 @@ export class DataPath {
     await Promise.race([idle, grace]);
     clearTimeout(timer);
     const left = this.registry.count();
-    if (left > 0) this.logger.info({ event: 'shutdown_destroy', sessions: left }, 'grace period over, closing sessions');
-    for (const l of all) l.destroyAll();
-    // Relays end asynchronously (the native relay's thread reports): the ledger counts them first.
-    await Promise.all(all.map((l) => l.idle()));
+    if (left > 0) this.logger.info({ event: 'shutdown_destroy', sessions: left, reason: opts.reason ?? 'shutdown' }, 'grace period over, closing sessions');
+    for (const l of all) l.destroyAll(opts.reason);
+    await Promise.all(all.map((l) => l.idle())); // relays end asynchronously (the native thread reports)
     await stopped;
   }
 

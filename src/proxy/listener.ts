@@ -9,14 +9,18 @@ import { cancelTargets, eligibleBackends, type AdminStates } from '../routing/el
 import type { ListenerPause } from '../routing/pause.js';
 import { pick } from '../routing/pick.js';
 import type { SessionRegistry } from '../sessions/registry.js';
+import type { EndReason } from '../sessions/close-reason.js';
 import { TrafficCounter } from '../sessions/traffic.js';
 import { Admission } from './admission.js';
 import type { Route, Wakeable } from './backend-waiter.js';
+import { AcceptSuspension } from './accept-suspension.js';
 import type { RelayEngine } from '../relay/relay.js';
 import { ClientSession, type SessionContext } from './client-session.js';
 import { upstreamTlsOf, type UpstreamTls } from './backend-tls.js';
-import { TlsContextStore } from './tls-context-store.js';
+import { tlsStoreFor } from './listener-tls.js';
+export { checkListenerTls } from './listener-tls.js';
 import type { SessionRelay } from './session-relay.js';
+import type { TlsContextStore } from './tls-context-store.js';
 import { FrontDoor, guardsTheDoor, socketOrigin, type ClientOrigin, type FrontDoorContext } from './front-door.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -26,8 +30,8 @@ export interface ListenerDeps {
   readonly logger: Logger;
   readonly registry: SessionRegistry;
   readonly relayEngine: RelayEngine;
-  /** The data path's count of CancelRequests by outcome (process-wide, not per listener). */
-  countCancel(outcome: string): void;
+  /** The data path's cancel settings, cap and key maker (issue 10): shared by its listeners. */
+  cancel(): SessionContext['cancel'];
   view(): ClusterView;
   /** Operator states by member name: drain and maint take no new sessions. */
   adminStates(): AdminStates;
@@ -37,7 +41,7 @@ export interface ListenerDeps {
   random(): number;
   nextId(): string;
   /** Cluster mode: asks the primary for the owner of a cancel key no local session has. */
-  remoteCancelOwner?(pid: number, key: Buffer): Promise<{ host: string; port: number } | null>;
+  readonly remoteCancelOwner?: SessionContext['remoteCancelOwner'];
 }
 
 export interface ListenerOptions {
@@ -56,10 +60,7 @@ export class Listener implements SessionContext, FrontDoorContext {
   private stopped: Promise<void> | null = null;
   private config: ListenerConfig;
   private currentTimeouts: TimeoutsConfig;
-  /**
-   * Its clients: sessions in their startup phase, relayed sessions (their SessionRelay: the
-   * ClientSession is gone by then), and clients still at the front door (PROXY header, allow-list).
-   */
+  /** Its clients: sessions (from the relay on, their SessionRelay), and clients still at the front door (PROXY header, allow-list). */
   private readonly sessions = new Set<ClientSession | SessionRelay | FrontDoor>();
   /** Clients waiting for a backend; woken on every new view. */
   private readonly held = new Set<Wakeable>();
@@ -67,8 +68,9 @@ export class Listener implements SessionContext, FrontDoorContext {
   private readonly countedHeld = new WeakSet<Wakeable>();
   private rrCounter = 0;
   private closedWaiters: Array<() => void> = [];
+  private readonly suspension = new AcceptSuspension();
 
-  readonly remoteCancelOwner: ((pid: number, key: Buffer) => Promise<{ host: string; port: number } | null>) | undefined;
+  readonly remoteCancelOwner: SessionContext['remoteCancelOwner'];
   /** ssl: terminate: the certificate clients get, watched and rotated (null otherwise). */
   private tls: TlsContextStore | null = null;
   /** server_tls: the context for TLS to PostgreSQL (null: plaintext). */
@@ -130,7 +132,10 @@ export class Listener implements SessionContext, FrontDoorContext {
     return tlsStoreFor(listener, this.deps.logger);
   }
   countCancel(outcome: string): void {
-    this.deps.countCancel(outcome);
+    this.traffic.cancel(outcome);
+  }
+  get cancel(): SessionContext['cancel'] {
+    return this.deps.cancel();
   }
 
   /** Binds. `path` (e.g. "listeners[2].bind") is named in the error so the operator finds the key. */
@@ -173,6 +178,13 @@ export class Listener implements SessionContext, FrontDoorContext {
       server.close(() => resolve());
     });
     return this.stopped;
+  }
+
+  /** Stale views (issue 10): the socket closes (false) or opens again; its sessions go on (accept-suspension.ts). */
+  setAccepting(on: boolean): void {
+    if (this.stopped) return;
+    if (on) this.suspension.resume(this.server, (err) => this.logger.error({ event: 'listener_resume_failed', listener: this.listener.name, err: err.message }, 'cannot accept again'));
+    else this.suspension.suspend(this.server, () => this.address());
   }
 
   /**
@@ -240,8 +252,8 @@ export class Listener implements SessionContext, FrontDoorContext {
     for (const s of [...this.sessions]) s.shutdown();
   }
 
-  destroyAll(): void {
-    for (const s of [...this.sessions]) s.destroy();
+  destroyAll(reason?: EndReason): void {
+    for (const s of [...this.sessions]) s.destroy(reason);
   }
 
   /** Resolves when no session is left. */
@@ -294,12 +306,9 @@ export class Listener implements SessionContext, FrontDoorContext {
     this.held.delete(w);
   }
 
+  /** A session's relay started: its SessionRelay stands for it from now on (before the ClientSession is closed). */
   relayStarted(session: SessionRelay): void {
     this.sessions.add(session);
-  }
-
-  relayClosed(session: SessionRelay): void {
-    this.closed(session);
   }
 
   closed(session: ClientSession | SessionRelay | FrontDoor): void {
@@ -335,15 +344,4 @@ export class Listener implements SessionContext, FrontDoorContext {
     this.sessions.add(session);
     session.start(rest);
   }
-}
-
-function tlsStoreFor(listener: ListenerConfig, logger: Logger): TlsContextStore | null {
-  if (listener.ssl !== 'terminate' || listener.tls === null) return null;
-  return new TlsContextStore(listener.tls, { listener: listener.name, logger });
-}
-
-/** Builds a listener's TLS contexts once, to throw PGR_ERR_TLS before a reload changes anything. */
-export function checkListenerTls(listener: ListenerConfig, logger: Logger): void {
-  upstreamTlsOf(listener.name, listener.server_tls);
-  tlsStoreFor(listener, logger);
 }

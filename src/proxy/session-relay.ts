@@ -2,7 +2,8 @@
 // the cancel-key watch over the server's startup stream (BackendKeyData), and the relay engine
 // that moves the bytes from then on. The server's first bytes may reach the client before the
 // engine starts (a SCRAM channel binding check reads the client's answer first); the watch
-// sees every server byte either way.
+// sees every server byte either way, and with cancel.rewrite_keys writes the client's key over
+// the server's in them before they are sent.
 //
 // Once the relay starts, this is all that stays of the session (issue 12): the ClientSession
 // (handshake, waiter, timers, closures) is done and forgotten, and this object holds the
@@ -19,6 +20,7 @@ import type { SessionRecord, SessionRegistry } from '../sessions/registry.js';
 import type { TrafficCounter } from '../sessions/traffic.js';
 import type { TimeoutsConfig } from '../config/types.js';
 import type { Admission } from './admission.js';
+import type { KeyRewrite } from '../protocol/server-startup-parser.js';
 import { CancelKeyWatch } from './cancel-key-watch.js';
 
 export interface SessionRelayContext {
@@ -32,7 +34,9 @@ export interface SessionRelayContext {
   /** The session relays from now on (before its ClientSession is closed). */
   relayStarted(session: SessionRelay): void;
   /** Its relay ended (called once). */
-  relayClosed(session: SessionRelay): void;
+  closed(session: SessionRelay): void;
+  /** cancel.rewrite_keys: `rewrite` makes the key the client gets instead of the server's (issue 10). */
+  readonly cancel: { readonly rewrite: KeyRewrite | null };
 }
 
 export class SessionRelay implements RelayObserver {
@@ -50,7 +54,7 @@ export class SessionRelay implements RelayObserver {
     private readonly record: SessionRecord,
     parse: boolean,
   ) {
-    this.watch = parse ? new CancelKeyWatch(record, ctx.registry, ctx.logger) : null;
+    this.watch = parse ? new CancelKeyWatch(record, ctx.registry, ctx.logger, ctx.cancel.rewrite) : null;
   }
 
   /** Server bytes to the client, counted and watched. */
@@ -88,9 +92,9 @@ export class SessionRelay implements RelayObserver {
     // Only clients still in their startup phase are refused; see Listener.shutdownPending.
   }
 
-  /** Shutdown after the grace period: the relay ends now, with `shutdown`. */
-  destroy(): void {
-    this.kill('shutdown');
+  /** Shutdown after the grace period (or a drain's deadline): the relay ends now, with `reason`. */
+  destroy(reason: EndReason = 'shutdown'): void {
+    this.kill(reason);
   }
 
   /** Ends a running relay (a view change, shutdown, a bug); before start() it does nothing. */
@@ -117,6 +121,6 @@ export class SessionRelay implements RelayObserver {
     ctx.registry.remove(record);
     if (this.slot) ctx.admission.release();
     this.slot = false;
-    ctx.relayClosed(this);
+    ctx.closed(this);
   }
 }

@@ -22,8 +22,10 @@
 //     over whatever a socket reported just before: the router's decision is why it ended);
 //   - relayEnded is called exactly once.
 // `observeServer` is the one JS-only duty: while the session still parses the server's startup
-// stream (BackendKeyData), every server chunk is shown to it first, until it answers false. The
-// native engine therefore starts such a session in JS and hands it over after that answer.
+// stream (BackendKeyData), every server chunk is shown to it first, and it may rewrite bytes of
+// it in place, never changing its length (the cancel key, with cancel.rewrite_keys): the chunk
+// is sent on after relayServerData returns. That lasts until it answers false; the native engine
+// therefore starts such a session in JS and hands it over after that answer.
 import type net from 'node:net';
 import type { EndReason } from '../sessions/close-reason.js';
 import type { LiveBytes, RelayReport } from '../sessions/types.js';
@@ -64,8 +66,9 @@ export interface RelayEnd {
 /** What the relay tells its session. Methods, so a session can pass itself (no closures). */
 export interface RelayObserver {
   /**
-   * A server chunk, before it is written to the client (only with RelaySpec.observeServer).
-   * false: no more chunks needed (the startup phase is over); the engine stops showing them.
+   * A server chunk, before it is written to the client (only with RelaySpec.observeServer); may
+   * be rewritten in place, same length. false: no more chunks needed (the startup phase is
+   * over); the engine stops showing them.
    */
   relayServerData(chunk: Buffer): boolean;
   /** Called once, when the relay is over. */

@@ -14,7 +14,7 @@ import { RouterMetrics } from '../metrics/router-metrics.js';
 import { NO_STATE_CHANGES, nextStateChanges, type StateChanges } from '../metrics/state-changes.js';
 import { backendStates, buildStatsSnapshot } from '../metrics/stats-snapshot.js';
 import type { DataPath } from '../proxy/data-path.js';
-import { ADMIN_STATES, type AdminStates } from '../routing/eligible.js';
+import { ADMIN_STATES, adminStateOf, adminStatesCopy, type AdminStates } from '../routing/eligible.js';
 import type { KillReason } from '../routing/kill.js';
 import { NO_PAUSES, type ListenerPause, type PausedListeners } from '../routing/pause.js';
 import type { LeaderStep } from '../metrics/leader-history.js';
@@ -58,7 +58,11 @@ export class Router implements RouterControl {
       etcd: config.cluster.etcd !== null,
       ...(opts.processMetrics === undefined ? {} : { processMetrics: opts.processMetrics }),
     });
-    const hooks = { onProbe: this.metrics.observeProbe.bind(this.metrics), onView: (view: ClusterView) => this.onView(view) };
+    const hooks = {
+      onProbe: this.metrics.observeProbe.bind(this.metrics),
+      onView: (view: ClusterView) => this.onView(view),
+      onDiscoveryError: this.metrics.observeDiscoveryError.bind(this.metrics),
+    };
     const workers = resolveWorkerCount(config.workers);
     this.plane =
       workers > 1
@@ -69,7 +73,6 @@ export class Router implements RouterControl {
       paused: () => this.paused,
       listeners: () => this.config.listeners.map((l) => l.name),
       traffic: () => this.plane.traffic(),
-      cancels: () => this.plane.cancels(),
       workerRespawns: () => this.plane.workerRespawns(),
       relayEngines: () => this.plane.relayEngines(),
       etcd: () => this.plane.discovery.etcdStatus(),
@@ -172,9 +175,9 @@ export class Router implements RouterControl {
       const at = this.drains.set(member, opts.timeoutMs);
       this.logger.info({ event: 'drain_deadline', member, timeout_ms: opts.timeoutMs, at }, `${member}: sessions left after ${opts.timeoutMs} ms of drain will be closed`);
     }
-    const from = this.admin[member] ?? 'ready';
+    const from = adminStateOf(this.admin, member);
     if (from === state) return;
-    const next: Record<string, AdminState> = { ...this.admin };
+    const next = adminStatesCopy(this.admin);
     if (state === 'ready') delete next[member];
     else next[member] = state;
     this.admin = Object.freeze(next);

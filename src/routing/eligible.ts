@@ -12,6 +12,20 @@ export type AdminState = 'ready' | 'drain' | 'maint';
 export const ADMIN_STATES: readonly AdminState[] = ['ready', 'drain', 'maint'];
 export type AdminStates = Readonly<Record<string, AdminState>>;
 
+/**
+ * A member's admin state. Member names come from outside (etcd, the operator), and states
+ * arrive as parsed JSON (IPC, HTTP): only an own property counts, so a member named
+ * "constructor" or "__proto__" is not mistaken for one with a state (issue 10).
+ */
+export function adminStateOf(states: AdminStates | undefined, member: string): AdminState {
+  return states !== undefined && Object.hasOwn(states, member) ? (states[member] ?? 'ready') : 'ready';
+}
+
+/** A null-prototype copy of `states`: assigning any member name to it stays a plain entry. */
+export function adminStatesCopy(states: AdminStates): Record<string, AdminState> {
+  return Object.assign(Object.create(null) as Record<string, AdminState>, states);
+}
+
 export interface Eligible {
   readonly members: readonly MemberView[];
   /** True when a replica listener fell back to the primary because no replica is fit. */
@@ -21,8 +35,7 @@ export interface Eligible {
 const NONE: Eligible = Object.freeze({ members: Object.freeze([]), usingFallback: false });
 
 function takesNewSessions(member: MemberView, adminStates: AdminStates | undefined): boolean {
-  const state = adminStates?.[member.name];
-  return state === undefined || state === 'ready';
+  return adminStateOf(adminStates, member.name) === 'ready';
 }
 
 function primaryMember(view: ClusterView): MemberView | undefined {

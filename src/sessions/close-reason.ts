@@ -52,6 +52,8 @@ export const END_REASONS = [
   // issue 13: the sync standby moved on; a drain's deadline passed
   'killed_not_sync',
   'killed_drain_timeout',
+  // Faults (issue 10): a reload's old worker reached timeouts.reload_drain with this session.
+  'reload_drain_timeout',
 ] as const satisfies ReadonlyArray<string>;
 export type EndReason = (typeof END_REASONS)[number];
 

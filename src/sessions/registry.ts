@@ -33,6 +33,11 @@ export interface SessionRecord {
   relayBytes: LiveBytes | null;
   /** Learned from BackendKeyData; null for TLS passthrough sessions and until startup ends. */
   cancelKey: BackendKey | null;
+  /**
+   * The key the client was given: cancelKey, or with cancel.rewrite_keys one pgrouter made
+   * (issue 10). Cancels are looked up by it; the backend gets cancelKey.
+   */
+  clientKey: BackendKey | null;
 }
 
 /** A new session's record: nothing counted yet, no cancel key yet. */
@@ -46,7 +51,7 @@ export function newSessionRecord(
   linkId: number | null = null,
 ): SessionRecord {
   const { name: backend, host: backendHost, port: backendPort } = member;
-  return { id, listener, backend, backendHost, backendPort, viaFallback, clientAddress, startedAt, linkId, bytesIn: 0, bytesOut: 0, relayBytes: null, cancelKey: null };
+  return { id, listener, backend, backendHost, backendPort, viaFallback, clientAddress, startedAt, linkId, bytesIn: 0, bytesOut: 0, relayBytes: null, cancelKey: null, clientKey: null };
 }
 
 /** Client → server bytes so far, the native relay's live count included. */
@@ -89,7 +94,8 @@ export interface KillScope {
 /**
  * Told when a session's cancel key becomes known and when it is gone. Cluster mode reports
  * them to the primary, so a CancelRequest that reaches another worker finds the owner
- * (src/cluster/cancel-key-map.ts).
+ * (src/cluster/cancel-key-map.ts). `key` is the key the client holds (record.clientKey); the
+ * backend's own is record.cancelKey, the same unless keys are rewritten.
  */
 export interface CancelKeyObserver {
   learned(record: SessionRecord, key: BackendKey): void;
@@ -145,7 +151,7 @@ export class SessionRegistry {
     sessions.set(record.id, { record, kill, scope: scope ?? null });
     this.total++;
     this.bump(record.listener, record.backend, 1);
-    if (record.cancelKey) this.indexCancelKey(record, record.cancelKey);
+    if (record.clientKey) this.indexCancelKey(record, record.clientKey);
   }
 
   /**
@@ -168,7 +174,7 @@ export class SessionRegistry {
     sessions.delete(record.id);
     this.total--;
     this.bump(listener, record.backend, -1);
-    const ck = record.cancelKey;
+    const ck = record.clientKey;
     if (ck) {
       const k = cancelKeyId(ck.pid, ck.key);
       if (this.byCancelKey.get(k) === record) {
@@ -179,11 +185,13 @@ export class SessionRegistry {
     this.forgetIfGone(listener);
   }
 
-  setCancelKey(record: SessionRecord, key: BackendKey): void {
+  /** `clientKey`: the key the client was given, when it is not the backend's (rewrite_keys). */
+  setCancelKey(record: SessionRecord, key: BackendKey, clientKey: BackendKey = key): void {
     const entry = this.byListener.get(record.listener)?.get(record.id);
     if (!entry || entry.record !== record) return;
     record.cancelKey = key;
-    this.indexCancelKey(record, key);
+    record.clientKey = clientKey;
+    this.indexCancelKey(record, clientKey);
   }
 
   private indexCancelKey(record: SessionRecord, key: BackendKey): void {
@@ -191,7 +199,7 @@ export class SessionRegistry {
     this.observer?.learned(record, key);
   }
 
-  /** The session whose BackendKeyData matches exactly, on any listener. */
+  /** The session whose client holds exactly this key, on any listener (its cancelKey is the backend's). */
   findByCancelKey(pid: number, key: Buffer): SessionRecord | null {
     return this.byCancelKey.get(cancelKeyId(pid, key)) ?? null;
   }

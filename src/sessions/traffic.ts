@@ -41,6 +41,7 @@ export class TrafficCounter {
   private heldTotal = 0;
   private readonly refusals = new Map<string, number>();
   private readonly closed = new Map<string, number>();
+  private readonly cancels = new Map<string, number>();
   private readonly backends = new Map<string, BackendCounts>();
   private readonly live = new Set<LiveSession>();
 
@@ -57,6 +58,11 @@ export class TrafficCounter {
   /** A client was closed before its session reached the relay. */
   refused(reason: RefusalReason): void {
     bump(this.refusals, reason);
+  }
+
+  /** A CancelRequest that arrived on this listener, by what became of it. */
+  cancel(outcome: string): void {
+    bump(this.cancels, outcome);
   }
 
   connectError(backend: string): void {
@@ -93,7 +99,8 @@ export class TrafficCounter {
       acc.out += s.bytesOut + (s.relayBytes?.bytesOut ?? 0);
       liveBytes.set(s.backend, acc);
     }
-    const backends: Record<string, BackendTraffic> = {};
+    // Null prototype: a backend named "__proto__" is an entry like any other (issue 10).
+    const backends = Object.create(null) as Record<string, BackendTraffic>;
     let bytesIn = 0;
     let bytesOut = 0;
     for (const [name, b] of this.backends) {
@@ -122,6 +129,7 @@ export class TrafficCounter {
       refusals: Object.fromEntries(this.refusals),
       closed: Object.fromEntries(this.closed),
       backends,
+      cancels: Object.fromEntries(this.cancels),
     };
   }
 

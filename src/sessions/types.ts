@@ -33,6 +33,11 @@ export interface ListenerTraffic {
   /** Relayed sessions that ended, by EndReason (client_closed, server_timeout, killed_not_primary, ...). */
   readonly closed: Readonly<Record<string, number>>;
   readonly backends: Readonly<Record<string, BackendTraffic>>;
+  /**
+   * CancelRequests that arrived on the listener, by outcome (exact, broadcast, no_target,
+   * dropped_unknown, dropped_limit, forwarded_peer, send_failed_<error>; issue 10). Absent: none.
+   */
+  readonly cancels?: Readonly<Record<string, number>>;
 }
 
 /** One live session, for the admin API's session list. */

@@ -14,6 +14,13 @@ export interface EtcdOptions {
   name: string;
   runAs: RunAs | undefined;
   log: (line: string) => void;
+  /**
+   * `--initial-cluster` for a multi-member etcd (name=peerUrl,...); default this member alone.
+   * Every member of one cluster gets the same value and the same `token`.
+   */
+  initialCluster?: string;
+  /** `--initial-cluster-token`; default `name`. */
+  token?: string;
 }
 
 export class EtcdServer {
@@ -39,7 +46,12 @@ export class EtcdServer {
     return this.proc?.running ? this.proc.pid : undefined;
   }
 
-  async start(timeoutMs = 20_000): Promise<void> {
+  get peerUrl(): string {
+    return `http://${this.host}:${this.opts.peerPort}`;
+  }
+
+  /** Starts the process and waits until it is healthy (`waitHealthy: false`: only spawns it). */
+  async start(timeoutMs = 20_000, waitHealthy = true): Promise<void> {
     if (this.proc?.running) return;
     const { peerPort, name } = this.opts;
     const peerUrl = `http://${this.host}:${peerPort}`;
@@ -53,8 +65,8 @@ export class EtcdServer {
         `--advertise-client-urls=${this.clientUrl}`,
         `--listen-peer-urls=${peerUrl}`,
         `--initial-advertise-peer-urls=${peerUrl}`,
-        `--initial-cluster=${name}=${peerUrl}`,
-        `--initial-cluster-token=${name}`,
+        `--initial-cluster=${this.opts.initialCluster ?? `${name}=${peerUrl}`}`,
+        `--initial-cluster-token=${this.opts.token ?? name}`,
         // Ignored once the data dir exists, which is what makes restarts keep the keys.
         '--initial-cluster-state=new',
         '--logger=zap',
@@ -63,6 +75,7 @@ export class EtcdServer {
       { logFile: this.logFile, env: childEnv(this.opts.dir), runAs: this.opts.runAs, cwd: this.opts.dir },
     );
     this.opts.log(`etcd started (pid ${this.proc.pid}) on ${this.clientUrl}`);
+    if (!waitHealthy) return;
     try {
       await unlessExited(
         [{ proc: this.proc, what: 'etcd' }],

@@ -39,16 +39,17 @@ function routerConfig(c: LocalCluster): Config {
   };
   return {
     cluster: { scope: c.scope, namespace: c.namespace, etcd: etcdConfig(c.etcdHost, c.etcdPort), members: null, on_etcd_loss: 'follow_probes' },
-    checks: { interval: 3_000, timeout: 1_000, fall: 3, rise: 2, fast_interval: 100, tls: null },
+    checks: { interval: 3_000, timeout: 1_000, fall: 3, rise: 2, fast_interval: 100, fastinter: 3_000, tls: null },
     listeners: [
       { name: 'rw', bind: { host: '127.0.0.1', port: 0 }, role: 'primary', max_lag: null, fallback: 'none', ...common },
       { name: 'ro', bind: { host: '127.0.0.1', port: 0 }, role: 'replica', max_lag: 1_048_576, fallback: 'primary', ...common },
     ],
-    timeouts: { connect: 1_000, client: 0, server: 0, startup: 5_000, connect_wait: 5_000, queue: 5_000, keepalive: 60_000, shutdown_grace: 1_000 },
+    timeouts: { connect: 1_000, client: 0, server: 0, startup: 5_000, connect_wait: 5_000, queue: 5_000, keepalive: 60_000, shutdown_grace: 1_000, server_hello: 1_000, reload_drain: 300_000 },
     http: { bind: { host: '127.0.0.1', port: 0 }, stats_refresh: 10_000, ready: 'primary' },
     admin: { bind: { host: '127.0.0.1', port: 0 }, token: null, quitquitquit: false },
     log: { level: 'info', format: 'json' },
     workers: 1,
+    cancel: { max_inflight: 64, max_inflight_per_client: 8, rewrite_keys: false, instance_id: 0, peers: [] },
     relay: 'auto',
   };
 }

@@ -19,6 +19,7 @@ import type { Router } from '../../src/router/router.js';
 import { findFreePort, LocalCluster, waitFor } from '../harness/cluster.js';
 import { makePki, type Pki } from '../harness/pki.js';
 import { cancelPacket, queryPacket, sslRequest, startupPacket } from '../unit/proxy/helpers/packets.js';
+import { cancelsOf } from '../unit/proxy/helpers/fixture.js';
 import { errorFields, RawClient } from '../unit/proxy/helpers/raw-client.js';
 import { docSection, markdownTable } from './doc-tables.js';
 import { startRouter } from './router-fixture.js';
@@ -211,7 +212,7 @@ describe('TLS at the front door, with real clients', () => {
   });
 
   it('cancels pg_sleep(5) through a terminated RO port with two replicas 10 of 10 times, each by its exact key', async () => {
-    const before = router.dataPath.cancels()['exact'] ?? 0;
+    const before = cancelsOf(router.dataPath)['exact'] ?? 0;
     const nodes = cluster.nodes.map((n) => String(n.pgPort));
     const { stdout } = await run('/usr/bin/python3', [cancelScript, String(ports['ro_term']), '10', ...nodes], {
       timeout: 120_000,
@@ -220,7 +221,7 @@ describe('TLS at the front door, with real clients', () => {
     const result = JSON.parse(stdout) as { ok: number; results: unknown[] };
     expect(result.ok, JSON.stringify(result.results)).toBe(10);
     // psycopg2's cancels are plaintext; the key map learned each session's key through TLS.
-    expect((router.dataPath.cancels()['exact'] ?? 0) - before).toBe(10);
+    expect((cancelsOf(router.dataPath)['exact'] ?? 0) - before).toBe(10);
   });
 
   it('rotates the certificate under pgbench (sslmode=require) by a symlink swap: not one session drops, new handshakes get the new one', async () => {

@@ -21,6 +21,7 @@ import { FakeBackend } from '../proxy/helpers/fake-backend.js';
 import { cancelPacket, queryPacket, sslRequest, startupPacket } from '../proxy/helpers/packets.js';
 import { RawClient, readySession } from '../proxy/helpers/raw-client.js';
 import { waitFor } from '../proxy/helpers/wait-for.js';
+import { decodeRewrittenPid } from '../../../src/protocol/cancel-key.js';
 
 const cleanup: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -123,6 +124,31 @@ describe('ClusterPlane with two workers', () => {
     for (const s of rwSessions) s.raw.socket.destroy();
   });
 
+  it('with rewritten cancel keys, cancels through another worker reach the owner with the real key', async () => {
+    const c = await fakeCluster();
+    const ro = await findFreePort();
+    const router = await startRouter(config(c, [`{ name: ro, bind: "127.0.0.1:${ro}", role: replica }`], ['cancel: { rewrite_keys: true, instance_id: 3 }']));
+    for (let i = 0; i < 4; i++) {
+      const s = await session(ro);
+      expect(decodeRewrittenPid(s.pid)?.instance).toBe(3);
+      const before = s.raw.received.length;
+      s.raw.write(queryPacket('sleep 5'));
+      const owner = await waitFor(() => [c.backends.n2, c.backends.n3].find((b) => [...b.conns].some((x) => x.held)) ?? null, { what: 'the held query' });
+      const real = [...owner.conns].find((x) => x.held);
+      const cancel = await RawClient.connect(ro);
+      cancel.write(cancelPacket(s.pid, s.key));
+      await waitFor(() => s.raw.received.length > before, { what: 'cancelled query to answer' });
+      expect(owner.cancels.at(-1)).toEqual({ pid: real?.pid, key: real?.key });
+      cancel.socket.destroy();
+      s.raw.socket.destroy();
+    }
+    expect(c.backends.n2.cancels.length + c.backends.n3.cancels.length).toBe(4);
+    // Round robin put some cancels on the worker that does not relay the session.
+    expect(router.supervisor.stats().cancelLookups.found).toBeGreaterThanOrEqual(1);
+    await router.supervisor.refresh();
+    expect(router.supervisor.cancels()).toEqual({ exact: 4 });
+  });
+
   it('terminates TLS in every worker, and the certificate expiry the workers report reaches the primary', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pgr-cluster-tls-'));
     cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
@@ -203,6 +229,23 @@ describe('ClusterPlane with two workers', () => {
     fresh.raw.socket.destroy();
   });
 
+  // Issue 10, guard: a reload's old workers lived as long as their longest pooled session.
+  it('closes what the old generation still relays at timeouts.reload_drain, and it exits', async () => {
+    const c = await fakeCluster();
+    const [rw, ro2] = [await findFreePort(), await findFreePort()];
+    const router = await startRouter(config(c, [`{ name: rw, bind: "127.0.0.1:${rw}", role: primary }`]));
+    const old = await session(rw);
+    const next = config(c, [`{ name: rw, bind: "127.0.0.1:${rw}", role: primary }`, `{ name: ro2, bind: "127.0.0.1:${ro2}", role: replica }`]);
+    const result = await router.reload({ ...next, timeouts: { ...next.timeouts, reload_drain: 300 } });
+    expect(result).toMatchObject({ ok: true });
+    await waitFor(() => old.raw.closed, { timeoutMs: 10_000, what: 'the old session closed at the drain deadline' });
+    await waitFor(() => router.supervisor.stats().draining === 0, { timeoutMs: 10_000, what: 'the old generation to exit' });
+    expect(router.supervisor.generations()).toEqual(new Set([2]));
+    const fresh = await session(rw);
+    expect(fresh.pid).toBeGreaterThan(0);
+    fresh.raw.socket.destroy();
+  });
+
   it('pauses a listener in every worker, starts a reloaded generation paused, and releases every held client on resume', async () => {
     const c = await fakeCluster();
     const rw = await findFreePort();
@@ -253,7 +296,6 @@ describe('ClusterPlane with two workers', () => {
     metrics.bind({
       listeners: () => ['rw'],
       traffic: () => router.supervisor.traffic(),
-      cancels: () => router.supervisor.cancels(),
       etcd: () => null,
       workerRespawns: () => router.workerRespawns(),
       relayEngines: () => router.supervisor.relayEngines(),
@@ -304,6 +346,27 @@ describe('ClusterPlane with two workers', () => {
     await waitFor(() => router.view().primary === 'n2', { timeoutMs: 5_000, what: 'n2 primary after the reload' });
     expect(seen.at(-1)).toBe(router.view().generation);
     for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThan(seen[i - 1] ?? 0);
+  });
+
+  it('refuses a reload whose new Discovery never confirms the running primary, and keeps every RW session', async () => {
+    const c = await fakeCluster();
+    const rw = await findFreePort();
+    const router = await startRouter(config(c, [`{ name: rw, bind: "127.0.0.1:${rw}", role: primary }`]));
+    const s = await session(rw);
+    const dead = await FakePatroni.start('master');
+    const deadUrl = dead.url;
+    await dead.close();
+    const next = config(c, [`{ name: rw, bind: "127.0.0.1:${rw}", role: primary }`]);
+    const members = next.cluster.members?.map((m) => (m.name === 'n1' ? { ...m, api: deadUrl } : m)) ?? null;
+    const result = await router.reload({ ...next, cluster: { ...next.cluster, members } });
+    expect(result).toMatchObject({ ok: false, error: expect.stringContaining('did not agree') });
+    expect(router.supervisor.stats()).toMatchObject({ generation: 1, draining: 0 });
+    expect(router.view().primary).toBe('n1');
+    const before = s.raw.received.length;
+    s.raw.write(queryPacket('select 1'));
+    await waitFor(() => s.raw.received.length > before, { what: 'the RW session to answer' });
+    expect(s.raw.closed).toBe(false);
+    s.raw.socket.destroy();
   });
 
   it('keeps the old workers when a reload cannot bind a new listener', async () => {

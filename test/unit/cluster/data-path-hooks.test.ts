@@ -16,7 +16,7 @@ afterEach(async () => {
   for (const c of cleanup.splice(0).reverse()) await c();
 });
 
-type Owner = { host: string; port: number } | null;
+type Owner = { host: string; port: number; key: null } | null;
 
 async function setup(lookup: (pid: number, key: Buffer) => Promise<Owner>) {
   const backends = { n1: await FakeBackend.start('n1'), n2: await FakeBackend.start('n2'), n3: await FakeBackend.start('n3') };
@@ -66,7 +66,7 @@ describe('DataPath cancel-key hooks (cluster mode)', () => {
   });
 
   it('asks for the owner of a key it does not know and sends the cancel to that backend only', async () => {
-    const { backends, asked, port } = await setup(() => Promise.resolve({ host: '127.0.0.1', port: backends.n3.port }));
+    const { backends, asked, port } = await setup(() => Promise.resolve({ host: '127.0.0.1', port: backends.n3.port, key: null }));
     await cancel(port('ro'), 4242, Buffer.from([1, 2, 3, 4]));
     await waitFor(() => backends.n3.cancels.length === 1, { what: 'cancel at n3' });
     expect(asked).toEqual([4242]);

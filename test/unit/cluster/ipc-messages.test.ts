@@ -22,14 +22,15 @@ describe('IPC messages', () => {
   it('accepts every message the primary sends', () => {
     const view = emptyView('s', 'etcd');
     const bodies = [
-      { type: 'init', generation: 2, config: { listeners: [] }, view, admin: { n1: 'drain' }, log: { level: 'info', format: 'json' } },
+      { type: 'init', generation: 2, config: { listeners: [] }, view, admin: { n1: 'drain' }, log: { level: 'info', format: 'json' }, heartbeat: { intervalMs: 1_000, missed: 5 } },
       { type: 'view', view },
+      { type: 'heartbeat', generation: 7 },
       { type: 'admin_states', states: { n1: 'maint', n2: 'ready' } },
       { type: 'kill_backend', requestId: 1, member: 'n1', reason: 'admin' },
       { type: 'query', requestId: 2, what: 'sessions' },
       { type: 'cancel_owner', requestId: 3, owner: { host: '10.0.0.2', port: 5442 } },
       { type: 'cancel_owner', requestId: 3, owner: null },
-      { type: 'drain' },
+      { type: 'drain', deadlineMs: 300_000 },
       { type: 'shutdown', graceMs: 30_000 },
     ] as const;
     for (const b of bodies) expect(parseToWorker(envelope(b)).kind, b.type).toBe('message');
@@ -39,7 +40,7 @@ describe('IPC messages', () => {
     const view = emptyView('s', 'etcd');
     const paused = { rw: { since: 1_700_000_000_000, hold_ms: 30_000 } };
     const bodies = [
-      { type: 'init', generation: 2, config: { listeners: [] }, view, admin: {}, paused, log: { level: 'info', format: 'json' } },
+      { type: 'init', generation: 2, config: { listeners: [] }, view, admin: {}, paused, log: { level: 'info', format: 'json' }, heartbeat: { intervalMs: 1_000, missed: 5 } },
       { type: 'paused_listeners', paused },
       { type: 'paused_listeners', paused: {} },
       { type: 'kill_backend', requestId: 1, member: 'n1', reason: 'drain_timeout' },

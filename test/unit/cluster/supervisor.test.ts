@@ -29,7 +29,7 @@ async function start(opts: Partial<SupervisorOptions> = {}) {
   return { s: supervisor, lines };
 }
 
-type Report = { pid: number; sessions: number; stats: { view: number; admin: Record<string, string> } };
+type Report = { pid: number; sessions: number; stats: { view: number; admin: Record<string, string>; heartbeats: number } };
 async function reports(s: WorkerSupervisor): Promise<Report[]> {
   return (await s.query('stats')).map((a) => a.data as Report);
 }
@@ -49,6 +49,13 @@ describe('WorkerSupervisor', () => {
     expect(await s.killBackendSessions('n1')).toBe(4);
     await s.refresh();
     expect(Object.values(s.workerSessions()).sort()).toEqual([1, 2]);
+  });
+
+  it('sends every worker a heartbeat naming its newest view, every heartbeat interval', async () => {
+    const { s } = await start({ heartbeat: { intervalMs: 20, missed: 5 } });
+    s.updateView(view(5, [member({ name: 'n1' })], 'n1'));
+    // The fake worker counts only heartbeats that name the view it has (5).
+    await waitFor(async () => (await reports(s)).every((r) => r.stats.heartbeats >= 3), { timeoutMs: 5_000, what: 'three heartbeats in each worker' });
   });
 
   it("exports the earliest certificate expiry its workers report per listener (one not yet rotated is the one to alert on)", async () => {

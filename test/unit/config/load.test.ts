@@ -41,7 +41,7 @@ describe('loading a minimal file', () => {
       members: null,
       on_etcd_loss: 'follow_probes',
     });
-    expect(c.checks).toEqual({ interval: 3_000, timeout: 5_000, fall: 3, rise: 2, fast_interval: 100, tls: null });
+    expect(c.checks).toEqual({ interval: 3_000, timeout: 5_000, fall: 3, rise: 2, fast_interval: 100, fastinter: 3_000, tls: null });
     expect(c.timeouts).toEqual({
       connect: 4_000,
       client: 1_800_000,
@@ -51,6 +51,8 @@ describe('loading a minimal file', () => {
       queue: 30_000,
       keepalive: 60_000,
       shutdown_grace: 30_000,
+      server_hello: 4_000,
+      reload_drain: 300_000,
     });
     expect(c.http).toEqual({ bind: { host: '0.0.0.0', port: 8404 }, stats_refresh: 10_000, ready: 'primary' });
     expect(c.admin).toEqual({ bind: { host: '127.0.0.1', port: 8405 }, token: null, quitquitquit: false });

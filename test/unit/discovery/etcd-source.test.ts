@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { EtcdConfig } from '../../../src/config/types.js';
-import { changedKeys, etcdClientOptions, prefixRangeEnd } from '../../../src/discovery/etcd-source.js';
+import { Metadata, type Interceptor, type InterceptorOptions } from '@grpc/grpc-js';
+import { etcdClientOptions, requireLeader } from '../../../src/discovery/etcd-client.js';
+import { changedKeys, prefixRangeEnd } from '../../../src/discovery/etcd-source.js';
 
 const etcd: EtcdConfig = {
   hosts: [{ host: '10.0.0.1', port: 2379 }, { host: 'fd00::1', port: 2379 }],
@@ -32,12 +34,21 @@ describe('etcd helpers', () => {
     expect(o.credentials?.certChain?.toString()).toBe('CERT');
     expect(o.credentials?.privateKey?.toString()).toBe('KEY');
     expect(o.auth).toMatchObject({ username: 'pgrouter', password: 'secret' });
-    const factory = o.defaultCallOptions as (ctx: { isStream: boolean }) => { deadline?: number };
+    const factory = o.defaultCallOptions as (ctx: { isStream: boolean }) => { deadline?: number; interceptors?: unknown[] };
     const before = Date.now();
     expect(factory({ isStream: false }).deadline).toBeGreaterThanOrEqual(before + 1_500);
-    expect(factory({ isStream: true })).toEqual({});
+    expect(factory({ isStream: false }).interceptors).toBeUndefined();
+    expect(factory({ isStream: true })).toEqual({ interceptors: [requireLeader] });
     const plain = etcdClientOptions({ ...etcd, protocol: 'http', tls: null, username: null, password: null });
     expect(plain.credentials).toBeUndefined();
     expect(plain.auth).toBeUndefined();
+  });
+
+  it('asks etcd for a leader on the watch stream (hasleader: true, clientv3.WithRequireLeader)', () => {
+    let sent: Metadata | null = null;
+    const next = { start: (md: Metadata) => void (sent = md) } as unknown as ReturnType<Parameters<Interceptor>[1]>;
+    const call = requireLeader({} as InterceptorOptions, () => next);
+    call.start(new Metadata(), {});
+    expect((sent as Metadata | null)?.get('hasleader')).toEqual(['true']);
   });
 });

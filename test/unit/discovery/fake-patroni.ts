@@ -9,6 +9,7 @@ export class FakePatroni {
   role: FakeRole;
   readonly paths: string[] = [];
   private readonly server: http.Server;
+  private pausedPort: number | null = null;
 
   private constructor(role: FakeRole) {
     this.role = role;
@@ -22,12 +23,26 @@ export class FakePatroni {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return `http://127.0.0.1:${this.pausedPort ?? (this.server.address() as AddressInfo).port}`;
   }
 
   async close(): Promise<void> {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** A REST outage: the port refuses connections (ECONNREFUSED) until resume(). */
+  async pause(): Promise<void> {
+    this.pausedPort = (this.server.address() as AddressInfo).port;
+    await this.close();
+  }
+
+  /** The REST API is back, on the same port. */
+  async resume(): Promise<void> {
+    const port = this.pausedPort;
+    if (port === null) return;
+    this.pausedPort = null;
+    await new Promise<void>((resolve) => this.server.listen(port, '127.0.0.1', resolve));
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {

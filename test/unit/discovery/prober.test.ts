@@ -5,9 +5,11 @@ import { Prober, checkName, checksFor, networkReason, type ProbeEvent } from '..
 import { waitFor } from '../../harness/wait.js';
 import { FakePatroni, type FakeRole } from './fake-patroni.js';
 
-const CHECKS: ChecksConfig = { interval: 60_000, timeout: 300, fall: 3, rise: 2, fast_interval: 20, tls: null };
-// For tests that count probes exactly: no transition re-probes (fast_interval = interval).
+const CHECKS: ChecksConfig = { interval: 60_000, timeout: 300, fall: 3, rise: 2, fast_interval: 20, fastinter: 60_000, tls: null };
+// For tests that count probes exactly: no fast re-probes at all (fast_interval = interval).
 const STEADY: ChecksConfig = { ...CHECKS, fast_interval: CHECKS.interval };
+// pgrouter's defaults: HAProxy's `inter 3s fall 3 rise 2`, fastinter = interval.
+const DEFAULTS: ChecksConfig = { interval: 3_000, timeout: 1_000, fall: 3, rise: 2, fast_interval: 100, fastinter: 3_000, tls: null };
 
 let cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -133,16 +135,69 @@ describe('Prober against fake Patroni REST APIs', () => {
     p.setFast([]);
   });
 
-  it('counts the rest of rise and fall at fast_interval once a check is in transition (HAProxy fastinter)', async () => {
+  it('counts the rest of rise and fall at checks.fastinter once a check is in transition (HAProxy fastinter)', async () => {
     // interval is 60 s: without transition re-probes, rise 2 and fall 3 would take minutes.
     const a = await fake('master');
-    const { p } = prober([]);
+    const { p } = prober([], { ...CHECKS, fastinter: 20 });
     p.setTargets([{ name: 'a', api: a.url }]);
     await waitFor(() => p.records().get('a')?.primary.up, { timeoutMs: 3_000, what: 'rise 2 within seconds' });
     a.role = 'replica';
     p.probeNow(['a']);
     await waitFor(() => p.records().get('a')?.primary.up === false, { timeoutMs: 3_000, what: 'fall 3 within seconds' });
     expect(p.records().get('a')?.primary.failures).toBe(3);
+  });
+
+  // Issue 10, defect 1: with fall counted at fast_interval, three failures 200 ms apart took a
+  // healthy primary down and killed every RW session. Patroni restarted in maintenance mode, a
+  // stalled REST thread or a 502 from a proxy in front of it cause such outages.
+  type Fault = (a: FakePatroni) => Promise<void>;
+  const outages: Array<[string, Fault, Fault]> = [
+    ['refuses connections', (a) => a.pause(), (a) => a.resume()],
+    ['answers 503', async (a) => void (a.role = 'replica'), async (a) => void (a.role = 'master')],
+  ];
+  it.each(outages)('keeps a healthy primary up when its REST API %s for 0.5 s, with the default fall 3 × interval 3 s', async (_what, outage, back) => {
+    const a = await fake('master');
+    const downs: number[] = [];
+    const { p, probes } = prober([], DEFAULTS);
+    const seen = () => p.records().get('a')?.primary;
+    p.setTargets([{ name: 'a', api: a.url }]);
+    // Up after rise 2: the second probe is asked for, not waited for.
+    await waitFor(() => (seen()?.successes ?? 0) >= 1, { timeoutMs: 5_000, what: 'first success' });
+    p.probeNow(['a']);
+    await waitFor(() => seen()?.up === true, { timeoutMs: 5_000, what: 'a up after rise 2' });
+    const watch = setInterval(() => {
+      if (seen()?.up === false) downs.push(Date.now());
+    }, 5);
+    cleanup.push(async () => clearInterval(watch));
+
+    // The outage starts with a failed probe (an etcd event asks for one, or the interval's).
+    await outage(a);
+    const before = probes.length;
+    p.probeNow(['a']);
+    await waitFor(() => probes.length > before, { timeoutMs: 5_000, what: 'the probe during the outage' });
+    expect(seen()).toMatchObject({ up: true, failures: 1 });
+    // The fault lasts 0.5 s: a scenario's duration, not a wait for a condition.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await back(a);
+    await waitFor(() => seen()?.lastOk === true, { timeoutMs: 10_000, what: 'a successful probe after the outage' });
+    clearInterval(watch);
+    expect(downs).toEqual([]);
+    expect(seen()).toMatchObject({ up: true, failures: 0 });
+    // Only one failed probe fell inside the outage: the next came at fastinter (3 s), not 100 ms.
+    expect(probes.filter((e) => !e.ok)).toHaveLength(1);
+  }, 20_000);
+
+  it('re-probes a rising replica check at fastinter, not at fast_interval, so a flapping replica flaps slowly', async () => {
+    const a = await fake('replica');
+    const { p, probes } = prober([null], { ...CHECKS, fast_interval: 20, fastinter: 60_000 });
+    p.setTargets([{ name: 'a', api: a.url }]);
+    await waitFor(() => (p.records().get('a')?.replica.get('any')?.successes ?? 0) >= 1, { timeoutMs: 5_000, what: 'first /replica success' });
+    const rounds = probes.length;
+    // In transition (one success of rise 2): fast_interval (20 ms) is not for this, so no round
+    // follows within the time 20 rounds at fast_interval would take.
+    const more = await new Promise<number>((resolve) => setTimeout(() => resolve(probes.length), 400));
+    expect(more).toBe(rounds);
+    expect(p.records().get('a')?.replica.get('any')?.up).toBe(false);
   });
 
   it('forgets members that left and restarts members whose api changed', async () => {

@@ -39,7 +39,7 @@ describe('declareMetrics', () => {
     const families = parsePrometheusText(await register.metrics());
     expect(families.size).toBeGreaterThan(20);
     for (const f of families.values()) {
-      expect(f.name).toMatch(/^pgrouter_(listener|proxy|backend|cluster|etcd|worker|relay|build|tls)_[a-z_]+$/);
+      expect(f.name).toMatch(/^pgrouter_(listener|proxy|backend|cluster|etcd|discovery|worker|relay|build|tls)_[a-z_]+$/);
       if (f.type === 'counter') expect(f.name).toMatch(/_total$/);
       else expect(f.name).not.toMatch(/_total$/);
       expect(f.help.length).toBeGreaterThan(10);
@@ -61,7 +61,7 @@ describe('RouterMetrics', () => {
   it('exports the data path traffic read at scrape time, per listener and per backend', async () => {
     const { metrics } = exporter();
     let t: Record<string, ListenerTraffic> = {};
-    const sources: MetricsSources = { listeners: () => names, traffic: () => t, cancels: () => ({ broadcast: 2 }), etcd: () => null, workerRespawns: () => 0, relayEngines: () => ({}) };
+    const sources: MetricsSources = { listeners: () => names, traffic: () => t, etcd: () => null, workerRespawns: () => 0, relayEngines: () => ({}) };
     metrics.bind(sources);
     let f = await scrape(metrics);
     expect(valueOf(f, 'pgrouter_listener_current_sessions', { listener: 'rw' })).toBe(0);
@@ -78,6 +78,7 @@ describe('RouterMetrics', () => {
         refusals: { no_backend: 4, startup_timeout: 1 },
         closed: { client_closed: 2, killed_not_primary: 3 },
         backends: { n1: { current: 2, max: 5, total: 6, bytes_in: 10, bytes_out: 20, connect_errors: 1, killed: { not_primary: 3 } } },
+        cancels: { broadcast: 2, dropped_limit: 1 },
       }),
     };
     f = await scrape(metrics);
@@ -101,7 +102,8 @@ describe('RouterMetrics', () => {
     expect(valueOf(f, 'pgrouter_backend_in_bytes_total', n1)).toBe(10);
     expect(valueOf(f, 'pgrouter_backend_out_bytes_total', n1)).toBe(20);
     expect(valueOf(f, 'pgrouter_backend_killed_sessions_total', { ...n1, reason: 'not_primary' })).toBe(3);
-    expect(valueOf(f, 'pgrouter_proxy_cancel_requests_total', { outcome: 'broadcast' })).toBe(2);
+    expect(valueOf(f, 'pgrouter_proxy_cancel_requests_total', { ...rw, outcome: 'broadcast' })).toBe(2);
+    expect(valueOf(f, 'pgrouter_proxy_cancel_requests_total', { ...rw, outcome: 'dropped_limit' })).toBe(1);
     // Listeners without traffic are still exported.
     expect(valueOf(f, 'pgrouter_listener_sessions_total', { listener: 'ro' })).toBe(0);
   });
@@ -110,7 +112,7 @@ describe('RouterMetrics', () => {
     const { metrics } = exporter();
     const report = (engine: 'native' | 'js') => ({ engine, native_sessions: 0, js_fallbacks: {} });
     let engines: Record<string, ReturnType<typeof report>> = { '100': report('native') };
-    metrics.bind({ listeners: () => names, traffic: () => ({}), cancels: () => ({}), etcd: () => null, workerRespawns: () => 0, relayEngines: () => engines });
+    metrics.bind({ listeners: () => names, traffic: () => ({}), etcd: () => null, workerRespawns: () => 0, relayEngines: () => engines });
     let f = await scrape(metrics);
     expect(valueOf(f, 'pgrouter_relay_engine', { engine: 'native' })).toBe(1);
     expect(valueOf(f, 'pgrouter_relay_engine', { engine: 'js' })).toBe(0);
@@ -129,7 +131,6 @@ describe('RouterMetrics', () => {
         reads++;
         return {};
       },
-      cancels: () => ({}),
       etcd: () => null,
       workerRespawns: () => 0,
       relayEngines: () => ({}),
@@ -215,7 +216,7 @@ describe('RouterMetrics', () => {
 
     const { metrics } = exporter();
     let etcd: EtcdStatus | null = { connected: false, last_resync_at: null, revision: null, error: 'connecting' };
-    metrics.bind({ listeners: () => names, traffic: () => ({}), cancels: () => ({}), etcd: () => etcd, workerRespawns: () => 0, relayEngines: () => ({}) });
+    metrics.bind({ listeners: () => names, traffic: () => ({}), etcd: () => etcd, workerRespawns: () => 0, relayEngines: () => ({}) });
     let f = await scrape(metrics);
     expect(valueOf(f, 'pgrouter_etcd_connected')).toBe(0);
     expect(valueOf(f, 'pgrouter_etcd_last_resync_timestamp_seconds')).toBe(0);
@@ -230,5 +231,19 @@ describe('RouterMetrics', () => {
 
   it('serves the Prometheus text content type', () => {
     expect(exporter().metrics.contentType()).toMatch(/^text\/plain; version=0\.0\.4/);
+  });
+});
+
+describe('RouterMetrics, discovery errors (issue 10)', () => {
+  it('exports every guarded discovery callback at 0 and counts each caught exception by where', async () => {
+    const { metrics } = exporter();
+    let f = await scrape(metrics);
+    for (const where of ['derive', 'probe_hook', 'etcd_change', 'probe_round', 'etcd_source']) {
+      expect(valueOf(f, 'pgrouter_discovery_errors_total', { where })).toBe(0);
+    }
+    metrics.observeDiscoveryError('derive');
+    metrics.observeDiscoveryError('derive');
+    f = await scrape(metrics);
+    expect(valueOf(f, 'pgrouter_discovery_errors_total', { where: 'derive' })).toBe(2);
   });
 });

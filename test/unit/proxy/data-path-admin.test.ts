@@ -126,7 +126,7 @@ describe('DataPath traffic and sessions', () => {
     expect(after?.bytes_in).toBeGreaterThan(during?.bytes_in ?? 0);
     expect(after?.bytes_out).toBeGreaterThan(during?.bytes_out ?? 0);
     expect(fixture.dp.sessions()).toEqual([]);
-    expect(fixture.dp.traffic()['ro']).toEqual({ current: 0, total: 0, queued: 0, held: 0, held_total: 0, bytes_in: 0, bytes_out: 0, refusals: {}, closed: {}, backends: {} });
+    expect(fixture.dp.traffic()['ro']).toEqual({ current: 0, total: 0, queued: 0, held: 0, held_total: 0, bytes_in: 0, bytes_out: 0, refusals: {}, closed: {}, backends: {}, cancels: {} });
   });
 
   it('counts refused clients by reason and failed backend connections per backend', async () => {
@@ -137,6 +137,6 @@ describe('DataPath traffic and sessions', () => {
     // roundrobin: the first RO session tries n2, which answers 57P03; it moves on to n3.
     expect(await f.whereAmI('ro')).toBe('n3');
     expect(f.dp.traffic()['ro']?.backends['n2']).toMatchObject({ connect_errors: 1, total: 0 });
-    expect(f.dp.cancels()).toEqual({});
+    expect(f.cancels()).toEqual({});
   });
 });

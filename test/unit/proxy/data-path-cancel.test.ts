@@ -37,7 +37,7 @@ describe('DataPath cancel requests', () => {
     expect(f.backends['n2']?.cancels).toEqual([{ pid: a.pid, key: a.key }]);
     expect(f.backends['n3']?.cancels).toEqual([]);
     expect(f.backends['n1']?.cancels).toEqual([]);
-    expect(f.dp.cancels()).toEqual({ exact: 1 });
+    expect(f.cancels()).toEqual({ exact: 1 });
     a.raw.destroy();
     b.raw.destroy();
   });
@@ -60,7 +60,7 @@ describe('DataPath cancel requests', () => {
     await c.waitClosed();
     await waitFor(() => ['n1', 'n2', 'n3'].every((n) => f?.backends[n]?.cancels.length === 1), { what: 'broadcast to reach all' });
     for (const n of ['n1', 'n2', 'n3']) expect(f.backends[n]?.cancels).toEqual([{ pid: 999, key }]);
-    expect(f.dp.cancels()).toEqual({ broadcast: 1 });
+    expect(f.cancels()).toEqual({ broadcast: 1 });
   });
 
   it('sends an unknown RW cancel to the primary only', async () => {
@@ -80,7 +80,7 @@ describe('DataPath cancel requests', () => {
     await waitFor(() => f?.backends['n2']?.cancels.length === 1, { what: 'cancel at n2' });
     expect(f.backends['n2']?.cancels[0]?.key.equals(a.key)).toBe(true);
     expect(f.backends['n3']?.cancels).toEqual([]);
-    expect(f.dp.cancels()).toEqual({ exact: 1 });
+    expect(f.cancels()).toEqual({ exact: 1 });
     a.raw.destroy();
   });
 
@@ -91,6 +91,6 @@ describe('DataPath cancel requests', () => {
     await waitFor(() => f?.dp.sessionCount() === 0, { what: 'session gone' });
     const c = await sendCancel(f.port('ro'), a.pid, a.key);
     await c.waitClosed();
-    expect(f.dp.cancels()).toEqual({ broadcast: 1 });
+    expect(f.cancels()).toEqual({ broadcast: 1 });
   });
 });

@@ -214,7 +214,7 @@ describe('DataPath.reconfigure', () => {
     await c.waitClosed();
     await waitFor(() => a.raw.received.length > before, { what: 'the cancelled query to answer' });
     expect(errorFields(a.raw.received.subarray(before))).toMatchObject({ C: '57014' });
-    expect(f.dp.cancels()).toEqual({ exact: 1 });
+    expect(f.cancels()).toEqual({ exact: 1 });
     a.raw.destroy();
   });
 

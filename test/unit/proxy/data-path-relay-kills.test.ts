@@ -129,7 +129,7 @@ describe.each(ENGINES)('relayed sessions ended from outside (%s engine)', (engin
     await cancel.waitClosed();
     await waitFor(() => a.raw.received.length > at, { what: 'the cancelled query to answer' });
     expect(errorFields(a.raw.received.subarray(at))).toMatchObject({ C: '57014' });
-    expect(fixture.dp.cancels()).toEqual({ exact: 1 });
+    expect(fixture.cancels()).toEqual({ exact: 1 });
     for (const n of ['n1', 'n2', 'n3']) expect(fixture.backends[n]?.cancels.length).toBe(n === owner ? 1 : 0);
     a.raw.destroy();
     b.raw.destroy();

@@ -157,6 +157,6 @@ describe.each(ENGINES)('the data path relay (%s engine)', (engine) => {
     for (const raw of sessions) raw.socket.end();
     await waitFor(() => fixture.dp.traffic()['rw']?.closed['client_closed'] === 2000, { timeoutMs: 30_000, what: 'every end counted' });
     expect(fixture.dp.sessionCount()).toBe(0);
-    expect(fixture.dp.relay().native_sessions).toBe(0);
+    expect(fixture.dp.relay.report().native_sessions).toBe(0);
   });
 });

@@ -164,7 +164,7 @@ describe('ssl: terminate', () => {
     const cancel = await tlsClient(fx.port('rw'), { direct: true, alpn: ['postgresql'] });
     cancel.write(cancelPacket(pid, key));
     await waitFor(() => errorFields(c.received.subarray(mark)).C === '57014', { what: 'the cancelled query' });
-    expect(fx.dp.cancels()).toEqual({ exact: 1 });
+    expect(fx.cancels()).toEqual({ exact: 1 });
     c.destroy();
   });
 
@@ -328,10 +328,10 @@ describe('a reload', () => {
 describe.runIf(available())('TLS sessions and the native relay (issue 12)', () => {
   it('keeps a TLS-terminated session in the JS relay (its fd carries TLS records), counted as tls', async () => {
     const fx = await start(terminate());
-    expect(fx.dp.relay().engine).toBe('native');
+    expect(fx.dp.relay.report().engine).toBe('native');
     const c = await fx.pgClient('rw', { ssl: { ca: read(pki.ca), servername: 'localhost' } });
     expect((await c.query<{ backend: string }>('select 1')).rows[0]?.backend).toBe('n1');
-    expect(fx.dp.relay()).toEqual({ engine: 'native', native_sessions: 0, js_fallbacks: { tls: 1 } });
+    expect(fx.dp.relay.report()).toEqual({ engine: 'native', native_sessions: 0, js_fallbacks: { tls: 1 } });
     await c.end();
   });
 
@@ -340,7 +340,7 @@ describe.runIf(available())('TLS sessions and the native relay (issue 12)', () =
     const fx = await start(listenerConfig({ name: 'rw', ssl: 'disable', server_tls: server }), { sslAnswer: 'S', tls: pair(pki, 'pg') });
     const c = await fx.pgClient('rw');
     expect((await c.query<{ backend: string }>('select 1')).rows[0]?.backend).toBe('n1');
-    expect(fx.dp.relay()).toEqual({ engine: 'native', native_sessions: 0, js_fallbacks: { tls: 1 } });
+    expect(fx.dp.relay.report()).toEqual({ engine: 'native', native_sessions: 0, js_fallbacks: { tls: 1 } });
     await c.end();
   });
 });

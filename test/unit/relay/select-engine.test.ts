@@ -26,7 +26,7 @@ describe('relay: auto | native | js', () => {
     const logs = captureLog();
     const dp = new DataPath({ config: testConfig({ relay: 'auto' }), logger: logs.logger });
     await dp.start();
-    expect(dp.relay()).toEqual({ engine: 'js', native_sessions: 0, js_fallbacks: {} });
+    expect(dp.relay.report()).toEqual({ engine: 'js', native_sessions: 0, js_fallbacks: {} });
     const lines = logs.lines.filter((l) => l['event'] === 'relay_engine');
     expect(lines).toEqual([expect.objectContaining({ level: 40, engine: 'js', mode: 'auto' })]);
     expect(String(lines[0]?.['msg'])).toContain('cannot load the native relay /nonexistent/pgrouter_relay.node');
@@ -45,7 +45,7 @@ describe('relay: auto | native | js', () => {
     const logs = captureLog();
     const dp = new DataPath({ config: testConfig({ relay: 'js' }), logger: logs.logger });
     await dp.start();
-    expect(dp.relay().engine).toBe('js');
+    expect(dp.relay.report().engine).toBe('js');
     expect(logs.lines.filter((l) => l['event'] === 'relay_engine')).toEqual([expect.objectContaining({ level: 30, engine: 'js', mode: 'js' })]);
     await dp.close({ graceMs: 0 });
   });

@@ -17,7 +17,7 @@ function config(members: { name: string; port: number; api: string }[]): Config 
   return {
     ...base,
     cluster: { ...base.cluster, scope: 'control-test', etcd: null, members: members.map((m) => ({ ...m, host: '127.0.0.1' })) },
-    checks: { interval: 50, timeout: 500, fall: 1, rise: 1, fast_interval: 20, tls: null },
+    checks: { interval: 50, timeout: 500, fall: 1, rise: 1, fast_interval: 20, fastinter: 20, tls: null },
   };
 }
 

@@ -9,7 +9,7 @@ import { captureLog } from '../../helpers/capture-log.js';
 const listeners = [listenerConfig({ name: 'rw', role: 'primary' }), listenerConfig({ name: 'ro', role: 'replica' })];
 
 function record(id: string, listener: string, backend: string, extra: Partial<SessionRecord> = {}): SessionRecord {
-  return { id, listener, backend, backendHost: '10.0.0.1', backendPort: 5432, viaFallback: false, clientAddress: '1.2.3.4:5', startedAt: 0, linkId: null, bytesIn: 0, bytesOut: 0, relayBytes: null, cancelKey: null, ...extra };
+  return { id, listener, backend, backendHost: '10.0.0.1', backendPort: 5432, viaFallback: false, clientAddress: '1.2.3.4:5', startedAt: 0, linkId: null, bytesIn: 0, bytesOut: 0, relayBytes: null, cancelKey: null, clientKey: null, ...extra };
 }
 
 

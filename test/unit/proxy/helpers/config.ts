@@ -1,6 +1,6 @@
 // A hand-made, frozen Config for data-path tests (the real loader lives in src/config and is
 // not a dependency of these tests). Every listener binds 127.0.0.1:0.
-import type { Config, ListenerConfig, TimeoutsConfig } from '../../../../src/config/types.js';
+import type { CancelConfig, Config, ListenerConfig, TimeoutsConfig } from '../../../../src/config/types.js';
 
 const TIMEOUTS: TimeoutsConfig = {
   connect: 1_000,
@@ -11,6 +11,8 @@ const TIMEOUTS: TimeoutsConfig = {
   queue: 2_000,
   keepalive: 60_000,
   shutdown_grace: 1_000,
+  server_hello: 1_000,
+  reload_drain: 300_000,
 };
 
 export function listenerConfig(over: Partial<ListenerConfig> & { name: string }): ListenerConfig {
@@ -40,17 +42,20 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+const CANCEL: CancelConfig = { max_inflight: 64, max_inflight_per_client: 8, rewrite_keys: false, instance_id: 0, peers: [] };
+
 /** `relay`: default auto (the native relay where the addon is built, as `npm ci` does). */
-export function testConfig(opts: { listeners?: ListenerConfig[]; timeouts?: Partial<TimeoutsConfig>; relay?: Config['relay'] } = {}): Config {
+export function testConfig(opts: { listeners?: ListenerConfig[]; timeouts?: Partial<TimeoutsConfig>; cancel?: Partial<CancelConfig>; relay?: Config['relay'] } = {}): Config {
   return deepFreeze({
     cluster: { scope: 'test', namespace: '/service/', etcd: null, members: [], on_etcd_loss: 'follow_probes' },
-    checks: { interval: 1_000, timeout: 1_000, fall: 1, rise: 1, fast_interval: 100, tls: null },
+    checks: { interval: 1_000, timeout: 1_000, fall: 1, rise: 1, fast_interval: 100, fastinter: 1_000, tls: null },
     listeners: opts.listeners ?? [listenerConfig({ name: 'rw', role: 'primary' }), listenerConfig({ name: 'ro', role: 'replica' })],
     timeouts: { ...TIMEOUTS, ...opts.timeouts },
     http: { bind: { host: '127.0.0.1', port: 0 }, stats_refresh: 10_000, ready: 'primary' },
     admin: { bind: { host: '127.0.0.1', port: 0 }, token: null, quitquitquit: false },
     log: { level: 'info', format: 'json' },
     workers: 1,
+    cancel: { ...CANCEL, ...opts.cancel },
     relay: opts.relay ?? 'auto',
   });
 }

@@ -65,5 +65,5 @@ export function checkFdsAround(close: () => Promise<void>): void {
 /** With the native engine, waits until `n` sessions of the fixture's data path are in the relay thread. */
 export async function handedOver(f: Fixture, engine: EngineName, n: number): Promise<void> {
   if (engine !== 'native') return;
-  await waitFor(() => f.dp.relay().native_sessions === n, { timeoutMs: 10_000, what: `${n} sessions in the native relay (now ${f.dp.relay().native_sessions})` });
+  await waitFor(() => f.dp.relay.report().native_sessions === n, { timeoutMs: 10_000, what: `${n} sessions in the native relay (now ${f.dp.relay.report().native_sessions})` });
 }

@@ -21,6 +21,8 @@ export interface FakeBackendOptions {
   refuseStartups?: number;
   /** SQLSTATE and message of those refusals (default 57P03, shutting down). */
   refuseWith?: { code: string; message: string };
+  /** Accept and read the StartupMessage, never answer it (a frozen postmaster, a VM pause). */
+  silentStartup?: boolean;
   /** Half-close both ways (see above). */
   halfOpen?: boolean;
   /** With sslAnswer 'S': a real TLS server with this certificate (PEM text) instead of the echo. */
@@ -51,6 +53,8 @@ export class FakeBackend {
   /** Sessions that completed a TLS handshake with this backend. */
   tlsSessions = 0;
   sslRequests = 0;
+  /** StartupMessages left unanswered (silentStartup). */
+  silentStartups = 0;
   readonly conns = new Set<Conn>();
   private readonly server: net.Server;
 
@@ -167,6 +171,10 @@ export class FakeBackend {
   private refused = 0;
 
   private onStartup(conn: Conn, packet: Buffer): void {
+    if (this.opts.silentStartup) {
+      this.silentStartups++;
+      return;
+    }
     if (this.refused < (this.opts.refuseStartups ?? 0)) {
       this.refused++;
       const why = this.opts.refuseWith ?? { code: '57P03', message: 'the database system is shutting down' };

@@ -53,6 +53,11 @@ export class Fixture {
     return out;
   }
 
+  /** CancelRequests by outcome, summed over the listeners (each counts its own in traffic()). */
+  cancels(): Record<string, number> {
+    return cancelsOf(this.dp);
+  }
+
   port(listener: string): number {
     const a = this.dp.addresses()[listener];
     if (!a) throw new Error(`no listener ${listener}`);
@@ -80,4 +85,11 @@ export class Fixture {
     await this.dp.close({ graceMs: 0 });
     await Promise.all(Object.values(this.backends).map((b) => b.close()));
   }
+}
+
+/** A data path's CancelRequests by outcome, summed over its listeners. */
+export function cancelsOf(dp: DataPath): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const t of Object.values(dp.traffic())) for (const [k, n] of Object.entries(t.cancels ?? {})) out[k] = (out[k] ?? 0) + n;
+  return out;
 }

@@ -94,3 +94,15 @@ export async function readySession(port: number): Promise<{ raw: RawClient; pid:
   }
   throw new Error('no BackendKeyData');
 }
+
+/** True when a TCP connection to 127.0.0.1:`port` is refused (nobody listens), false when accepted. */
+export function connectionRefused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('connect', () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'ECONNREFUSED'));
+  });
+}
