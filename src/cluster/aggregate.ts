@@ -42,10 +42,3 @@ export function retiredTraffic(last: TrafficByListener): Record<string, Listener
   }
   return out;
 }
-
-/** Sums counters by key (cancel outcomes, refusal reasons). */
-export function mergeCounts(reports: readonly Readonly<Record<string, number>>[]): Record<string, number> {
-  const out = Object.create(null) as Record<string, number>;
-  for (const r of reports) for (const [k, n] of Object.entries(r)) out[k] = (out[k] ?? 0) + n;
-  return out;
-}

@@ -23,13 +23,14 @@ import type { Logger } from '../log.js';
 import { adminStatesCopy, type AdminStates } from '../routing/eligible.js';
 import { NO_PAUSES, type PausedListeners } from '../routing/pause.js';
 import type { KillReason } from '../routing/kill.js';
-import { mergeCounts, mergeTraffic, retiredTraffic, sumTrees, type TrafficByListener } from './aggregate.js';
+import { mergeTraffic, retiredTraffic, sumTrees, type TrafficByListener } from './aggregate.js';
 import { DEFAULT_BACKOFF } from './backoff.js';
 import { CancelKeyMap } from './cancel-key-map.js';
 import { parseToPrimary, type ToPrimaryMessage } from './ipc-messages.js';
 import { DEFAULT_HEARTBEAT, resolveWorkerCount, setupWorkers, type SupervisorOptions } from './supervisor-options.js';
 import type { WorkerInfo, WorkerReport } from './types.js';
 import { WorkerCohort } from './worker-cohort.js';
+import { earliestCertExpiry, relayByPid, sessionsByPid } from './worker-reports.js';
 import type { WorkerHandle } from './worker-handle.js';
 
 export interface SupervisorStats {
@@ -143,31 +144,17 @@ export class WorkerSupervisor {
     return mergeTraffic([this.retired, ...this.reports().map((r) => r.traffic)]);
   }
 
-  /** CancelRequests by outcome, summed over the listeners (tests; the exporter reads traffic()). */
-  cancels(): Record<string, number> {
-    return mergeCounts(Object.values(this.traffic()).map((t) => t.cancels ?? {}));
-  }
-
-  /**
-   * The current generation's certificates by listener: the earliest notAfter any of its workers
-   * reports (each watches the files itself; one that has not rotated yet is the one to alert on).
-   */
+  /** The serving generation's certificates by listener (worker-reports.ts). */
   tlsCertExpiry(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const h of this.current.workers()) {
-      for (const [listener, at] of Object.entries(h.report?.tls_cert_expiry ?? {})) out[listener] = Math.min(out[listener] ?? at, at);
-    }
-    return out;
+    return earliestCertExpiry(this.current.workers().map((h) => h.report));
   }
 
-  /** Sessions per worker pid, from the last reports (StatsSnapshot.workers). */
   workerSessions(): Record<string, number> {
-    return Object.fromEntries(this.reports().map((r) => [String(r.pid), r.sessions]));
+    return sessionsByPid(this.reports());
   }
 
-  /** Relay engine per worker pid, from the last reports (a worker too old to report one is left out). */
   relayEngines(): Record<string, RelayReport> {
-    return Object.fromEntries(this.reports().flatMap((r) => (r.relay ? [[String(r.pid), r.relay]] : [])));
+    return relayByPid(this.reports());
   }
 
   /** Bound addresses by listener name, as the current generation reported them. */

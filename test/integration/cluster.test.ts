@@ -16,6 +16,7 @@ import { loadConfigText } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
 import type { SessionInfo } from '../../src/sessions/types.js';
 import { LocalCluster, findFreePort, waitFor, within } from '../harness/cluster.js';
+import { cancelsOf } from '../unit/proxy/helpers/fixture.js';
 import { freeRouterPorts, pgClient, portOf, startRouter, whereAmI, type RouterPorts } from './router-fixture.js';
 import { captureLog } from '../helpers/capture-log.js';
 
@@ -133,7 +134,7 @@ describe('cluster mode (2 workers) in front of a real Patroni cluster', () => {
     expect(result.ok, JSON.stringify(result.results)).toBe(10);
     await router.supervisor.refresh();
     // Every cancel reached its replica exactly: locally or through the primary's key map.
-    expect(router.supervisor.cancels()['broadcast'] ?? 0).toBe(0);
+    expect(cancelsOf(router.supervisor)['broadcast'] ?? 0).toBe(0);
     expect(router.supervisor.stats().cancelLookups.found).toBeGreaterThan(0);
   });
 

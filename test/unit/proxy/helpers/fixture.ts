@@ -4,6 +4,7 @@ import type { Config } from '../../../../src/config/types.js';
 import type { ClusterView, MemberView } from '../../../../src/view/cluster-view.js';
 import { silentLogger, type Logger } from '../../../../src/log.js';
 import { DataPath } from '../../../../src/proxy/data-path.js';
+import type { ListenerTraffic } from '../../../../src/sessions/types.js';
 import { testConfig } from './config.js';
 import { FakeBackend, type FakeBackendOptions } from './fake-backend.js';
 import { member, view, type MemberSpec } from './view.js';
@@ -87,9 +88,9 @@ export class Fixture {
   }
 }
 
-/** A data path's CancelRequests by outcome, summed over its listeners. */
-export function cancelsOf(dp: DataPath): Record<string, number> {
+/** CancelRequests by outcome, summed over the listeners of a data path or a supervisor (the traffic production reads). */
+export function cancelsOf(source: { traffic(): Record<string, ListenerTraffic> }): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const t of Object.values(dp.traffic())) for (const [k, n] of Object.entries(t.cancels ?? {})) out[k] = (out[k] ?? 0) + n;
+  for (const t of Object.values(source.traffic())) for (const [k, n] of Object.entries(t.cancels ?? {})) out[k] = (out[k] ?? 0) + n;
   return out;
 }
