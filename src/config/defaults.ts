@@ -42,6 +42,7 @@ export const DEFAULTS = {
     /** HAProxy `on-marked-down shutdown-sessions`. */
     on_marked_down: 'shutdown',
     on_lag: 'drain',
+    on_switchover: 'hold',
     /** ssl: terminate (issue 11): plaintext clients are still served unless tls.require is set. */
     tls_require: false,
     /** TLS 1.2 is what PostgreSQL's ssl_min_protocol_version defaults to. */

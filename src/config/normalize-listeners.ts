@@ -35,6 +35,7 @@ export function normalizeListeners(
     }
     const role = l.role ?? 'primary';
     if (l.role === 'primary') rejectReplicaOnlyKeys(l, at, report);
+    else if (has(l, 'on_switchover')) report([...at, 'on_switchover'], 'only applies to primary listeners');
     // The leader already serves a read_only listener: there is nothing to fall back to.
     if (l.role === 'read_only' && l.fallback === 'primary') {
       report([...at, 'fallback'], 'fallback: primary does not apply to read_only listeners (the primary is one of their backends)');
@@ -58,6 +59,7 @@ export function normalizeListeners(
         maxconn: l.maxconn ?? d.maxconn,
         on_marked_down: l.on_marked_down ?? d.on_marked_down,
         on_lag: l.on_lag ?? d.on_lag,
+        on_switchover: l.on_switchover ?? d.on_switchover,
         proxy_protocol: normalizeProxyProtocol(l.proxy_protocol, [...at, 'proxy_protocol'], report),
         allow: normalizeAllow(l.allow, [...at, 'allow'], report),
       },

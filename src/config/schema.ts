@@ -127,6 +127,7 @@ const Listener = Strict({
   maxconn: Opt(Type.Integer({ minimum: 0 })),
   on_marked_down: Opt(Enum(['shutdown', 'keep'] as const)),
   on_lag: Opt(Enum(['shutdown', 'drain'] as const)),
+  on_switchover: Opt(Enum(['hold', 'route'] as const)),
   proxy_protocol: Opt(ProxyProtocol),
   allow: Opt(Cidrs),
 });

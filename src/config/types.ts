@@ -115,6 +115,13 @@ export interface ListenerConfig {
   readonly on_marked_down: 'shutdown' | 'keep';
   /** Replica (or sync standby) that is up but over max_lag: shut its sessions down, or only drain (no new ones). */
   readonly on_lag: 'shutdown' | 'drain';
+  /**
+   * Primary listeners: while Patroni's announced switchover moves the leadership away, hold new
+   * sessions until the new leader is confirmed (hold: no client error, a write waits Patroni's
+   * demotion out), or keep routing to the outgoing leader until its role changes (route: the
+   * shortest wait, but a session opened just before the demotion is cut).
+   */
+  readonly on_switchover: 'hold' | 'route';
   // ---- who may connect (PROXY protocol, allow-list) ----
   /** A PROXY protocol header is required from `trusted` sources (others are closed); null = off. */
   readonly proxy_protocol: ProxyProtocolConfig | null;

@@ -34,7 +34,7 @@ function sameSocket(a: Bind, b: Bind): boolean {
   return a.port !== 0 && sameBind(a, b);
 }
 
-const SETTINGS = ['role', 'max_lag', 'balance', 'fallback', 'ssl', 'maxconn', 'on_marked_down', 'on_lag', 'proxy_protocol', 'allow', 'tls', 'server_tls'] as const satisfies ReadonlyArray<keyof ListenerConfig>;
+const SETTINGS = ['role', 'max_lag', 'balance', 'fallback', 'ssl', 'maxconn', 'on_marked_down', 'on_lag', 'on_switchover', 'proxy_protocol', 'allow', 'tls', 'server_tls'] as const satisfies ReadonlyArray<keyof ListenerConfig>;
 
 /** Settings are plain data; the structured ones (proxy_protocol, allow, tls, server_tls) compare by content. */
 function sameSetting(a: unknown, b: unknown): boolean {

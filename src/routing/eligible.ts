@@ -68,13 +68,14 @@ export function isFitReadOnly(view: ClusterView, listener: ListenerConfig, membe
 /**
  * Members that may take a new session of `listener`. Fails closed: a primary listener gets
  * only the confirmed primary (view.primary), never a leader-key holder that is not confirmed,
- * and not while a due switchover moves the leadership away from it (switchover.ts; `now`
- * defaults to the view's own time).
+ * and, with on_switchover: hold, not while a due switchover moves the leadership away from it
+ * (switchover.ts; `now` defaults to the view's own time).
  */
 export function eligibleBackends(view: ClusterView, listener: ListenerConfig, adminStates?: AdminStates, now: number = view.at): Eligible {
   const primary = primaryMember(view);
   if (listener.role === 'primary') {
-    const usable = primary && takesNewSessions(primary, adminStates) && switchoverHold(view, now) === null;
+    const held = listener.on_switchover === 'hold' && switchoverHold(view, now) !== null;
+    const usable = primary && takesNewSessions(primary, adminStates) && !held;
     return usable ? { members: [primary], usingFallback: false } : NONE;
   }
   if (listener.role === 'read_only') {

@@ -34,7 +34,7 @@ function etcdConfig(host: string, port: number, over: Partial<EtcdConfig> = {}):
 /** A Config by hand (the loader is tested elsewhere): checks 3s/fall 3/rise 2/fast 100ms. */
 function routerConfig(c: LocalCluster): Config {
   const common = {
-    ...({ balance: 'roundrobin', ssl: 'passthrough', maxconn: 0, on_marked_down: 'shutdown', on_lag: 'drain', proxy_protocol: null, allow: null } as const),
+    ...({ balance: 'roundrobin', ssl: 'passthrough', maxconn: 0, on_marked_down: 'shutdown', on_lag: 'drain', on_switchover: 'hold', proxy_protocol: null, allow: null } as const),
     ...({ tls: null, server_tls: { mode: 'disable', ca: null, cert: null, key: null } } as const),
   };
   return {

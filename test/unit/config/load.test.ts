@@ -68,7 +68,7 @@ describe('loading a minimal file', () => {
 
   it('creates the rw :5432 and ro :5433 listeners when `listeners` is omitted', () => {
     const common = {
-      ...{ max_lag: null, balance: 'roundrobin', ssl: 'passthrough', maxconn: 1000, on_marked_down: 'shutdown', on_lag: 'drain', proxy_protocol: null, allow: null },
+      ...{ max_lag: null, balance: 'roundrobin', ssl: 'passthrough', maxconn: 1000, on_marked_down: 'shutdown', on_lag: 'drain', on_switchover: 'hold', proxy_protocol: null, allow: null },
       ...{ tls: null, server_tls: { mode: 'disable', ca: null, cert: null, key: null } },
     };
     expect(load(ETCD).listeners).toEqual([

@@ -34,3 +34,16 @@ describe('listener roles sync and read_only', () => {
     ]);
   });
 });
+
+describe('on_switchover', () => {
+  it('defaults to hold on a primary listener and takes route', () => {
+    const r = load(`  - { name: a, bind: ":6000", role: primary }\n  - { name: b, bind: ":6001", role: primary, on_switchover: route }\n`);
+    if (!r.ok) throw new Error(JSON.stringify(r.issues));
+    expect(r.config.listeners.map((l) => l.on_switchover)).toEqual(['hold', 'route']);
+  });
+
+  it('is refused on a listener that never routes to the outgoing leader as its primary', () => {
+    const r = load(`  - { name: r, bind: ":6001", role: replica, on_switchover: route }\n`);
+    expect(r.ok ? [] : r.issues).toEqual([{ path: 'listeners[0].on_switchover', line: 6, message: 'only applies to primary listeners' }]);
+  });
+});

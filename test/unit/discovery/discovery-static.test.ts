@@ -17,8 +17,8 @@ function config(members: { name: string; api: string }[], checks?: Config['check
     },
     checks: checks ?? { interval: 50, timeout: 500, fall: 2, rise: 2, fast_interval: 20, fastinter: 20, tls: null },
     listeners: [
-      { name: 'rw', bind: { host: '127.0.0.1', port: 0 }, role: 'primary', max_lag: null, balance: 'roundrobin', fallback: 'none', ssl: 'passthrough', tls: null, server_tls: { mode: 'disable', ca: null, cert: null, key: null }, maxconn: 0, on_marked_down: 'shutdown', on_lag: 'drain', proxy_protocol: null, allow: null },
-      { name: 'ro', bind: { host: '127.0.0.1', port: 0 }, role: 'replica', max_lag: 1048576, balance: 'roundrobin', fallback: 'primary', ssl: 'passthrough', tls: null, server_tls: { mode: 'disable', ca: null, cert: null, key: null }, maxconn: 0, on_marked_down: 'shutdown', on_lag: 'drain', proxy_protocol: null, allow: null },
+      { name: 'rw', bind: { host: '127.0.0.1', port: 0 }, role: 'primary', max_lag: null, balance: 'roundrobin', fallback: 'none', ssl: 'passthrough', tls: null, server_tls: { mode: 'disable', ca: null, cert: null, key: null }, maxconn: 0, on_marked_down: 'shutdown', on_lag: 'drain', on_switchover: 'hold', proxy_protocol: null, allow: null },
+      { name: 'ro', bind: { host: '127.0.0.1', port: 0 }, role: 'replica', max_lag: 1048576, balance: 'roundrobin', fallback: 'primary', ssl: 'passthrough', tls: null, server_tls: { mode: 'disable', ca: null, cert: null, key: null }, maxconn: 0, on_marked_down: 'shutdown', on_lag: 'drain', on_switchover: 'hold', proxy_protocol: null, allow: null },
     ],
     timeouts: { connect: 1000, client: 0, server: 0, startup: 1000, connect_wait: 1000, queue: 1000, keepalive: 60_000, shutdown_grace: 1000, server_hello: 1000, reload_drain: 300_000 },
     http: { bind: { host: '127.0.0.1', port: 0 }, stats_refresh: 10_000, ready: 'primary' },

@@ -9,6 +9,7 @@ import { member, view } from '../proxy/helpers/view.js';
 
 const T = 1_700_000_000_000;
 const rw = listenerConfig({ name: 'rw', role: 'primary' });
+const rwRoute = listenerConfig({ name: 'rw', role: 'primary', on_switchover: 'route' });
 const ro = listenerConfig({ name: 'ro', role: 'replica', fallback: 'primary' });
 
 function intent(over: Partial<SwitchoverIntent> = {}): SwitchoverIntent {
@@ -54,6 +55,7 @@ describe('eligibleBackends during a switchover', () => {
     ['gives it the leader until a scheduled switchover is due', withIntent(intent({ scheduled_at: T + 1_000 })), rw, T, ['n1']],
     ['gives it the new leader once confirmed, even if the key is still there', withIntent(intent(), 'n2'), rw, T, ['n2']],
     ['leaves replica listeners alone: reads may still go to the leader as a fallback', withIntent(intent()), ro, T, ['n2', 'n3']],
+    ['keeps routing to the outgoing leader with on_switchover: route, until its role changes', withIntent(intent()), rwRoute, T, ['n1']],
   ] as const)('%s', (_what, v, l, now, expected) => {
     expect(names(v, l, now)).toEqual(expected);
   });

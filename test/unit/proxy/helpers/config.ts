@@ -28,6 +28,7 @@ export function listenerConfig(over: Partial<ListenerConfig> & { name: string })
     maxconn: 0,
     on_marked_down: 'shutdown',
     on_lag: 'shutdown',
+    on_switchover: 'hold',
     proxy_protocol: null,
     allow: null,
     ...over,
