@@ -28,11 +28,12 @@ export interface TlsContextStoreOptions {
   readonly readFile?: (file: string) => string;
 }
 
-/** The PEM texts a context is built from; equal texts make an equal context. */
+/** What a context is built from: the PEM texts and the oldest TLS version; equal inputs make an equal context. */
 interface Material {
   readonly cert: string;
   readonly key: string;
   readonly clientCa: string | null;
+  readonly minVersion: ListenerTlsConfig['min_version'];
 }
 
 interface Built {
@@ -60,7 +61,7 @@ export class TlsContextStore {
   ) {
     this.cfg = cfg;
     this.readFile = opts.readFile ?? ((file) => fs.readFileSync(file, 'utf8'));
-    const first = build(materialOf(cfg), cfg.min_version);
+    const first = build(materialOf(cfg));
     if (!first.ok) throw new PgrError('PGR_ERR_TLS', `listener ${opts.listener}: the TLS certificate cannot be used: ${first.message}`);
     this.built = first.value;
   }
@@ -122,13 +123,13 @@ export class TlsContextStore {
     const key = read(this.cfg.key);
     const clientCa = this.cfg.client_ca === null ? null : read(this.cfg.client_ca);
     if (cert === null || key === null || (this.cfg.client_ca !== null && clientCa === null)) return;
-    this.swap({ cert, key, clientCa }, 'watch');
+    this.swap({ cert, key, clientCa, minVersion: this.cfg.min_version }, 'watch');
   }
 
   private swap(material: Material, source: 'reload' | 'watch'): void {
     const { logger, listener } = this.opts;
     if (sameMaterial(material, this.built.material)) return;
-    const next = build(material, this.cfg.min_version);
+    const next = build(material);
     if (!next.ok) {
       logger.error({ event: 'tls_reload_failed', listener, source, reason: next.message }, `new TLS certificate rejected, the current one stays: ${next.message}`);
       return;
@@ -180,11 +181,11 @@ export class TlsContextStore {
 }
 
 function materialOf(cfg: ListenerTlsConfig): Material {
-  return { cert: cfg.cert.pem, key: cfg.key.pem, clientCa: cfg.client_ca?.pem ?? null };
+  return { cert: cfg.cert.pem, key: cfg.key.pem, clientCa: cfg.client_ca?.pem ?? null, minVersion: cfg.min_version };
 }
 
 function sameMaterial(a: Material, b: Material): boolean {
-  return a.cert === b.cert && a.key === b.key && a.clientCa === b.clientCa;
+  return a.cert === b.cert && a.key === b.key && a.clientCa === b.clientCa && a.minVersion === b.minVersion;
 }
 
 function watchKey(cfg: ListenerTlsConfig): string {
@@ -193,14 +194,14 @@ function watchKey(cfg: ListenerTlsConfig): string {
 
 type BuildResult = { ok: true; value: Built } | { ok: false; message: string };
 
-function build(material: Material, minVersion: ListenerTlsConfig['min_version']): BuildResult {
+function build(material: Material): BuildResult {
   const pair = inspectKeyPair(material.cert, material.key);
   if (!pair.ok) return pair;
   try {
     const context = tls.createSecureContext({
       cert: material.cert,
       key: material.key,
-      minVersion,
+      minVersion: material.minVersion,
       ...(material.clientCa === null ? {} : { ca: material.clientCa }),
     });
     return { ok: true, value: { material, context, ...pair.value } };

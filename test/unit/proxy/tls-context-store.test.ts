@@ -3,7 +3,9 @@
 // the new pair is bad.
 import fs from 'node:fs';
 import os from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
+import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ListenerTlsConfig } from '../../../src/config/types.js';
@@ -57,6 +59,29 @@ function store(cfg: ListenerTlsConfig, logger = silentLogger()): TlsContextStore
 
 const notAfterOf = (certFile: string): number => Date.parse(new X509Certificate(read(certFile)).validTo);
 
+/** One handshake against the store's current context (as a session starts it), by a client capped at `maxVersion`: the version agreed, or 'refused'. */
+async function handshake(s: TlsContextStore, maxVersion: tls.SecureVersion): Promise<string> {
+  const server = net.createServer((raw) => {
+    const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: s.context });
+    secure.on('error', () => raw.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
+  const { port } = server.address() as net.AddressInfo;
+  try {
+    return await new Promise<string>((resolve) => {
+      const client = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, maxVersion });
+      client.once('secureConnect', () => {
+        resolve(client.getProtocol() ?? 'unknown');
+        client.destroy();
+      });
+      client.once('error', () => resolve('refused'));
+      client.once('close', () => resolve('refused'));
+    });
+  } finally {
+    server.close();
+  }
+}
+
 describe('TlsContextStore', () => {
   it('builds the context and knows the leaf: its notAfter and its DER', () => {
     const s = store(config(leaf('one').cert, leaf('one').key));
@@ -79,6 +104,15 @@ describe('TlsContextStore', () => {
     s.update(config(leaf('two').cert, leaf('two').key));
     expect(s.notAfter).toBe(notAfterOf(leaf('two').cert));
     expect(log.lines.at(-1)).toMatchObject({ event: 'tls_reloaded', listener: 'rw', source: 'reload', subject: 'CN=two' });
+  });
+
+  it('applies a reload that changes only min_version: a TLSv1.2 client is refused from then on', async () => {
+    const cfg = config(leaf('one').cert, leaf('one').key);
+    const s = store(cfg);
+    expect(await handshake(s, 'TLSv1.2')).toBe('TLSv1.2');
+    s.update({ ...cfg, min_version: 'TLSv1.3' });
+    expect(await handshake(s, 'TLSv1.2')).toBe('refused');
+    expect(await handshake(s, 'TLSv1.3')).toBe('TLSv1.3');
   });
 
   it('follows a Kubernetes-style rotation: the ..data symlink swapped in the watched directory', async () => {
