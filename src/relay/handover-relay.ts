@@ -145,7 +145,9 @@ class HandoverRelay implements Relay, RelayObserver, NativeEntry, LiveBytes {
     this.counts.bytesOut += bytesOut;
     this.counts.relayBytes = null;
     this.engine.released();
-    this.end(reason);
+    // A kill that met the thread's own end (its report already on the way) still names the end,
+    // as in the JS relay: the router's decision is why it ended (relay.ts).
+    this.end(this.killedWith ?? reason);
   }
 
   // ---- the handover --------------------------------------------------------------------------

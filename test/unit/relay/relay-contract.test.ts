@@ -8,7 +8,7 @@ import { PgrError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/log.js';
 import { NativeRelayEngine } from '../../../src/relay/handover-relay.js';
 import { JS_RELAY } from '../../../src/relay/js-relay.js';
-import { nativeSessions, type NativeSessions } from '../../../src/relay/native-engine.js';
+import { nativeSessions, type NativeEntry, type NativeSessions } from '../../../src/relay/native-engine.js';
 import { available } from '../../../src/relay/native-relay.js';
 import type { ByteCounts, RelayEnd, RelayEngine, RelayObserver } from '../../../src/relay/relay.js';
 import { waitFor } from '../proxy/helpers/wait-for.js';
@@ -224,5 +224,40 @@ describe.runIf(available())('the native relay engine', () => {
     await waitFor(() => watcher.ends.length === 1, { what: 'the end' });
     expect(watcher.ends[0]?.reason).toBe('shutdown');
     terminated.destroy();
+  });
+});
+
+describe('the native relay engine, with a stand-in for the relay thread', () => {
+  it('ends a killed session with the kill\'s reason when the thread\'s own end report crossed the kill', async () => {
+    const entries: NativeEntry[] = [];
+    const kills: string[] = [];
+    // adopt() takes the session as the thread would (the net.Sockets go); kill() finds it still
+    // in the table, but the thread has already ended it: its report (client_closed) is on the way.
+    const thread = {
+      adopt: (client: net.Socket, server: net.Socket, _timeouts: unknown, entry: NativeEntry): number => {
+        client.destroy();
+        server.destroy();
+        entries.push(entry);
+        return 1;
+      },
+      kill: (_id: number, reason: string): boolean => {
+        kills.push(reason);
+        return true;
+      },
+      bytesIn: (): number => 0,
+      bytesOut: (): number => 0,
+    } as unknown as NativeSessions;
+    const engine = new NativeRelayEngine(thread, silentLogger());
+    const client = await socketPair(false);
+    const server = await socketPair(false);
+    open.push(client.close, server.close);
+    const watcher = new Watcher();
+    const counts: ByteCounts = { bytesIn: 0, bytesOut: 0, relayBytes: null };
+    const relay = engine.start({ client: client.inner, server: server.inner, timeouts: { client: 0, server: 0 }, counts, observeServer: false }, watcher);
+    await waitFor(() => engine.report().native_sessions === 1, { what: 'the handover' });
+    relay.kill('killed_not_primary');
+    expect(kills).toEqual(['killed_not_primary']);
+    entries[0]?.nativeEnded('client_closed', 10, 20, { id: 1, reason: 'client_closed', bytesIn: 10, bytesOut: 20 });
+    expect(watcher.ends).toEqual([{ reason: 'killed_not_primary', bytesIn: 10, bytesOut: 20 }]);
   });
 });
