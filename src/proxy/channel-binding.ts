@@ -26,7 +26,7 @@ export const CHANNEL_BINDING_MESSAGE =
 
 export type ChannelBindingPlan =
   /** Relay the server's first bytes (maybe rewritten) and start the relay. */
-  | { readonly plan: 'relay'; readonly hello: Buffer; readonly stripped: boolean }
+  | { readonly plan: 'relay'; readonly hello: Buffer }
   /** Deliver the server's first bytes, then read the client's mechanism before relaying on. */
   | { readonly plan: 'check_client'; readonly hello: Buffer };
 
@@ -35,9 +35,9 @@ export type ChannelBindingPlan =
  * PostgreSQL leg is plaintext (no -PLUS can be offered then).
  */
 export function channelBindingPlan(hello: Buffer, sasl: ServerSasl | null, clientTls: boolean, sameCertificate: boolean): ChannelBindingPlan {
-  if (sasl?.kind !== 'sasl' || !sasl.mechanisms.some((m) => m.endsWith(PLUS_SUFFIX))) return { plan: 'relay', hello, stripped: false };
-  if (!clientTls) return { plan: 'relay', hello: withoutPlusMechanisms(hello, sasl), stripped: true };
-  if (sameCertificate) return { plan: 'relay', hello, stripped: false };
+  if (sasl?.kind !== 'sasl' || !sasl.mechanisms.some((m) => m.endsWith(PLUS_SUFFIX))) return { plan: 'relay', hello };
+  if (!clientTls) return { plan: 'relay', hello: withoutPlusMechanisms(hello, sasl) };
+  if (sameCertificate) return { plan: 'relay', hello };
   return { plan: 'check_client', hello };
 }
 

@@ -102,10 +102,6 @@ export class SessionRelay implements RelayObserver {
     this.relay?.kill(reason);
   }
 
-  get running(): boolean {
-    return this.relay !== null;
-  }
-
   // RelayObserver: the engine calls these (methods: no closures per session).
 
   relayServerData(chunk: Buffer): boolean {
