@@ -83,8 +83,8 @@ export class SessionRelay implements RelayObserver {
       record.bytesIn += toServer.length;
       server.write(toServer);
     }
-    const timeouts = { client: ctx.timeouts.client, server: ctx.timeouts.server };
-    this.relay = ctx.relayEngine.start({ client, server, timeouts, counts: record, observeServer: this.watch !== null }, this);
+    // The config's own (frozen) timeouts are RelayTimeouts: no copy kept per session.
+    this.relay = ctx.relayEngine.start({ client, server, timeouts: ctx.timeouts, counts: record, observeServer: this.watch !== null }, this);
   }
 
   /** Shutdown or a removed listener: a relayed session runs on (until destroy() or its end). */
