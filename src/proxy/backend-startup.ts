@@ -162,11 +162,7 @@ export class BackendStartup {
       return this.events.backendConnectFailed(result.reason);
     }
     const socket = result.socket;
-    this.sock = socket;
-    this.phase = 'idle';
-    socket.on('error', this.onError);
-    socket.on('close', this.onClose);
-    socket.on('data', this.onData);
+    this.listen(socket);
     const upstream = this.opts.tls;
     if (!upstream) return this.events.backendConnected();
     this.phase = 'tls_answer';
@@ -206,13 +202,17 @@ export class BackendStartup {
     }
     if (!result.ok) return this.tlsFailed(result.reason);
     this.clearTlsTimer();
-    const socket = result.socket;
+    this.listen(result.socket);
+    this.events.backendConnected();
+  }
+
+  /** The connection read from now on: the TCP socket, or over server_tls the TLS socket on it. */
+  private listen(socket: net.Socket): void {
     this.sock = socket;
     this.phase = 'idle';
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
     socket.on('data', this.onData);
-    this.events.backendConnected();
   }
 
   private tlsFailed(reason: string): void {
