@@ -10,6 +10,7 @@
 // totals only ever grow (a session is in `live` until its bytes are folded in, and the native
 // relay's counts are added to the record before it leaves `live`).
 import { killReasonOf, type EndReason, type RefusalReason } from './close-reason.js';
+import { liveBytesIn, liveBytesOut } from './registry.js';
 import type { BackendTraffic, ListenerTraffic, LiveBytes } from './types.js';
 
 /** What the counters need from a relaying session; SessionRecord satisfies it. */
@@ -95,8 +96,8 @@ export class TrafficCounter {
     const liveBytes = new Map<string, { in: number; out: number }>();
     for (const s of this.live) {
       const acc = liveBytes.get(s.backend) ?? { in: 0, out: 0 };
-      acc.in += s.bytesIn + (s.relayBytes?.bytesIn ?? 0);
-      acc.out += s.bytesOut + (s.relayBytes?.bytesOut ?? 0);
+      acc.in += liveBytesIn(s);
+      acc.out += liveBytesOut(s);
       liveBytes.set(s.backend, acc);
     }
     // Null prototype: a backend named "__proto__" is an entry like any other (issue 10).
