@@ -89,7 +89,7 @@ export class Listener implements SessionContext, FrontDoorContext {
     this.admission = new Admission(listener.maxconn);
     // Built first: a certificate OpenSSL refuses throws (PGR_ERR_TLS) before a socket exists.
     this.upstream = upstreamTlsOf(listener.name, listener.server_tls);
-    this.tls = this.tlsStoreFor(listener);
+    this.tls = tlsStoreFor(listener, deps.logger);
     // allowHalfOpen: a client FIN is forwarded to the backend as a FIN (relay/js-relay.ts).
     this.server = net.createServer({ allowHalfOpen: true });
     this.server.on('connection', this.accept);
@@ -128,9 +128,6 @@ export class Listener implements SessionContext, FrontDoorContext {
     return this.tls ? [[this.config.name, Math.floor(this.tls.notAfter / 1000)]] : [];
   }
 
-  private tlsStoreFor(listener: ListenerConfig): TlsContextStore | null {
-    return tlsStoreFor(listener, this.deps.logger);
-  }
   countCancel(outcome: string): void {
     this.traffic.cancel(outcome);
   }
@@ -197,7 +194,7 @@ export class Listener implements SessionContext, FrontDoorContext {
     const upstream = upstreamTlsOf(listener.name, listener.server_tls);
     if (listener.ssl === 'terminate' && listener.tls !== null && this.tls) this.tls.update(listener.tls);
     else {
-      const fresh = this.tlsStoreFor(listener);
+      const fresh = tlsStoreFor(listener, this.deps.logger);
       this.tls?.close();
       this.tls = fresh;
       if (this.server?.listening) this.tls?.start();
