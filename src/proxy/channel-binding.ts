@@ -15,6 +15,7 @@
 //                                       read, and -PLUS is refused with a message that says why
 //                                       and what to do — unless pgrouter presents the very
 //                                       certificate PostgreSQL does: then the binding matches.
+import type tls from 'node:tls';
 import { errorResponse, SQLSTATE } from '../protocol/messages.js';
 import { clientSaslMechanism, PLUS_SUFFIX, withoutPlusMechanisms, type ServerSasl } from '../protocol/sasl.js';
 
@@ -32,13 +33,20 @@ export type ChannelBindingPlan =
 
 /**
  * What to do with the server's first bytes after the StartupMessage. `sasl` is null when the
- * PostgreSQL leg is plaintext (no -PLUS can be offered then).
+ * PostgreSQL leg is plaintext (no -PLUS can be offered then). `sameCertificate` is asked only
+ * when TLS on both legs meets a -PLUS offer: reading the two certificates costs a session that.
  */
-export function channelBindingPlan(hello: Buffer, sasl: ServerSasl | null, clientTls: boolean, sameCertificate: boolean): ChannelBindingPlan {
+export function channelBindingPlan(hello: Buffer, sasl: ServerSasl | null, clientTls: boolean, sameCertificate: () => boolean): ChannelBindingPlan {
   if (sasl?.kind !== 'sasl' || !sasl.mechanisms.some((m) => m.endsWith(PLUS_SUFFIX))) return { plan: 'relay', hello };
   if (!clientTls) return { plan: 'relay', hello: withoutPlusMechanisms(hello, sasl) };
-  if (sameCertificate) return { plan: 'relay', hello };
+  if (sameCertificate()) return { plan: 'relay', hello };
   return { plan: 'check_client', hello };
+}
+
+/** The certificate `client` was given (pgrouter's) is the one PostgreSQL presented (`theirs`, DER). */
+export function sameCertificate(client: tls.TLSSocket | null, theirs: Buffer | null): boolean {
+  const ours = theirs ? client?.getCertificate() : null;
+  return !!ours && 'raw' in ours && !!theirs && ours.raw.equals(theirs);
 }
 
 export type GateVerdict =

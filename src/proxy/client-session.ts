@@ -37,7 +37,7 @@ import { handleCancelRequest, type CancelContext } from './cancel-request.js';
 import { socketOrigin, type ClientOrigin } from './front-door.js';
 import { ClientHandshake } from './handshake.js';
 import type { UpstreamTls } from './backend-tls.js';
-import { channelBindingPlan, SaslGate } from './channel-binding.js';
+import { channelBindingPlan, SaslGate, sameCertificate } from './channel-binding.js';
 import { ClientEnd } from './client-end.js';
 import { SessionRelay } from './session-relay.js';
 import type { TlsContextStore } from './tls-context-store.js';
@@ -215,10 +215,7 @@ export class ClientSession extends ClientEnd implements WaiterEvents, BackendSta
   }
 
   backendHello(hello: Buffer, sasl: ServerSasl | null): void {
-    const ours = this.clientTls?.getCertificate();
-    const theirs = sasl ? this.backend?.peerCertificate() : null;
-    const same = !!ours && 'raw' in ours && !!theirs && ours.raw.equals(theirs);
-    const plan = channelBindingPlan(hello, sasl, this.clientTls !== null, same);
+    const plan = channelBindingPlan(hello, sasl, this.clientTls !== null, () => sameCertificate(this.clientTls, this.backend?.peerCertificate() ?? null));
     if (plan.plan === 'relay') return this.beginRelay(true, plan.hello);
     // The client's answer decides: deliver the offer, hold what it says next (SaslGate).
     const record = this.record;
