@@ -31,7 +31,7 @@ export class HeapTrim {
   private timer: NodeJS.Timeout | null = null;
   /** Sessions handed over since the last trim. */
   private sessions = 0;
-  trims = 0;
+  private trims = 0;
 
   constructor(
     private readonly relieve: () => void,

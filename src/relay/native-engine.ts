@@ -12,7 +12,7 @@ import type { RelayTimeouts } from './relay.js';
 /** A session the thread relays, as the dispatch knows it. */
 export interface NativeEntry {
   /** Its end, exactly once: reason mapped to an EndReason, bytes the thread moved. */
-  nativeEnded(reason: EndReason, bytesIn: number, bytesOut: number, end: NativeRelayEnd): void;
+  nativeEnded(reason: EndReason, bytesIn: number, bytesOut: number): void;
 }
 
 const KNOWN_ENDS: ReadonlySet<string> = new Set<string>(END_REASONS);
@@ -22,7 +22,7 @@ const KNOWN_ENDS: ReadonlySet<string> = new Set<string>(END_REASONS);
  * the EndReason it was given (killed_not_primary, shutdown, ...). A kill reason that is none
  * (the relay closed at exit) counts as shutdown.
  */
-export function endReasonOf(end: NativeRelayEnd): EndReason {
+function endReasonOf(end: NativeRelayEnd): EndReason {
   switch (end.reason) {
     case 'client_idle':
       return 'client_timeout';
@@ -39,7 +39,7 @@ export class NativeSessions {
   private readonly relay: NativeRelay;
   private readonly entries = new Map<number, NativeEntry>();
   /** Gives a connection burst's heap back once it is over. */
-  readonly trim: HeapTrim;
+  private readonly trim: HeapTrim;
 
   constructor(logger: Logger) {
     this.relay = createNativeRelay({ onEnd: (end) => this.ended(end) });
@@ -72,21 +72,11 @@ export class NativeSessions {
     return this.relay.kill(id, reason);
   }
 
-  /** Sessions handed over whose end has not reached JS yet. */
-  get sessions(): number {
-    return this.entries.size;
-  }
-
-  /** The thread's own view (diagnostics, tests): sessions, buffers and pipes in use, wakeups. */
-  stats(): ReturnType<NativeRelay['stats']> {
-    return this.relay.stats();
-  }
-
   private ended(end: NativeRelayEnd): void {
     const entry = this.entries.get(end.id);
     if (!entry) return;
     this.entries.delete(end.id);
-    entry.nativeEnded(endReasonOf(end), end.bytesIn, end.bytesOut, end);
+    entry.nativeEnded(endReasonOf(end), end.bytesIn, end.bytesOut);
   }
 }
 

@@ -257,7 +257,7 @@ describe('the native relay engine, with a stand-in for the relay thread', () => 
     await waitFor(() => engine.report().native_sessions === 1, { what: 'the handover' });
     relay.kill('killed_not_primary');
     expect(kills).toEqual(['killed_not_primary']);
-    entries[0]?.nativeEnded('client_closed', 10, 20, { id: 1, reason: 'client_closed', bytesIn: 10, bytesOut: 20 });
+    entries[0]?.nativeEnded('client_closed', 10, 20);
     expect(watcher.ends).toEqual([{ reason: 'killed_not_primary', bytesIn: 10, bytesOut: 20 }]);
   });
 });
