@@ -13,7 +13,7 @@ export interface ReloadPlan {
   readonly listenersRemoved: readonly string[];
   /** Same name, other settings (bind, balance, maxconn, ...). */
   readonly listenersChanged: readonly string[];
-  /** cluster, checks or the replica listeners' max_lag set: a new Discovery is needed. */
+  /** cluster, checks or the max_lag set of the replica, sync or read_only listeners: a new Discovery is needed. */
   readonly discovery: boolean;
   /** Anything the data path runs with (listeners, timeouts, cancel, mode). */
   readonly dataPath: boolean;
