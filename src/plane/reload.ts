@@ -21,8 +21,9 @@ export interface ReloadPlan {
   readonly surface: readonly ('http' | 'admin' | 'log')[];
   /**
    * Changed settings a running router keeps until a restart: the HTTP and admin sockets, turning
-   * the admin API on or off, logging, the number of workers and the relay engine. (http.ready, http.stats_refresh and a new admin token
-   * apply at once: the routes read them per request.)
+   * the admin API or its /quitquitquit on or off, logging, the number of workers and the relay
+   * engine. (http.ready, http.stats_refresh and a new admin token apply at once: the routes read
+   * them per request.)
    */
   readonly restartNeeded: readonly string[];
 }
