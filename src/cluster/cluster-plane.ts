@@ -130,6 +130,9 @@ export class ClusterPlane implements DataPlane {
     }
     if (fresh) this.feeds.push(fresh);
     this.cfg = next;
+    // The metrics followed the old Discovery while the new one settled, and a Discovery
+    // publishes only changes: hand its view over now (LocalPlane.follow does the same).
+    if (fresh) this.opts.onView?.(fresh.discovery.current());
     return { ok: true, plan };
   }
 

@@ -39,12 +39,7 @@ const KeyB64 = Type.String({ minLength: 4, maxLength: 4 * Math.ceil(MAX_CANCEL_K
 const Text = Type.String({ maxLength: 4096 });
 const HostPort = Type.Object({ host: Type.String({ minLength: 1, maxLength: 1024 }), port: Type.Integer({ minimum: 0, maximum: 65535 }) });
 /** A cancel key's owner; pid and key are the backend's own when the client holds a rewritten one. */
-const Owner = Type.Object({
-  host: Type.String({ minLength: 1, maxLength: 1024 }),
-  port: Type.Integer({ minimum: 0, maximum: 65535 }),
-  pid: Type.Optional(Pid),
-  key: Type.Optional(KeyB64),
-});
+const Owner = Type.Object({ ...HostPort.properties, pid: Type.Optional(Pid), key: Type.Optional(KeyB64) });
 
 /** A ClusterView is checked for what the worker acts on; the rest is carried as is. */
 const View = Type.Unsafe<ClusterView>(

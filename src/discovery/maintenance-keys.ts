@@ -11,7 +11,7 @@
 // `sync` (dcs/__init__.py sync_state): {"leader":"node1","sync_standby":"node2,node3"} (comma
 // separated, or null). It only means something while the dynamic `config` has
 // `synchronous_mode` on (Cluster.is_synchronous_mode), which Patroni reads with parse_bool.
-import { isRecord } from './patroni-member.js';
+import { isRecord, parseJsonObject } from './patroni-member.js';
 
 export interface FailoverKey {
   readonly from: string | null;
@@ -72,20 +72,16 @@ export function syncStandbys(sync: string | undefined, config: string | undefine
   const none: ReadonlySet<string> = new Set();
   if (sync === undefined) return none;
   if (config !== undefined) {
-    const cfg = safeObject(config);
+    const cfg = objectOrNull(config);
     if (cfg === null || !patroniBool(cfg.synchronous_mode)) return none;
   }
-  const obj = safeObject(sync);
+  const obj = objectOrNull(sync);
   if (obj === null || typeof obj.sync_standby !== 'string') return none;
   return new Set(obj.sync_standby.split(',').map((s) => s.trim()).filter((s) => s !== ''));
 }
 
-function safeObject(text: string): Record<string, unknown> | null {
-  try {
-    const v: unknown = JSON.parse(text);
-    return isRecord(v) ? v : null;
-  } catch {
-    // Garbage in a key Patroni owns reads as "not set", like SyncState.from_node does.
-    return null;
-  }
+/** Garbage in a key Patroni owns reads as "not set", like SyncState.from_node does. */
+function objectOrNull(text: string): Record<string, unknown> | null {
+  const obj = parseJsonObject(text);
+  return typeof obj === 'string' ? null : obj;
 }

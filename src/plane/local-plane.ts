@@ -114,9 +114,10 @@ export class LocalPlane implements DataPlane {
 
   /**
    * A changed cluster/checks/max_lag needs a new Discovery. It takes over only once it agrees
-   * with the running one (same confirmed primary, same fit replicas); after one probe cycle
-   * without that the reload is refused: switching to a Discovery that knows nothing yet would
-   * kill every session as "not primary".
+   * with the running one (same confirmed primary, the same members up on /replica, /sync and
+   * /read-only: view-feed.ts discoverySettled); after one probe cycle without that the reload
+   * is refused: switching to a Discovery that knows nothing yet would kill every session as
+   * "not primary".
    * The listeners are reconfigured in place (DataPath.reconfigure), so established sessions and
    * unchanged listening sockets survive.
    */

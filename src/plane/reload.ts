@@ -13,7 +13,7 @@ export interface ReloadPlan {
   readonly listenersRemoved: readonly string[];
   /** Same name, other settings (bind, balance, maxconn, ...). */
   readonly listenersChanged: readonly string[];
-  /** cluster, checks or the replica listeners' max_lag set: a new Discovery is needed. */
+  /** cluster, checks or the max_lag set of the replica, sync or read_only listeners: a new Discovery is needed. */
   readonly discovery: boolean;
   /** Anything the data path runs with (listeners, timeouts, cancel, mode). */
   readonly dataPath: boolean;
@@ -21,8 +21,9 @@ export interface ReloadPlan {
   readonly surface: readonly ('http' | 'admin' | 'log')[];
   /**
    * Changed settings a running router keeps until a restart: the HTTP and admin sockets, turning
-   * the admin API on or off, logging, the number of workers and the relay engine. (http.ready, http.stats_refresh and a new admin token
-   * apply at once: the routes read them per request.)
+   * the admin API or its /quitquitquit on or off, logging, the number of workers and the relay
+   * engine. (http.ready, http.stats_refresh and a new admin token apply at once: the routes read
+   * them per request.)
    */
   readonly restartNeeded: readonly string[];
 }

@@ -24,10 +24,24 @@ export function discoveryKey(config: Config): string {
   return JSON.stringify({ cluster: config.cluster, checks: config.checks, lags: lagsOf('replica'), ...roles });
 }
 
-/** Members a replica listener could use, by check key: "name@key" for every check that is up. */
-function upReplicaChecks(view: ClusterView): Set<string> {
-  const out = new Set<string>();
-  for (const m of view.members) for (const [key, c] of Object.entries(m.replica_checks)) if (c.up) out.add(`${m.name}@${key}`);
+/**
+ * Who is up on each keyed check a listener routes by: /replica, /sync and /read-only (the last
+ * two where a listener needs them), per lag key, e.g. "sync any" → {"n2"}. A check every member
+ * has down is listed too, with no one, so the caller knows this view probes it.
+ */
+function upByCheck(view: ClusterView): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const m of view.members) {
+    const families = { replica: m.replica_checks, sync: m.sync_checks, read_only: m.read_only_checks };
+    for (const [family, checks] of Object.entries(families)) {
+      for (const [key, c] of Object.entries(checks ?? {})) {
+        const id = `${family} ${key}`;
+        const up = out.get(id) ?? new Set<string>();
+        if (c.up) up.add(m.name);
+        out.set(id, up);
+      }
+    }
+  }
   return out;
 }
 
@@ -36,18 +50,20 @@ function upReplicaChecks(view: ClusterView): Set<string> {
  * confirmed primary, no replica check up, and switching to them would close every RW session
  * ("not primary") and every RO one. So the reload switches only when that kills nothing the
  * running one keeps: the same confirmed primary (or a primary where the running one has none),
- * and every replica check the running one has up (that the new one probes too) up as well. A
+ * and every /replica, /sync and /read-only check the running one has up (that the new one
+ * probes too) up as well: the sync and read_only listeners' sessions are judged by theirs. A
  * real change during the reload makes them disagree until both saw it; the caller bounds the
  * wait and refuses the reload if it passes (issue 10).
  */
 export function discoverySettled(candidate: ClusterView, incumbent: ClusterView): boolean {
   if (candidate.generation === 0) return false;
   if (candidate.primary !== incumbent.primary && incumbent.primary !== null) return false;
-  const have = upReplicaChecks(candidate);
-  const probedKeys = new Set(candidate.members.flatMap((m) => Object.keys(m.replica_checks)));
-  for (const up of upReplicaChecks(incumbent)) {
-    const key = up.slice(up.lastIndexOf('@') + 1);
-    if (probedKeys.has(key) && !have.has(up)) return false;
+  const have = upByCheck(candidate);
+  for (const [check, members] of upByCheck(incumbent)) {
+    const mine = have.get(check);
+    // A check the new Discovery does not probe (a changed max_lag) judges none of its sessions.
+    if (mine === undefined) continue;
+    for (const name of members) if (!mine.has(name)) return false;
   }
   return true;
 }

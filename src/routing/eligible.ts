@@ -1,7 +1,7 @@
 // Which members may take new sessions of a listener, and which may hold its existing ones (PURE).
 import type { ListenerConfig } from '../config/types.js';
-import { replicaCheckKey, type ClusterView, type MemberView } from '../view/cluster-view.js';
-import { sessionVerdict } from './kill.js';
+import type { ClusterView, MemberView } from '../view/cluster-view.js';
+import { listenerCheck, notSyncStandby, sessionVerdict } from './kill.js';
 import { switchoverHold } from './switchover.js';
 
 /**
@@ -42,27 +42,16 @@ function primaryMember(view: ClusterView): MemberView | undefined {
   return view.primary === null ? undefined : view.members.find((m) => m.name === view.primary);
 }
 
-/** A replica fit for new sessions: its replica check (for this listener's lag limit) is up. */
-export function isFitReplica(view: ClusterView, listener: ListenerConfig, member: MemberView): boolean {
-  return member.name !== view.primary && !member.noloadbalance && member.replica_checks[replicaCheckKey(listener.max_lag)]?.up === true;
-}
-
 /**
- * A synchronous standby fit for new sessions of a sync listener (Patroni's /sync): named in the
- * `sync` key (etcd mode; the key moves at once when Patroni picks another standby, the probe
- * follows by rise/fall) and its /sync check for this lag limit is up. Static mode has no key:
- * the check alone decides.
+ * A member fit for new sessions of a replica, sync or read_only listener: not tagged
+ * noloadbalance, named in the `sync` key for a sync listener, and up on the listener's check
+ * (kill.ts: the same rules judge its sessions). The confirmed primary only for a read_only
+ * listener, whatever its tags: Patroni's /read-only answers 200 on the leader.
  */
-export function isFitSyncStandby(view: ClusterView, listener: ListenerConfig, member: MemberView): boolean {
-  if (member.name === view.primary || member.noloadbalance) return false;
-  if (view.mode === 'etcd' && member.sync_standby !== true) return false;
-  return member.sync_checks?.[replicaCheckKey(listener.max_lag)]?.up === true;
-}
-
-/** A member serving reads for a read_only listener (Patroni's /read-only): the confirmed primary, or a replica whose check is up. */
-export function isFitReadOnly(view: ClusterView, listener: ListenerConfig, member: MemberView): boolean {
-  if (member.name === view.primary) return true;
-  return !member.noloadbalance && member.read_only_checks?.[replicaCheckKey(listener.max_lag)]?.up === true;
+function isFit(view: ClusterView, listener: ListenerConfig, member: MemberView): boolean {
+  if (member.name === view.primary) return listener.role === 'read_only';
+  if (member.noloadbalance || notSyncStandby(view, listener, member)) return false;
+  return listenerCheck(listener, member)?.up === true;
 }
 
 /**
@@ -78,12 +67,9 @@ export function eligibleBackends(view: ClusterView, listener: ListenerConfig, ad
     const usable = primary && takesNewSessions(primary, adminStates) && !held;
     return usable ? { members: [primary], usingFallback: false } : NONE;
   }
-  if (listener.role === 'read_only') {
-    return { members: view.members.filter((m) => isFitReadOnly(view, listener, m) && takesNewSessions(m, adminStates)), usingFallback: false };
-  }
-  const fit = listener.role === 'sync' ? isFitSyncStandby : isFitReplica;
-  const replicas = view.members.filter((m) => fit(view, listener, m) && takesNewSessions(m, adminStates));
-  if (replicas.length > 0) return { members: replicas, usingFallback: false };
+  const fit = view.members.filter((m) => isFit(view, listener, m) && takesNewSessions(m, adminStates));
+  if (fit.length > 0) return { members: fit, usingFallback: false };
+  // A read_only listener has no fallback: the primary is one of its members already.
   if (listener.fallback === 'primary' && primary && takesNewSessions(primary, adminStates)) {
     return { members: [primary], usingFallback: true };
   }

@@ -16,7 +16,7 @@
 //                     otherwise as a replica listener, /read-only check
 //   on_marked_down: keep                                               → nothing is killed
 import type { ListenerConfig } from '../config/types.js';
-import { replicaCheckKey, type ClusterView } from '../view/cluster-view.js';
+import { replicaCheckKey, type CheckStatus, type ClusterView, type MemberView } from '../view/cluster-view.js';
 
 /** Why a new view condemns a session. */
 export type ViewKillReason = 'not_primary' | 'marked_down' | 'not_sync';
@@ -43,6 +43,26 @@ export interface KillBatch {
 }
 
 /**
+ * The check that judges `member` for a replica, sync or read_only listener: /replica, /sync or
+ * /read-only (by its role) at the listener's lag limit; undefined when the view has none.
+ */
+export function listenerCheck(listener: ListenerConfig, member: MemberView | undefined): CheckStatus | undefined {
+  const key = replicaCheckKey(listener.max_lag);
+  if (listener.role === 'sync') return member?.sync_checks?.[key];
+  if (listener.role === 'read_only') return member?.read_only_checks?.[key];
+  return member?.replica_checks[key];
+}
+
+/**
+ * A member of a sync listener that Patroni's `sync` key does not name (etcd mode: the key moves
+ * at once when Patroni picks another standby, the /sync probe follows by rise/fall). Static
+ * mode has no key: the check alone decides.
+ */
+export function notSyncStandby(view: ClusterView, listener: ListenerConfig, member: MemberView): boolean {
+  return listener.role === 'sync' && view.mode === 'etcd' && member.sync_standby !== true;
+}
+
+/**
  * Why `view` condemns a session of `listener` on `session.backend`; null: it may stay. The one
  * rule for "who may hold a session": kills ask it, and so do cancels (eligible.ts cancelTargets).
  */
@@ -56,9 +76,8 @@ export function sessionVerdict(view: ClusterView, listener: ListenerConfig, sess
   // A replica promoted under a read-only session: it is the primary now, not a replica.
   if (session.backend === view.primary) return 'marked_down';
   const member = view.members.find((m) => m.name === session.backend);
-  const key = replicaCheckKey(listener.max_lag);
-  if (listener.role === 'sync' && view.mode === 'etcd' && member !== undefined && member.sync_standby !== true) return 'not_sync';
-  const check = listener.role === 'sync' ? member?.sync_checks?.[key] : listener.role === 'read_only' ? member?.read_only_checks?.[key] : member?.replica_checks[key];
+  if (member !== undefined && notSyncStandby(view, listener, member)) return 'not_sync';
+  const check = listenerCheck(listener, member);
   if (check?.up === true) return null;
   if (check?.lagging === true && listener.on_lag === 'drain') return null;
   return 'marked_down';

@@ -341,6 +341,8 @@ describe('ClusterPlane with two workers', () => {
     const result = await router.reload({ ...config(c, listeners), checks: { ...faster, interval: 300 } });
     expect(result).toMatchObject({ ok: true, plan: { discovery: true } });
     expect(router.view().generation).toBeGreaterThan(before);
+    // The metrics take the new Discovery's view at once, not at its next change.
+    expect(seen.at(-1)).toBe(router.view().generation);
     // Every view handed to onView (what feeds RouterMetrics) is newer than the one before.
     c.patroni.n2.role = 'master';
     c.patroni.n1.role = 'replica';

@@ -53,6 +53,20 @@ describe('when a reload\'s new Discovery may feed workers', () => {
     expect(discoverySettled(view(3, other, 'n1'), running)).toBe(true);
   });
 
+  // Issue 13 x issue 10: a sync or read_only listener's sessions are judged by /sync and
+  // /read-only. A new Discovery that confirmed the primary and the replicas, but not yet those
+  // checks, would close them all as marked down in one process.
+  it.each([
+    ['sync', (up: boolean) => ({ sync_standby: true, sync_checks: { any: check(up) } })],
+    ['read_only', (up: boolean) => ({ read_only_checks: { any: check(up) } })],
+  ] as const)('waits until every %s check up in the running one is up in the new one too', (_role, checks) => {
+    const withRole = (gen: number, up: boolean) => view(gen, [member({ name: 'n1' }), { ...member({ name: 'n2' }), ...checks(up) }], 'n1');
+    expect(discoverySettled(withRole(2, false), withRole(40, true))).toBe(false);
+    expect(discoverySettled(withRole(3, true), withRole(40, true))).toBe(true);
+    // A check the running one has down holds nothing up.
+    expect(discoverySettled(withRole(2, false), withRole(40, false))).toBe(true);
+  });
+
   it('agrees on "no primary" when neither has one', () => {
     expect(discoverySettled(view(2, members(), null), view(9, members(), null))).toBe(true);
   });
