@@ -45,11 +45,12 @@ function push(changes: readonly LeaderChange[], change: LeaderChange): readonly 
 
 /**
  * Takes one view (ignored unless newer than the last one taken). `heldTotal`: the primary
- * listeners' held_total now, to count the clients a switchover held.
+ * listeners' held_total now, to count the clients a switchover held. `holds`: whether a
+ * switchover holds new sessions at all (holdsForSwitchovers); when not, none is tracked.
  */
-export function nextLeaderHistory(state: LeaderHistoryState, view: ClusterView, now: number, heldTotal = 0): LeaderHistoryState {
+export function nextLeaderHistory(state: LeaderHistoryState, view: ClusterView, now: number, heldTotal = 0, holds = true): LeaderHistoryState {
   if (view.generation <= state.generation) return state;
-  const tracked = state.switchover ?? switchoverStart(view, state.lastConfirmed, now, heldTotal);
+  const tracked = state.switchover ?? (holds ? switchoverStart(view, state.lastConfirmed, now, heldTotal) : null);
   const next = primaryStep({ ...state, switchover: tracked }, view, now);
   if (!tracked) return next;
   const added = next.changes !== state.changes ? next.changes[0] : undefined;

@@ -96,13 +96,14 @@ export class RouterMetrics {
 
   /**
    * Takes every published view, in order (older generations are ignored); returns what it did
-   * to the leader history (null: ignored). `heldTotal`: held_total of the primary listeners now.
+   * to the leader history (null: ignored). `heldTotal`: held_total of the primary listeners now;
+   * `holds`: whether any listener holds new sessions for a switchover (nextLeaderHistory).
    */
-  observeView(view: ClusterView, now: number, heldTotal = 0): LeaderStep | null {
+  observeView(view: ClusterView, now: number, heldTotal = 0, holds = true): LeaderStep | null {
     if (this.view && view.generation <= this.view.generation) return null;
     this.view = view;
     const prev = this.history;
-    this.history = nextLeaderHistory(prev, view, now, heldTotal);
+    this.history = nextLeaderHistory(prev, view, now, heldTotal, holds);
     const step = leaderStep(prev, this.history);
     if (step.leaderChanged) this.m.leaderChanges.inc();
     if (step.outageEndedMs !== null) this.m.outageDuration.observe(step.outageEndedMs / 1000);

@@ -18,6 +18,7 @@ import { ADMIN_STATES, adminStateOf, adminStatesCopy, type AdminStates } from '.
 import type { KillReason } from '../routing/kill.js';
 import { NO_PAUSES, type ListenerPause, type PausedListeners } from '../routing/pause.js';
 import type { LeaderStep } from '../metrics/leader-history.js';
+import { holdsForSwitchovers } from '../metrics/switchover-history.js';
 import { DrainDeadlines } from './drain-deadlines.js';
 import { ClusterPlane } from '../cluster/cluster-plane.js';
 import { resolveWorkerCount } from '../cluster/supervisor-options.js';
@@ -253,8 +254,10 @@ export class Router implements RouterControl {
   private onView(view: ClusterView): void {
     // The plane has already handed the view to the data path (in-process or workers).
     // The held count is only read around a switchover: summing the traffic on every view is not free.
-    const switchover = (view.switchover ?? null) !== null || (this.metrics.leaderHistory().switchover ?? null) !== null;
-    const step = this.metrics.observeView(view, this.now(), switchover ? this.heldOnPrimaryListeners() : 0);
+    const holds = holdsForSwitchovers(this.config.listeners);
+    const tracking = (this.metrics.leaderHistory().switchover ?? null) !== null;
+    const counting = tracking || (holds && (view.switchover ?? null) !== null);
+    const step = this.metrics.observeView(view, this.now(), counting ? this.heldOnPrimaryListeners() : 0, holds);
     if (step) this.logSwitchover(step);
     this.refreshStates(view);
   }

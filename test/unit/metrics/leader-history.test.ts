@@ -125,13 +125,13 @@ describe('nextLeaderHistory and switchovers (issue 13)', () => {
   const T = 1_000_000;
   const intent = (over: Partial<SwitchoverIntent> = {}): SwitchoverIntent => ({ from: 'n1', to: 'n2', scheduled_at: null, announced_at: T, ...over });
   /** Feeds (primary, intent, at, heldTotal) steps; returns the final state and what each step reported. */
-  function steps(list: ReadonlyArray<readonly [string | null, SwitchoverIntent | null, number, number]>): { state: LeaderHistoryState; ended: LeaderChange[]; started: number } {
+  function steps(list: ReadonlyArray<readonly [string | null, SwitchoverIntent | null, number, number]>, holds = true): { state: LeaderHistoryState; ended: LeaderChange[]; started: number } {
     let state = INITIAL_LEADER_HISTORY;
     const ended: LeaderChange[] = [];
     let started = 0;
     list.forEach(([primary, sw, at, held], i) => {
       const v: ClusterView = { ...view(i + 1, members, primary), mode: 'etcd', switchover: sw };
-      const next = nextLeaderHistory(state, v, at, held);
+      const next = nextLeaderHistory(state, v, at, held, holds);
       const step = leaderStep(state, next);
       if (step.switchoverStarted) started++;
       if (step.switchoverEnded) ended.push(step.switchoverEnded);
@@ -154,6 +154,21 @@ describe('nextLeaderHistory and switchovers (issue 13)', () => {
     expect(state.switchover).toBeNull();
     // The loss itself carries nothing: the hold is reported once, when it ends.
     expect(state.changes[1]).not.toHaveProperty('held_ms');
+  });
+
+  it('tracks no hold when no listener holds for a switchover (on_switchover: route everywhere)', () => {
+    const { state, ended, started } = steps(
+      [
+        ['n1', null, T - 10_000, 0],
+        ['n1', intent(), T, 0],
+        [null, intent(), T + 400, 2],
+        ['n2', null, T + 1_300, 4],
+      ],
+      false,
+    );
+    expect([started, ended, state.switchover]).toEqual([0, [], null]);
+    expect(state.changes[0]).toMatchObject({ from: null, to: 'n2', outage_ms: 900 });
+    expect(state.changes[0]).not.toHaveProperty('held_ms');
   });
 
   it('records an abandoned switchover as an entry from the leader to itself, with no outage', () => {
