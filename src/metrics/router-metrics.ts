@@ -108,9 +108,9 @@ export class RouterMetrics {
     if (step.leaderChanged) this.m.leaderChanges.inc();
     if (step.outageEndedMs !== null) this.m.outageDuration.observe(step.outageEndedMs / 1000);
     const ended = step.switchoverEnded;
-    if (ended) {
+    if (ended && step.switchoverOutcome) {
       this.m.switchoverHold.observe((ended.held_ms ?? 0) / 1000);
-      this.m.switchovers.inc({ outcome: ended.from === ended.to ? 'abandoned' : 'completed' });
+      this.m.switchovers.inc({ outcome: step.switchoverOutcome });
     }
     this.m.primaryConfirmed.set(view.primary === null ? 0 : 1);
     this.m.viewGeneration.set(view.generation);

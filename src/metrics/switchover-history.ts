@@ -3,7 +3,8 @@
 // which Patroni's switchover intent is due for the last confirmed primary (routing/switchover.ts;
 // the view may come after the fact, e.g. a scheduled switchover first seen when the leader key
 // goes, so the start is the intent's own due time). It ends with the next confirmed primary:
-// another member (completed) or the same one once the intent is gone (abandoned).
+// another member (completed), or the same one (abandoned), once the intent is gone or when it
+// is confirmed again after an outage (leaderStep names the outcome).
 import type { ListenerConfig } from '../config/types.js';
 import type { ClusterView } from '../view/cluster-view.js';
 import type { LeaderChange } from '../http/types.js';

@@ -272,8 +272,8 @@ export class Router implements RouterControl {
     const s = step.switchoverStarted;
     if (s) this.logger.info({ event: 'switchover_hold_start', from: s.from, to: s.to, since: s.since }, `switchover from ${s.from}: new RW sessions wait for the new leader`);
     const e = step.switchoverEnded;
-    if (e) {
-      const outcome = e.from === e.to ? 'abandoned' : 'completed';
+    const outcome = step.switchoverOutcome;
+    if (e && outcome) {
       this.logger.info(
         { event: 'switchover_hold_end', outcome, to: e.to, held_ms: e.held_ms, held_clients: e.held_clients, outage_ms: e.outage_ms },
         `switchover ${outcome}: ${e.held_clients ?? 0} clients held for ${e.held_ms ?? 0} ms, now on ${e.to ?? 'none'}`,
