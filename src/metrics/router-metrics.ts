@@ -19,7 +19,7 @@ import type { ClusterView, EtcdStatus } from '../view/cluster-view.js';
 import type { BackendState } from '../http/types.js';
 import type { RefusalReason } from '../sessions/close-reason.js';
 import type { ListenerTraffic, RelayReport } from '../sessions/types.js';
-import type { PausedListeners } from '../routing/pause.js';
+import { pauseOf, type PausedListeners } from '../routing/pause.js';
 import { INITIAL_LEADER_HISTORY, leaderStep, nextLeaderHistory, noPrimaryMsTotal, type LeaderHistoryState, type LeaderStep } from './leader-history.js';
 import { declareMetrics, type Metrics } from './metrics.js';
 import { backendKey } from './stats-snapshot.js';
@@ -198,7 +198,7 @@ export class RouterMetrics {
 
   private samplePaused(listeners: readonly string[], paused: PausedListeners): void {
     this.m.listenerPaused.reset();
-    for (const listener of listeners) this.m.listenerPaused.set({ listener }, Object.prototype.hasOwnProperty.call(paused, listener) ? 1 : 0);
+    for (const listener of listeners) this.m.listenerPaused.set({ listener }, pauseOf(paused, listener) ? 1 : 0);
   }
 
   private sampleTraffic(listeners: readonly string[], traffic: Readonly<Record<string, ListenerTraffic>>): void {

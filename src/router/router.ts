@@ -16,7 +16,7 @@ import { backendStates, buildStatsSnapshot } from '../metrics/stats-snapshot.js'
 import type { DataPath } from '../proxy/data-path.js';
 import { ADMIN_STATES, adminStateOf, adminStatesCopy, type AdminStates } from '../routing/eligible.js';
 import type { KillReason } from '../routing/kill.js';
-import { NO_PAUSES, type ListenerPause, type PausedListeners } from '../routing/pause.js';
+import { NO_PAUSES, pauseOf, type ListenerPause, type PausedListeners } from '../routing/pause.js';
 import type { LeaderStep } from '../metrics/leader-history.js';
 import { holdsForSwitchovers } from '../metrics/switchover-history.js';
 import { DrainDeadlines } from './drain-deadlines.js';
@@ -210,14 +210,14 @@ export class Router implements RouterControl {
     if (!this.listenerNames().includes(name)) throw new TypeError(`no listener named ${JSON.stringify(name)}`);
     const hold_ms = holdMs ?? this.config.timeouts.connect_wait;
     // Pausing again changes the hold limit; the pause keeps its start.
-    const pause = Object.freeze({ since: this.paused[name]?.since ?? this.now(), hold_ms });
+    const pause = Object.freeze({ since: pauseOf(this.paused, name)?.since ?? this.now(), hold_ms });
     this.setPaused({ ...this.paused, [name]: pause });
     this.logger.info({ event: 'listener_paused', listener: name, hold_ms }, `listener ${name} paused: new clients wait up to ${hold_ms} ms`);
     return pause;
   }
 
   resumeListener(name: string): ListenerPause | null {
-    const pause = Object.prototype.hasOwnProperty.call(this.paused, name) ? (this.paused[name] ?? null) : null;
+    const pause = pauseOf(this.paused, name);
     if (pause === null) return null;
     const next: Record<string, ListenerPause> = { ...this.paused };
     delete next[name];
