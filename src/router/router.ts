@@ -15,7 +15,6 @@ import { NO_STATE_CHANGES, nextStateChanges, type StateChanges } from '../metric
 import { backendStates, buildStatsSnapshot } from '../metrics/stats-snapshot.js';
 import type { DataPath } from '../proxy/data-path.js';
 import { ADMIN_STATES, adminStateOf, adminStatesCopy, type AdminStates } from '../routing/eligible.js';
-import type { KillReason } from '../routing/kill.js';
 import { NO_PAUSES, pauseOf, type ListenerPause, type PausedListeners } from '../routing/pause.js';
 import type { LeaderStep } from '../metrics/leader-history.js';
 import { holdsForSwitchovers } from '../metrics/switchover-history.js';
@@ -191,9 +190,10 @@ export class Router implements RouterControl {
     return this.admin;
   }
 
-  async killBackendSessions(member: string, reason: KillReason = 'admin'): Promise<number> {
-    const killed = await this.plane.killBackendSessions(member, reason);
-    this.logger.info({ event: 'admin_kill', member, sessions: killed, reason }, `killed ${killed} sessions on ${member}`);
+  /** The admin API's kill; a drain deadline kills through the plane itself (drainDeadlinePassed). */
+  async killBackendSessions(member: string): Promise<number> {
+    const killed = await this.plane.killBackendSessions(member, 'admin');
+    this.logger.info({ event: 'admin_kill', member, sessions: killed }, `killed ${killed} sessions on ${member}`);
     return killed;
   }
 
