@@ -12,7 +12,7 @@ export type PgrErrorCode =
   | 'PGR_ERR_ETCD'
   /** A listening socket could not be bound (listeners, http.bind, admin.bind). */
   | 'PGR_ERR_BIND'
-  /** A terminated listener's certificate and key do not make a TLS context (proxy/tls-context-store.ts). */
+  /** A listener's TLS material does not make a TLS context: ssl: terminate (proxy/tls-context-store.ts) or server_tls (proxy/backend-tls.ts). */
   | 'PGR_ERR_TLS'
   // ---- the native relay (issue 12; src/relay/native-*.ts) ----
   /** The addon is not built or cannot load on this host; `relay: native` fails the start with it. */

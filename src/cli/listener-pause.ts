@@ -5,14 +5,12 @@
 // (it would show in `ps` and the shell history).
 import type { Config } from '../config/types.js';
 import { ADMIN_TOKEN_ENV } from '../config/defaults.js';
-import { hostPort } from '../config/units.js';
 import { describeError } from '../errors.js';
+import { localUrl } from './local-url.js';
 
 /** admin.bind as a URL this host can reach. */
 export function adminUrl(config: Config): string {
-  const { host, port } = config.admin.bind;
-  const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
-  return `http://${hostPort(reachable, port)}`;
+  return localUrl(config.admin.bind);
 }
 
 export interface PauseCommand {

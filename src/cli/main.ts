@@ -195,8 +195,9 @@ async function runRouter(
     await http.close();
     await router.close(graceMs === undefined ? {} : { graceMs });
   };
-  const drain = (): void => {
-    closeAll().then(
+  /** Closes everything (graceMs 0: the second signal's hard stop) and settles the exit code. */
+  const drain = (graceMs?: number): void => {
+    closeAll(graceMs).then(
       () => finish(0),
       (e: unknown) => {
         logger.error({ err: describeError(e) }, 'error while stopping');
@@ -207,7 +208,7 @@ async function runRouter(
   const stop = (signal: string): void => {
     if (stopping) {
       logger.warn({ signal }, 'second signal: closing all sessions now');
-      void closeAll(0).then(() => finish(0));
+      drain(0);
       return;
     }
     stopping = true;

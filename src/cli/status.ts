@@ -2,18 +2,16 @@
 // plus the router's own columns (sessions, and per listener whether the member gets new
 // sessions there). It reads GET /stats.json, so it shows exactly what the stats page shows.
 import type { Config } from '../config/types.js';
-import { hostPort } from '../config/units.js';
 import { describeError } from '../errors.js';
 import { formatLagMb } from '../http/format.js';
 import type { BackendState, StatsSnapshot } from '../http/types.js';
+import { localUrl } from './local-url.js';
 
 export const DEFAULT_STATUS_URL = 'http://127.0.0.1:8404';
 
 /** http.bind as a URL this host can reach: a wildcard becomes loopback. */
 export function statusUrl(config: Config): string {
-  const { host, port } = config.http.bind;
-  const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
-  return `http://${hostPort(reachable, port)}`;
+  return localUrl(config.http.bind);
 }
 
 const ELIGIBLE: Readonly<Record<BackendState, string>> = { UP: 'yes', DOWN: 'no', DRAIN: 'drain', MAINT: 'maint' };

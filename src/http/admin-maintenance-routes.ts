@@ -8,6 +8,7 @@
 import type { FastifyInstance } from 'fastify';
 import { parseDuration } from '../config/units.js';
 import type { Logger } from '../log.js';
+import { pauseOf } from '../routing/pause.js';
 import type { RouterControl } from './types.js';
 
 /** A duration from a JSON body ("30s", or a number of ms); absent → null; else why not. */
@@ -28,8 +29,8 @@ export function registerMaintenanceRoutes(app: FastifyInstance, control: RouterC
     const paused = control.pausedListeners();
     const listeners: Record<string, { paused: boolean; since: number | null; hold_ms: number | null }> = {};
     for (const name of control.listenerNames()) {
-      const p = Object.prototype.hasOwnProperty.call(paused, name) ? paused[name] : undefined;
-      listeners[name] = { paused: p !== undefined, since: p?.since ?? null, hold_ms: p?.hold_ms ?? null };
+      const p = pauseOf(paused, name);
+      listeners[name] = { paused: p !== null, since: p?.since ?? null, hold_ms: p?.hold_ms ?? null };
     }
     return { listeners };
   });

@@ -31,7 +31,8 @@ export interface LeaderChange {
    * Issue 13, only on a change that ends a switchover pgrouter held new RW sessions for: ms from
    * the moment the outgoing leader stopped taking them until this confirmation (it covers
    * outage_ms), and how many clients were held meanwhile (workers: 1 exact; cluster mode from the
-   * workers' reports, at most 1 s old). An abandoned switchover is an entry with from === to.
+   * workers' reports, at most 1 s old). An abandoned switchover ends with the leader it started
+   * from taking new sessions again: an entry with from === to, or its confirmation after an outage.
    */
   readonly held_ms?: number;
   readonly held_clients?: number;

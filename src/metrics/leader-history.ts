@@ -45,11 +45,12 @@ function push(changes: readonly LeaderChange[], change: LeaderChange): readonly 
 
 /**
  * Takes one view (ignored unless newer than the last one taken). `heldTotal`: the primary
- * listeners' held_total now, to count the clients a switchover held.
+ * listeners' held_total now, to count the clients a switchover held. `holds`: whether a
+ * switchover holds new sessions at all (holdsForSwitchovers); when not, none is tracked.
  */
-export function nextLeaderHistory(state: LeaderHistoryState, view: ClusterView, now: number, heldTotal = 0): LeaderHistoryState {
+export function nextLeaderHistory(state: LeaderHistoryState, view: ClusterView, now: number, heldTotal = 0, holds = true): LeaderHistoryState {
   if (view.generation <= state.generation) return state;
-  const tracked = state.switchover ?? switchoverStart(view, state.lastConfirmed, now, heldTotal);
+  const tracked = state.switchover ?? (holds ? switchoverStart(view, state.lastConfirmed, now, heldTotal) : null);
   const next = primaryStep({ ...state, switchover: tracked }, view, now);
   if (!tracked) return next;
   const added = next.changes !== state.changes ? next.changes[0] : undefined;
@@ -102,19 +103,28 @@ export interface LeaderStep {
   readonly outageEndedMs: number | null;
   /** A switchover hold that began with this step. */
   readonly switchoverStarted: TrackedSwitchover | null;
-  /** The change that ended a switchover hold (it has held_ms), completed or abandoned (from === to). */
+  /** The change that ended a switchover hold (it has held_ms). */
   readonly switchoverEnded: LeaderChange | null;
+  /**
+   * How it ended: completed (another member leads now) or abandoned (the leader it started from
+   * takes new sessions again: the entry from it to itself, or its confirmation after an outage).
+   */
+  readonly switchoverOutcome: 'completed' | 'abandoned' | null;
 }
 
 /** What one step did, for the exporter and the log: a leader change (+1), an outage that ended, a switchover hold. */
 export function leaderStep(prev: LeaderHistoryState, next: LeaderHistoryState): LeaderStep {
   const added = next.changes !== prev.changes ? next.changes[0] : undefined;
   const sw = next.switchover ?? null;
+  const leaderChanged = next.leaderChanges > prev.leaderChanges;
+  const ended = added?.held_ms !== undefined ? added : null;
   return {
-    leaderChanged: next.leaderChanges > prev.leaderChanges,
+    leaderChanged,
     // An abandoned switchover's entry (from === to) ends no outage.
     outageEndedMs: added && added.to !== null && added.from !== added.to ? added.outage_ms : null,
     switchoverStarted: sw !== null && sw !== (prev.switchover ?? null) ? sw : null,
-    switchoverEnded: added?.held_ms !== undefined ? added : null,
+    switchoverEnded: ended,
+    // A hold is tracked from the last confirmed primary, so only a change of member completes it.
+    switchoverOutcome: ended === null ? null : leaderChanged ? 'completed' : 'abandoned',
   };
 }

@@ -66,7 +66,7 @@ export function declareMetrics(opts: MetricsOptions) {
     }),
     listenerHeldSessions: new Gauge({
       name: 'pgrouter_listener_held_sessions',
-      help: 'Clients held because the listener has no backend (up to timeouts.connect_wait).',
+      help: 'Clients held for a backend now: none to route to, a switchover held for, or a paused listener.',
       labelNames: L,
       registers,
       ...sampled,
@@ -150,7 +150,7 @@ export function declareMetrics(opts: MetricsOptions) {
     }),
     backendKilledSessions: new Counter({
       name: 'pgrouter_backend_killed_sessions_total',
-      help: 'Relaying sessions the router closed, by reason (not_primary, marked_down, admin).',
+      help: 'Relaying sessions the router closed, by reason (not_primary, marked_down, not_sync, admin, drain_timeout).',
       labelNames: ['listener', 'backend', 'reason'] as const,
       registers,
       ...sampled,
@@ -185,7 +185,7 @@ export function declareMetrics(opts: MetricsOptions) {
     }),
     probeDuration: new Histogram({
       name: 'pgrouter_backend_probe_duration_seconds',
-      help: 'Duration of Patroni REST probes, by check (primary, replica:<max_lag>), failed ones included.',
+      help: 'Duration of Patroni REST probes, by check (primary, replica:<max_lag>, sync:<max_lag>, read_only:<max_lag>), failed ones included.',
       labelNames: ['backend', 'check'] as const,
       buckets: PROBE_BUCKETS,
       registers,

@@ -19,7 +19,7 @@ import type { ClusterView, EtcdStatus } from '../view/cluster-view.js';
 import type { BackendState } from '../http/types.js';
 import type { RefusalReason } from '../sessions/close-reason.js';
 import type { ListenerTraffic, RelayReport } from '../sessions/types.js';
-import type { PausedListeners } from '../routing/pause.js';
+import { pauseOf, type PausedListeners } from '../routing/pause.js';
 import { INITIAL_LEADER_HISTORY, leaderStep, nextLeaderHistory, noPrimaryMsTotal, type LeaderHistoryState, type LeaderStep } from './leader-history.js';
 import { declareMetrics, type Metrics } from './metrics.js';
 import { backendKey } from './stats-snapshot.js';
@@ -96,20 +96,21 @@ export class RouterMetrics {
 
   /**
    * Takes every published view, in order (older generations are ignored); returns what it did
-   * to the leader history (null: ignored). `heldTotal`: held_total of the primary listeners now.
+   * to the leader history (null: ignored). `heldTotal`: held_total of the primary listeners now;
+   * `holds`: whether any listener holds new sessions for a switchover (nextLeaderHistory).
    */
-  observeView(view: ClusterView, now: number, heldTotal = 0): LeaderStep | null {
+  observeView(view: ClusterView, now: number, heldTotal = 0, holds = true): LeaderStep | null {
     if (this.view && view.generation <= this.view.generation) return null;
     this.view = view;
     const prev = this.history;
-    this.history = nextLeaderHistory(prev, view, now, heldTotal);
+    this.history = nextLeaderHistory(prev, view, now, heldTotal, holds);
     const step = leaderStep(prev, this.history);
     if (step.leaderChanged) this.m.leaderChanges.inc();
     if (step.outageEndedMs !== null) this.m.outageDuration.observe(step.outageEndedMs / 1000);
     const ended = step.switchoverEnded;
-    if (ended) {
+    if (ended && step.switchoverOutcome) {
       this.m.switchoverHold.observe((ended.held_ms ?? 0) / 1000);
-      this.m.switchovers.inc({ outcome: ended.from === ended.to ? 'abandoned' : 'completed' });
+      this.m.switchovers.inc({ outcome: step.switchoverOutcome });
     }
     this.m.primaryConfirmed.set(view.primary === null ? 0 : 1);
     this.m.viewGeneration.set(view.generation);
@@ -197,7 +198,7 @@ export class RouterMetrics {
 
   private samplePaused(listeners: readonly string[], paused: PausedListeners): void {
     this.m.listenerPaused.reset();
-    for (const listener of listeners) this.m.listenerPaused.set({ listener }, Object.prototype.hasOwnProperty.call(paused, listener) ? 1 : 0);
+    for (const listener of listeners) this.m.listenerPaused.set({ listener }, pauseOf(paused, listener) ? 1 : 0);
   }
 
   private sampleTraffic(listeners: readonly string[], traffic: Readonly<Record<string, ListenerTraffic>>): void {

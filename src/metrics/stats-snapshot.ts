@@ -10,6 +10,7 @@ import { adminStateOf, eligibleBackends, type AdminStates } from '../routing/eli
 import { NO_PAUSES, pauseOf, type PausedListeners } from '../routing/pause.js';
 import { switchoverDueSince, switchoverHold } from '../routing/switchover.js';
 import { noPrimaryMsTotal, type LeaderHistoryState } from './leader-history.js';
+import { holdsForSwitchovers } from './switchover-history.js';
 
 export interface BackendStatus {
   readonly state: BackendState;
@@ -62,7 +63,7 @@ export function backendStatus(
     const { check } = roleCheck(listener, m);
     if (check?.lagging === true && !check.up) return { state: 'DRAIN', reason: m.lag_bytes === null ? 'lagging' : `lagging (${m.lag_bytes} bytes)` };
   }
-  if (listener.role === 'primary' && switchoverHold(view, now)?.member === m.name) {
+  if (listener.role === 'primary' && listener.on_switchover === 'hold' && switchoverHold(view, now)?.member === m.name) {
     const to = view.switchover?.to ?? null;
     return { state: 'DRAIN', reason: `switchover${to === null ? '' : ` to ${to}`} announced: new sessions wait for the new leader` };
   }
@@ -165,11 +166,11 @@ function listenerRow(input: SnapshotInput, l: ListenerConfig): ListenerRow {
   };
 }
 
-/** The pending switchover, and since when new RW sessions are held for it. */
-function switchoverRow(view: ClusterView, now: number): StatsSnapshot['switchover'] {
+/** The pending switchover, and since when new RW sessions are held for it (never when no listener holds). */
+function switchoverRow(view: ClusterView, now: number, holds: boolean): StatsSnapshot['switchover'] {
   const intent = view.switchover ?? null;
   if (intent === null) return null;
-  const holding = switchoverHold(view, now) !== null || (view.primary === null && switchoverDueSince(intent, now) !== null);
+  const holding = holds && (switchoverHold(view, now) !== null || (view.primary === null && switchoverDueSince(intent, now) !== null));
   return { ...intent, holding_since: holding ? switchoverDueSince(intent, now) : null };
 }
 
@@ -191,6 +192,6 @@ export function buildStatsSnapshot(input: SnapshotInput): StatsSnapshot {
     no_primary_ms_total: noPrimaryMsTotal(input.history, input.now),
     workers: input.workers,
     relay: input.relay ?? {},
-    switchover: switchoverRow(view, input.now),
+    switchover: switchoverRow(view, input.now, holdsForSwitchovers(input.listeners)),
   };
 }

@@ -3,7 +3,9 @@
 // which Patroni's switchover intent is due for the last confirmed primary (routing/switchover.ts;
 // the view may come after the fact, e.g. a scheduled switchover first seen when the leader key
 // goes, so the start is the intent's own due time). It ends with the next confirmed primary:
-// another member (completed) or the same one once the intent is gone (abandoned).
+// another member (completed), or the same one (abandoned), once the intent is gone or when it
+// is confirmed again after an outage (leaderStep names the outcome).
+import type { ListenerConfig } from '../config/types.js';
 import type { ClusterView } from '../view/cluster-view.js';
 import type { LeaderChange } from '../http/types.js';
 import { outgoingMember, SWITCHOVER_STALE_MS, switchoverDueSince, switchoverHold } from '../routing/switchover.js';
@@ -15,6 +17,15 @@ export interface TrackedSwitchover {
   readonly since: number;
   /** The listeners' held_total when it began: held clients = held_total at the end − this. */
   readonly heldAtStart: number;
+}
+
+/**
+ * Whether a switchover holds new sessions anywhere: some primary listener has on_switchover: hold
+ * (the default). With route everywhere the outgoing leader keeps taking them, and there is no
+ * hold to show, time or count.
+ */
+export function holdsForSwitchovers(listeners: readonly ListenerConfig[]): boolean {
+  return listeners.some((l) => l.role === 'primary' && l.on_switchover === 'hold');
 }
 
 /** A switchover that starts holding with this view, or null. `lastConfirmed`: the last confirmed primary. */

@@ -2,9 +2,7 @@
 // remaining sessions when the time is up, so a node can really be emptied before a reboot.
 // One timer per member; setting a member's state again (any state) cancels its deadline first.
 // The timers are unref'd: a deadline never keeps a stopping router alive.
-
-/** setTimeout's limit (about 24.8 days); the admin API refuses longer deadlines. */
-export const MAX_DEADLINE_MS = 2_147_483_647;
+import { MAX_DURATION_MS } from '../config/units.js';
 
 export class DrainDeadlines {
   private readonly timers = new Map<string, { readonly at: number; readonly timer: NodeJS.Timeout }>();
@@ -16,8 +14,9 @@ export class DrainDeadlines {
 
   /** Arms `member`'s deadline `timeoutMs` from now (replacing any earlier one); returns its epoch ms. */
   set(member: string, timeoutMs: number): number {
-    if (!Number.isInteger(timeoutMs) || timeoutMs < 0 || timeoutMs > MAX_DEADLINE_MS) {
-      throw new RangeError(`drain timeout must be 0..${MAX_DEADLINE_MS} ms, got ${timeoutMs}`);
+    // setTimeout's limit; the admin API's parseDuration refuses longer ones already.
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 0 || timeoutMs > MAX_DURATION_MS) {
+      throw new RangeError(`drain timeout must be 0..${MAX_DURATION_MS} ms, got ${timeoutMs}`);
     }
     this.cancel(member);
     const at = this.now() + timeoutMs;

@@ -15,9 +15,9 @@ import { NO_STATE_CHANGES, nextStateChanges, type StateChanges } from '../metric
 import { backendStates, buildStatsSnapshot } from '../metrics/stats-snapshot.js';
 import type { DataPath } from '../proxy/data-path.js';
 import { ADMIN_STATES, adminStateOf, adminStatesCopy, type AdminStates } from '../routing/eligible.js';
-import type { KillReason } from '../routing/kill.js';
-import { NO_PAUSES, type ListenerPause, type PausedListeners } from '../routing/pause.js';
+import { NO_PAUSES, pauseOf, type ListenerPause, type PausedListeners } from '../routing/pause.js';
 import type { LeaderStep } from '../metrics/leader-history.js';
+import { holdsForSwitchovers } from '../metrics/switchover-history.js';
 import { DrainDeadlines } from './drain-deadlines.js';
 import { ClusterPlane } from '../cluster/cluster-plane.js';
 import { resolveWorkerCount } from '../cluster/supervisor-options.js';
@@ -190,9 +190,10 @@ export class Router implements RouterControl {
     return this.admin;
   }
 
-  async killBackendSessions(member: string, reason: KillReason = 'admin'): Promise<number> {
-    const killed = await this.plane.killBackendSessions(member, reason);
-    this.logger.info({ event: 'admin_kill', member, sessions: killed, reason }, `killed ${killed} sessions on ${member}`);
+  /** The admin API's kill; a drain deadline kills through the plane itself (drainDeadlinePassed). */
+  async killBackendSessions(member: string): Promise<number> {
+    const killed = await this.plane.killBackendSessions(member, 'admin');
+    this.logger.info({ event: 'admin_kill', member, sessions: killed }, `killed ${killed} sessions on ${member}`);
     return killed;
   }
 
@@ -209,14 +210,14 @@ export class Router implements RouterControl {
     if (!this.listenerNames().includes(name)) throw new TypeError(`no listener named ${JSON.stringify(name)}`);
     const hold_ms = holdMs ?? this.config.timeouts.connect_wait;
     // Pausing again changes the hold limit; the pause keeps its start.
-    const pause = Object.freeze({ since: this.paused[name]?.since ?? this.now(), hold_ms });
+    const pause = Object.freeze({ since: pauseOf(this.paused, name)?.since ?? this.now(), hold_ms });
     this.setPaused({ ...this.paused, [name]: pause });
     this.logger.info({ event: 'listener_paused', listener: name, hold_ms }, `listener ${name} paused: new clients wait up to ${hold_ms} ms`);
     return pause;
   }
 
   resumeListener(name: string): ListenerPause | null {
-    const pause = Object.prototype.hasOwnProperty.call(this.paused, name) ? (this.paused[name] ?? null) : null;
+    const pause = pauseOf(this.paused, name);
     if (pause === null) return null;
     const next: Record<string, ListenerPause> = { ...this.paused };
     delete next[name];
@@ -253,8 +254,10 @@ export class Router implements RouterControl {
   private onView(view: ClusterView): void {
     // The plane has already handed the view to the data path (in-process or workers).
     // The held count is only read around a switchover: summing the traffic on every view is not free.
-    const switchover = (view.switchover ?? null) !== null || (this.metrics.leaderHistory().switchover ?? null) !== null;
-    const step = this.metrics.observeView(view, this.now(), switchover ? this.heldOnPrimaryListeners() : 0);
+    const holds = holdsForSwitchovers(this.config.listeners);
+    const tracking = (this.metrics.leaderHistory().switchover ?? null) !== null;
+    const counting = tracking || (holds && (view.switchover ?? null) !== null);
+    const step = this.metrics.observeView(view, this.now(), counting ? this.heldOnPrimaryListeners() : 0, holds);
     if (step) this.logSwitchover(step);
     this.refreshStates(view);
   }
@@ -269,8 +272,8 @@ export class Router implements RouterControl {
     const s = step.switchoverStarted;
     if (s) this.logger.info({ event: 'switchover_hold_start', from: s.from, to: s.to, since: s.since }, `switchover from ${s.from}: new RW sessions wait for the new leader`);
     const e = step.switchoverEnded;
-    if (e) {
-      const outcome = e.from === e.to ? 'abandoned' : 'completed';
+    const outcome = step.switchoverOutcome;
+    if (e && outcome) {
       this.logger.info(
         { event: 'switchover_hold_end', outcome, to: e.to, held_ms: e.held_ms, held_clients: e.held_clients, outage_ms: e.outage_ms },
         `switchover ${outcome}: ${e.held_clients ?? 0} clients held for ${e.held_ms ?? 0} ms, now on ${e.to ?? 'none'}`,

@@ -125,19 +125,24 @@ describe('nextLeaderHistory and switchovers (issue 13)', () => {
   const T = 1_000_000;
   const intent = (over: Partial<SwitchoverIntent> = {}): SwitchoverIntent => ({ from: 'n1', to: 'n2', scheduled_at: null, announced_at: T, ...over });
   /** Feeds (primary, intent, at, heldTotal) steps; returns the final state and what each step reported. */
-  function steps(list: ReadonlyArray<readonly [string | null, SwitchoverIntent | null, number, number]>): { state: LeaderHistoryState; ended: LeaderChange[]; started: number } {
+  function steps(
+    list: ReadonlyArray<readonly [string | null, SwitchoverIntent | null, number, number]>,
+    holds = true,
+  ): { state: LeaderHistoryState; ended: LeaderChange[]; outcomes: string[]; started: number } {
     let state = INITIAL_LEADER_HISTORY;
     const ended: LeaderChange[] = [];
+    const outcomes: string[] = [];
     let started = 0;
     list.forEach(([primary, sw, at, held], i) => {
       const v: ClusterView = { ...view(i + 1, members, primary), mode: 'etcd', switchover: sw };
-      const next = nextLeaderHistory(state, v, at, held);
+      const next = nextLeaderHistory(state, v, at, held, holds);
       const step = leaderStep(state, next);
       if (step.switchoverStarted) started++;
       if (step.switchoverEnded) ended.push(step.switchoverEnded);
+      if (step.switchoverOutcome) outcomes.push(step.switchoverOutcome);
       state = next;
     });
-    return { state, ended, started };
+    return { state, ended, outcomes, started };
   }
 
   it('adds the held time and the held clients to the change that confirms the new leader', () => {
@@ -156,6 +161,21 @@ describe('nextLeaderHistory and switchovers (issue 13)', () => {
     expect(state.changes[1]).not.toHaveProperty('held_ms');
   });
 
+  it('tracks no hold when no listener holds for a switchover (on_switchover: route everywhere)', () => {
+    const { state, ended, started } = steps(
+      [
+        ['n1', null, T - 10_000, 0],
+        ['n1', intent(), T, 0],
+        [null, intent(), T + 400, 2],
+        ['n2', null, T + 1_300, 4],
+      ],
+      false,
+    );
+    expect([started, ended, state.switchover]).toEqual([0, [], null]);
+    expect(state.changes[0]).toMatchObject({ from: null, to: 'n2', outage_ms: 900 });
+    expect(state.changes[0]).not.toHaveProperty('held_ms');
+  });
+
   it('records an abandoned switchover as an entry from the leader to itself, with no outage', () => {
     const { state, ended } = steps([
       ['n1', null, T - 10_000, 0],
@@ -165,6 +185,25 @@ describe('nextLeaderHistory and switchovers (issue 13)', () => {
     expect(state.changes[0]).toMatchObject({ from: 'n1', to: 'n1', outage_ms: 0, held_ms: 700, held_clients: 2, reason: 'switchover to n2 abandoned; n1 takes new sessions again' });
     expect(ended).toHaveLength(1);
     expect(state.leaderChanges).toBe(0);
+  });
+
+  it('calls a switchover completed when another member leads, and abandoned when its leader is confirmed again after an outage', () => {
+    const completed = steps([
+      ['n1', null, T - 10_000, 0],
+      ['n1', intent(), T, 0],
+      [null, intent(), T + 400, 1],
+      ['n2', null, T + 1_300, 2],
+    ]);
+    expect(completed.outcomes).toEqual(['completed']);
+    // The candidate failed after the leader let go, and Patroni gave the key back to n1.
+    const back = steps([
+      ['n1', null, T - 10_000, 0],
+      ['n1', intent(), T, 0],
+      [null, intent(), T + 400, 1],
+      ['n1', null, T + 2_000, 3],
+    ]);
+    expect(back.state.changes[0]).toMatchObject({ from: null, to: 'n1', outage_ms: 1_600, held_ms: 2_000, held_clients: 3 });
+    expect(back.outcomes).toEqual(['abandoned']);
   });
 
   it('starts a scheduled switchover at its time, even when the first view after it is the leader going away', () => {

@@ -173,6 +173,17 @@ describe('buildStatsSnapshot and planned maintenance (issue 13)', () => {
     expect([later.listeners[0]?.backends[0]?.state, later.switchover?.holding_since]).toEqual(['UP', null]);
   });
 
+  it('shows the leader UP on a listener with on_switchover: route during a switchover, and nothing held', () => {
+    const routeRw = listenerConfig({ name: 'rw', role: 'primary', on_switchover: 'route' });
+    const v = { ...cluster, mode: 'etcd' as const, switchover: { from: 'n1', to: 'n2', scheduled_at: null, announced_at: 49_000 } };
+    const snap = buildStatsSnapshot(input({ view: v, listeners: [routeRw, ro] }));
+    expect(snap.listeners[0]?.backends[0]).toMatchObject({ name: 'n1', state: 'UP', reason: 'n1 confirmed' });
+    expect(snap.listeners[0]?.can_route).toBe(true);
+    expect(snap.switchover?.holding_since).toBeNull();
+    // The same state feeds pgrouter_backend_state and pgrouter_backend_up.
+    expect(backendStates(v, [routeRw], {}, 50_000)['rw/n1']).toBe('UP');
+  });
+
   it('explains every member on a sync and a read_only listener', () => {
     const snap = buildStatsSnapshot(input({ view: syncView, listeners: [sync, all] }));
     const rows = (name: string) => Object.fromEntries((snap.listeners.find((l) => l.name === name)?.backends ?? []).map((b) => [b.name, `${b.state}: ${b.reason}`]));
