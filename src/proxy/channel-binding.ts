@@ -46,7 +46,8 @@ export function channelBindingPlan(hello: Buffer, sasl: ServerSasl | null, clien
 /** The certificate `client` was given (pgrouter's) is the one PostgreSQL presented (`theirs`, DER). */
 export function sameCertificate(client: tls.TLSSocket | null, theirs: Buffer | null): boolean {
   const ours = theirs ? client?.getCertificate() : null;
-  return !!ours && 'raw' in ours && !!theirs && ours.raw.equals(theirs);
+  const raw = ours && 'raw' in ours ? (ours as tls.PeerCertificate).raw : null;
+  return !!raw && !!theirs && raw.equals(theirs);
 }
 
 export type GateVerdict =
