@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { describeError } from '../../src/errors.js';
 import { LocalCluster, findFreePort } from '../../test/harness/cluster.js';
-import { log, scratchDir } from '../lib/common.js';
+import { log, scratchDir, stopWithProcess } from '../lib/common.js';
 import { HaproxyProcess } from '../lib/haproxy.js';
 import { PgrouterProcess } from '../lib/pgrouter.js';
 
@@ -71,22 +71,9 @@ export class ChaosStack {
   }
 
   private installHooks(): void {
-    // The cluster's own exit hook SIGKILLs Patroni and etcd; the routers are ours to kill.
-    process.on('exit', () => {
+    stopWithProcess('chaos stack', () => this.stop(), () => {
       this.pgrouter.killSync();
       this.haproxy.killSync();
     });
-    const onSignal = (signal: NodeJS.Signals): void => {
-      log(`${signal}: stopping the chaos stack`);
-      this.stop().then(
-        () => process.exit(130),
-        (err: unknown) => {
-          log(`stop failed: ${describeError(err)}`);
-          process.exit(1);
-        },
-      );
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
   }
 }

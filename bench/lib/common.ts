@@ -5,6 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { describeError } from '../../src/errors.js';
 import { HarnessError } from '../../test/harness/errors.js';
 import { runCommand, type RunResult } from '../../test/harness/process.js';
 
@@ -178,3 +179,23 @@ export function log(line: string): void {
   process.stderr.write(`[${new Date().toISOString().slice(11, 23)}] ${line}\n`);
 }
 
+
+/**
+ * Ties a stack's processes to this one: `killSync` on exit (the cluster's own exit hook SIGKILLs
+ * Patroni and etcd; the routers are the caller's), and a clean `stop` on the first SIGINT/SIGTERM.
+ */
+export function stopWithProcess(what: string, stop: () => Promise<void>, killSync: () => void): void {
+  process.on('exit', killSync);
+  const onSignal = (signal: NodeJS.Signals): void => {
+    log(`${signal}: stopping the ${what}`);
+    stop().then(
+      () => process.exit(130),
+      (err: unknown) => {
+        log(`stop failed: ${describeError(err)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+}

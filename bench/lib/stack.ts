@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LocalCluster, findFreePort, waitFor, type LocalClusterOptions } from '../../test/harness/cluster.js';
 import { describeError } from '../../src/errors.js';
-import { log, run, scratchDir, tcpAccepts } from './common.js';
+import { log, run, scratchDir, stopWithProcess, tcpAccepts } from './common.js';
 import { HaproxyProcess } from './haproxy.js';
 import { ManagedProcess } from './managed-process.js';
 import { PgrouterProcess } from './pgrouter.js';
@@ -202,24 +202,11 @@ export class Stack {
   }
 
   private installSignalHandlers(): void {
-    // The cluster's own exit hook SIGKILLs Patroni/etcd; the routers are ours to kill.
-    process.on('exit', () => {
+    stopWithProcess('stack', () => this.stop(), () => {
       this.pipe?.proc.killSync();
       for (const r of Object.values(this.routers)) r.killSync();
       this.haproxy.killSync();
     });
-    const onSignal = (signal: NodeJS.Signals): void => {
-      log(`${signal}: stopping the stack`);
-      this.stop().then(
-        () => process.exit(130),
-        (err: unknown) => {
-          log(`stop failed: ${describeError(err)}`);
-          process.exit(1);
-        },
-      );
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
   }
 }
 
