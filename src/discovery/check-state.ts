@@ -35,6 +35,8 @@ export interface ProbeExtra {
   readonly lagging: boolean;
   readonly role: string | null;
   readonly state: string | null;
+  /** The answer itself proves the check down (probe-response.ts): an up check goes down at once. */
+  readonly conclusive?: boolean;
   /** Epoch ms when the request was sent. */
   readonly startedAt: number;
 }
@@ -65,8 +67,9 @@ export function nextCheckState(
 ): CheckRecord {
   const successes = ok ? prev.successes + 1 : 0;
   const failures = ok ? 0 : prev.failures + 1;
-  // Up stays up until `fall` failures in a row; down goes up after `rise` successes in a row.
-  const up = prev.up ? failures < Math.max(1, fall) : successes >= Math.max(1, rise);
+  // Up stays up until `fall` failures in a row (or one conclusive failure); down goes up after
+  // `rise` successes in a row.
+  const up = prev.up ? failures < Math.max(1, fall) && !(!ok && extra.conclusive === true) : successes >= Math.max(1, rise);
   return Object.freeze({
     up,
     successes,

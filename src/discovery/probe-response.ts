@@ -8,6 +8,12 @@
 // running primary is a failure here ("not promoted yet"): we must not send writes to a server in
 // recovery. Without a body (or a body without those fields) the status alone decides.
 //
+// A /primary answer whose body says the server is in recovery (role replica, demoted, ...) is
+// conclusive: Patroni itself reports that the member is no longer a writable primary (it demoted
+// itself, e.g. after losing etcd), so the check goes down at once, without counting `fall`. Only
+// answers that say nothing about the server (refused, timeout, a 502 page, a 503 whose body still
+// says master: Patroni's leader lock lapsed for a moment) are counted (issue 10).
+//
 // /replica?lag=N answers 503 when the replica is over the limit, but also when it is tagged
 // noloadbalance, not running, or not a replica. A 503 whose body says a running replica without
 // noloadbalance can only be the lag limit: that is `lagging` (drain instead of kill).
@@ -24,6 +30,8 @@ export interface ProbeVerdict {
   readonly ok: boolean;
   readonly error: string | null;
   readonly lagging: boolean;
+  /** Patroni's answer itself proves the check down (see above): no `fall` to count. */
+  readonly conclusive: boolean;
   readonly role: string | null;
   readonly state: string | null;
 }
@@ -63,16 +71,18 @@ export function interpretProbe(
   const b = parseBody(body);
   const role = b?.role ?? null;
   const state = b?.state ?? null;
-  const fail = (error: string, lagging = false): ProbeVerdict => ({ ok: false, error, lagging, role, state });
+  const fail = (error: string, lagging = false, conclusive = false): ProbeVerdict => ({ ok: false, error, lagging, conclusive, role, state });
+  const pass: ProbeVerdict = { ok: true, error: null, lagging: false, conclusive: false, role, state };
   if (status === null) return fail(networkError ?? 'no response');
   if (status !== 200 && status !== 503) return fail(`HTTP ${status}`);
   if (kind === 'primary') {
-    if (status === 503) return fail('503');
-    if (role !== null && normalizeRole(role) !== 'primary') return fail(`not promoted yet (role ${role})`);
+    const inRecovery = role !== null && normalizeRole(role) !== 'primary';
+    if (status === 503) return fail('503', false, inRecovery);
+    if (inRecovery) return fail(`not promoted yet (role ${role})`, false, true);
     if (state !== null && state !== 'running') return fail(`postgres ${state}`);
-    return { ok: true, error: null, lagging: false, role, state };
+    return pass;
   }
-  if (status === 200) return { ok: true, error: null, lagging: false, role, state };
+  if (status === 200) return pass;
   const lagging = hasLagLimit && b !== null && role === 'replica' && state === 'running' && !b.noloadbalance && (kind !== 'sync' || b.syncStandby);
   return fail(lagging ? 'over lag limit' : '503', lagging);
 }

@@ -291,7 +291,7 @@ export class Prober {
     if (this.closed || this.members.get(m.name) !== m) return;
     const v = interpretProbe(check.kind, status, body, netError, check.lagLimit);
     const { rise, fall } = this.opts.checks;
-    const extra = { status, error: v.error, lagging: v.lagging, role: v.role, state: v.state, startedAt };
+    const extra = { status, error: v.error, lagging: v.lagging, conclusive: v.conclusive, role: v.role, state: v.state, startedAt };
     const at = this.now();
     if (check.kind === 'primary') m.primary = nextCheckState(m.primary, v.ok, at, rise, fall, extra);
     else {

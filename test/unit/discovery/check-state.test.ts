@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkStatus, initialCheck, isStale, isUp } from '../../../src/discovery/check-state.js';
+import { checkStatus, initialCheck, isStale, isUp, nextCheckState } from '../../../src/discovery/check-state.js';
 import { STALE_AFTER, T0, history } from './fixtures.js';
 
 const seq = (oks: boolean[]) => history(oks.map((ok, i) => ({ ok, at: T0 + i * 1000 })));
@@ -26,6 +26,15 @@ describe('rise/fall (rise 2, fall 3)', () => {
       { ok: false, at: T0 + 1000, status: null, error: 'timeout' },
     ]);
     expect(r).toMatchObject({ lastOk: false, lastStatus: null, error: 'timeout', lastAt: T0 + 1005, lastStartedAt: T0 + 1000, lastOkStartedAt: T0, successes: 0, failures: 1 });
+  });
+
+  it('takes an up check down at the first conclusive failure (Patroni says: in recovery), and counts fall for any other', () => {
+    const up = seq([true, true]);
+    const fail = (conclusive: boolean) => nextCheckState(up, false, T0 + 5000, 2, 3, { status: 503, error: '503', lagging: false, role: conclusive ? 'replica' : 'master', state: 'running', conclusive, startedAt: T0 + 5000 });
+    expect(fail(true)).toMatchObject({ up: false, failures: 1 });
+    expect(fail(false)).toMatchObject({ up: true, failures: 1 });
+    // A success is never conclusive against: rise is still counted.
+    expect(nextCheckState(initialCheck, true, T0, 2, 3, { status: 200, error: null, lagging: false, role: 'master', state: 'running', conclusive: true, startedAt: T0 }).up).toBe(false);
   });
 
   it('flags lagging only while the last result is a lagging failure', () => {

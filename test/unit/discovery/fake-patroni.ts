@@ -3,7 +3,11 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type FakeRole = 'master' | 'replica' | 'promoting' | 'lagging' | 'hang' | 'garbage';
+/**
+ * `unleased`: a running primary whose Patroni does not hold the leader lock for a moment (its HA
+ * loop stalled): /primary answers 503 with a body that still says master.
+ */
+export type FakeRole = 'master' | 'replica' | 'promoting' | 'lagging' | 'unleased' | 'hang' | 'garbage';
 
 export class FakePatroni {
   role: FakeRole;
@@ -53,7 +57,7 @@ export class FakePatroni {
       res.writeHead(502).end('<html>bad gateway</html>');
       return;
     }
-    const inRecovery = this.role !== 'master';
+    const inRecovery = this.role !== 'master' && this.role !== 'unleased';
     const body = JSON.stringify({
       state: 'running',
       role: inRecovery ? 'replica' : 'master',

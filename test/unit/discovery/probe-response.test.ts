@@ -14,23 +14,30 @@ describe('interpretProbe /primary', () => {
     [200, JSON.stringify({ state: 'running', role: 'primary' }), null, true, null],
     [200, '', null, true, null],
     [200, 'not json', null, true, null],
-    [200, promotingBody, null, false, 'not promoted yet (role replica)'],
+    [200, promotingBody, null, false, 'not promoted yet (role replica)', true],
     [200, stoppedBody, null, false, 'postgres stopped'],
-    [503, replicaBody, null, false, '503'],
+    [503, replicaBody, null, false, '503', true],
+    [503, JSON.stringify({ state: 'running', role: 'demoted' }), null, false, '503', true],
+    [503, primaryBody, null, false, '503'],
+    [503, '<html>busy</html>', null, false, '503'],
+    [503, '', null, false, '503'],
     [500, primaryBody, null, false, 'HTTP 500'],
+    [502, replicaBody, null, false, 'HTTP 502'],
     [null, null, 'ECONNREFUSED', false, 'ECONNREFUSED'],
     [null, null, 'timeout', false, 'timeout'],
-  ])('status %s with body %s → ok=%s', (status, body, net, ok, error) => {
+  ])('status %s, body %s, network error %s → ok=%s, error %s, conclusive %s', (status, body, net, ok, error, conclusive = false) => {
     const v = interpretProbe('primary', status, body, net, false);
     expect(v.ok).toBe(ok);
     expect(v.error).toBe(error);
     expect(v.lagging).toBe(false);
+    // Only Patroni saying the server is in recovery is conclusive; a blip says nothing (issue 10).
+    expect(v.conclusive).toBe(conclusive);
   });
 });
 
 describe('interpretProbe /replica', () => {
   it('passes a 200', () => {
-    expect(interpretProbe('replica', 200, replicaBody, null, true)).toEqual({ ok: true, error: null, lagging: false, role: 'replica', state: 'running' });
+    expect(interpretProbe('replica', 200, replicaBody, null, true)).toEqual({ ok: true, error: null, lagging: false, conclusive: false, role: 'replica', state: 'running' });
   });
 
   it('reads a 503 from a running replica under ?lag= as lagging', () => {
