@@ -17,6 +17,7 @@ import { cancelState, type CancelState } from './cancel-keys.js';
 import type { CancelOwner } from './cancel-request.js';
 import { chooseRelayEngine, type RelayChoice } from '../relay/select-engine.js';
 import { bindAll } from './bind-all.js';
+import { within } from './within.js';
 import { checkListenerTls, Listener } from './listener.js';
 import { planListenerChanges } from './listener-plan.js';
 
@@ -55,6 +56,8 @@ export interface ReconfigureResult {
   readonly kept: string[];
 }
 
+/** How long closed sessions may take to report their end before close() gives up on them. */
+const CLOSED_WAIT_MS = 5_000;
 export class DataPath {
   /** The timeouts of the last config applied (the listeners keep their own settings). */
   private timeouts: TimeoutsConfig;
@@ -321,22 +324,19 @@ export class DataPath {
   /** Stops accepting, refuses waiting clients, lets sessions drain up to graceMs, then ends them with `reason` (default shutdown). */
   async close(opts: { graceMs?: number; reason?: EndReason } = {}): Promise<void> {
     this.closing = true;
-    const graceMs = opts.graceMs ?? this.timeouts.shutdown_grace;
     const all = this.all();
     const stopped = Promise.all(all.map((l) => l.stopAccepting()));
     for (const l of all) l.shutdownPending();
-    const idle = Promise.all(all.map((l) => l.idle()));
-    let timer: NodeJS.Timeout | undefined;
-    const grace = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, graceMs);
-    });
-    await Promise.race([idle, grace]);
-    clearTimeout(timer);
+    const idle = (): Promise<unknown> => Promise.all(all.map((l) => l.idle()));
+    await within(idle(), opts.graceMs ?? this.timeouts.shutdown_grace);
     const left = this.registry.count();
     if (left > 0) this.logger.info({ event: 'shutdown_destroy', sessions: left, reason: opts.reason ?? 'shutdown' }, 'grace period over, closing sessions');
     for (const l of all) l.destroyAll(opts.reason);
-    await Promise.all(all.map((l) => l.idle())); // relays end asynchronously (the native thread reports)
-    await stopped;
+    // Relays end asynchronously (the native thread reports); one that never does must not keep
+    // the process from stopping: it is named in the log instead.
+    if (await within(Promise.all([idle(), stopped]), CLOSED_WAIT_MS)) return;
+    const open = Object.fromEntries(all.map((l) => [l.listener.name, l.gauges().current]));
+    this.logger.error({ event: 'shutdown_unfinished', open }, `sessions still open ${CLOSED_WAIT_MS} ms after being closed; stopping anyway`);
   }
 
   /** Actually bound addresses by listener name (tests bind port 0); configured listeners only. */

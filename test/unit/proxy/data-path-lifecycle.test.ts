@@ -4,6 +4,9 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/log.js';
 import { DataPath } from '../../../src/proxy/data-path.js';
+import { JS_RELAY } from '../../../src/relay/js-relay.js';
+import type { RelayEngine } from '../../../src/relay/relay.js';
+import { captureLog } from '../../helpers/capture-log.js';
 import { listenerConfig, testConfig } from './helpers/config.js';
 import { Fixture } from './helpers/fixture.js';
 import { sslRequest, startupPacket } from './helpers/packets.js';
@@ -68,6 +71,20 @@ describe('DataPath shutdown', () => {
     await established.waitClosed();
     await Promise.all(Object.values(fixture.backends).map((b) => b.close()));
   });
+
+  it('stops within its deadline when a closed session never reports its end, and names it in the log', async () => {
+    // An engine whose kill ends nothing: a relay that lost its end report (a bug) must not hang
+    // the shutdown (SIGTERM would never exit).
+    const never: RelayEngine = { name: 'js', start: () => ({ kill: () => undefined }), report: () => JS_RELAY.report() };
+    const log = captureLog();
+    f = await Fixture.start({ backends: ['n1'], primary: 'n1', relay: never, logger: log.logger });
+    const fixture = f;
+    f = null;
+    await readySession(fixture.port('rw'));
+    await fixture.dp.close({ graceMs: 0 });
+    expect(log.lines.find((l) => l['event'] === 'shutdown_unfinished')).toMatchObject({ open: { rw: 1, ro: 0 } });
+    await Promise.all(Object.values(fixture.backends).map((b) => b.close()));
+  }, 15_000);
 
   it('fails to start with PGR_ERR_BIND when a port is taken, and releases the other listeners', async () => {
     const blocker = net.createServer();

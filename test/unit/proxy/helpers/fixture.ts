@@ -4,6 +4,7 @@ import type { Config } from '../../../../src/config/types.js';
 import type { ClusterView, MemberView } from '../../../../src/view/cluster-view.js';
 import { silentLogger, type Logger } from '../../../../src/log.js';
 import { DataPath } from '../../../../src/proxy/data-path.js';
+import type { RelayEngine } from '../../../../src/relay/relay.js';
 import type { ListenerTraffic } from '../../../../src/sessions/types.js';
 import { testConfig } from './config.js';
 import { FakeBackend, type FakeBackendOptions } from './fake-backend.js';
@@ -24,10 +25,11 @@ export class Fixture {
     backend?: FakeBackendOptions;
     perBackend?: Record<string, FakeBackendOptions>;
     logger?: Logger;
+    relay?: RelayEngine;
   }): Promise<Fixture> {
     const backends: Record<string, FakeBackend> = {};
     for (const name of opts.backends) backends[name] = await FakeBackend.start(name, opts.perBackend?.[name] ?? opts.backend);
-    const dp = new DataPath({ config: opts.config ?? testConfig(), logger: opts.logger ?? silentLogger() });
+    const dp = new DataPath({ config: opts.config ?? testConfig(), logger: opts.logger ?? silentLogger(), ...(opts.relay ? { relay: opts.relay } : {}) });
     await dp.start();
     const f = new Fixture(dp, backends);
     f.publish(opts.primary);
