@@ -173,7 +173,8 @@ describe('the HTTP surface of a router in front of a real Patroni cluster', () =
     const s = await snapshot();
     expect(s.leader_history[0]?.to).toBe(s.primary);
     expect(s.leader_history[0]?.outage_ms).toBeGreaterThan(0);
-  });
+    // Its own waits (pause, the key's expiry, resume, restart, two 40 s bounds) exceed the default 60 s.
+  }, 150_000);
 });
 
 /** Names of the UP backends in one listener's table of the stats page. */
