@@ -8,11 +8,15 @@
 // running primary is a failure here ("not promoted yet"): we must not send writes to a server in
 // recovery. Without a body (or a body without those fields) the status alone decides.
 //
-// A /primary answer whose body says the server is in recovery (role replica, demoted, ...) is
-// conclusive: Patroni itself reports that the member is no longer a writable primary (it demoted
-// itself, e.g. after losing etcd), so the check goes down at once, without counting `fall`. Only
-// answers that say nothing about the server (refused, timeout, a 502 page, a 503 whose body still
-// says master: Patroni's leader lock lapsed for a moment) are counted (issue 10).
+// Some failed /primary answers are conclusive: Patroni itself says the member is not a writable
+// primary, so the check goes down at once, without counting `fall` (issue 10):
+//   - the body says the server is in recovery (role replica, demoted, ...): it demoted itself;
+//   - a 503 whose body says PostgreSQL is running: Patroni no longer holds the leader lock (it
+//     could not renew the key, e.g. etcd is unreachable) and demotes next; it answers 503 to a
+//     running primary for nothing else.
+// Answers that say nothing about the server are counted: refused, timeout, a 502 or 503 page
+// from something in front of Patroni, and a 503 while PostgreSQL itself is not running (a
+// restart in maintenance mode ends the sessions anyway; `fall` decides when it is down).
 //
 // /replica?lag=N answers 503 when the replica is over the limit, but also when it is tagged
 // noloadbalance, not running, or not a replica. A 503 whose body says a running replica without
@@ -77,7 +81,7 @@ export function interpretProbe(
   if (status !== 200 && status !== 503) return fail(`HTTP ${status}`);
   if (kind === 'primary') {
     const inRecovery = role !== null && normalizeRole(role) !== 'primary';
-    if (status === 503) return fail('503', false, inRecovery);
+    if (status === 503) return fail('503', false, inRecovery || state === 'running');
     if (inRecovery) return fail(`not promoted yet (role ${role})`, false, true);
     if (state !== null && state !== 'running') return fail(`postgres ${state}`);
     return pass;

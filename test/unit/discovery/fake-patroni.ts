@@ -4,8 +4,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /**
- * `unleased`: a running primary whose Patroni does not hold the leader lock for a moment (its HA
- * loop stalled): /primary answers 503 with a body that still says master.
+ * `unleased`: a running primary whose Patroni lost the leader lock (it could not renew the key):
+ * /primary answers 503 with a body that still says master. `garbage`: a 502 page from a proxy.
  */
 export type FakeRole = 'master' | 'replica' | 'promoting' | 'lagging' | 'unleased' | 'hang' | 'garbage';
 
