@@ -8,6 +8,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     fileParallelism: false,
-    reporters: ['default'],
+    // The default report, then one plain closing line for CI logs (N passed, M failed).
+    reporters: ['default', './test/helpers/closing-line-reporter.ts'],
   },
 });
