@@ -67,9 +67,10 @@ export function nextCheckState(
 ): CheckRecord {
   const successes = ok ? prev.successes + 1 : 0;
   const failures = ok ? 0 : prev.failures + 1;
-  // Up stays up until `fall` failures in a row (or one conclusive failure); down goes up after
+  // Up stays up until `fall` failures in a row, or one conclusive failure; down goes up after
   // `rise` successes in a row.
-  const up = prev.up ? failures < Math.max(1, fall) && !(!ok && extra.conclusive === true) : successes >= Math.max(1, rise);
+  const downNow = !ok && extra.conclusive === true;
+  const up = prev.up ? failures < Math.max(1, fall) && !downNow : successes >= Math.max(1, rise);
   return Object.freeze({
     up,
     successes,
