@@ -33,7 +33,7 @@ export function handoverObstacle(socket: net.Socket): string | null {
   if (socket.destroyed) return 'the socket is destroyed';
   if (socket.connecting) return 'the socket is still connecting';
   if (socket.writableEnded) return 'the socket was ended (its FIN is sent or queued)';
-  if (socket.writableLength > 0) return `${socket.writableLength} written bytes are not flushed yet (wait for 'drain')`;
+  if (socket.writableLength > 0) return `${socket.writableLength} written bytes are not flushed yet (settleForHandover() waits for them)`;
   if (socket.readableLength > 0) return `${socket.readableLength} bytes were read but not consumed`;
   if (socket.listenerCount('data') > 0) return "a 'data' listener is still attached";
   const fd = handleOf(socket)?.fd;
