@@ -121,19 +121,22 @@ class RelayWrap : public Napi::ObjectWrap<RelayWrap> {
         return Throw(env, "PGR_ERR_RELAY_HANDOVER", "cannot take over the sockets", err);
       }
     }
+    const double id = core.IdOf(slot);
     auto* s = new Session();
     s->slot = slot;
-    s->id = core.IdOf(slot);
+    s->id = id;
     for (int side = 0; side < 2; ++side) {
       s->end[side].fd = dups[side];
       s->end[side].idleMs = info[2 + side].ToNumber().Uint32Value();
     }
-    core.table[slot * 3] = s->id;
+    core.table[slot * 3] = id;
     core.table[slot * 3 + 1] = 0;
     core.table[slot * 3 + 2] = 0;
     if (core.live++ == 0) core.Ref(true);
+    // From here `s` is the relay thread's, which may end and free it before Add() returns (its
+    // peers closed already, or this thread was descheduled meanwhile): nothing below touches it.
     core.engine->Add(s);
-    return Napi::Number::New(env, s->id);
+    return Napi::Number::New(env, id);
   }
 
   bool Live(double id) const {

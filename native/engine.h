@@ -61,7 +61,8 @@ class Engine {
 
   // 0, or the errno that kept the thread from starting.
   int Start();
-  // Main thread. The session's fds are the engine's from here on.
+  // Main thread. The session and its fds are the engine's from here on: the thread may end and
+  // free it before Add() returns (its peers closed already, or this thread was descheduled).
   void Add(Session* s);
   void Kill(double id, uint16_t reason);
   void KillAll(uint16_t reason);

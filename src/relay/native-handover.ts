@@ -13,6 +13,8 @@
 import type net from 'node:net';
 import { PgrError } from '../errors.js';
 
+const EMPTY = Buffer.alloc(0);
+
 /** Node's stream handle (TCPWrap); internal, but stable on Linux since Node 0.x. */
 interface StreamHandle {
   fd?: number;
@@ -31,7 +33,7 @@ export function handoverObstacle(socket: net.Socket): string | null {
   if (socket.destroyed) return 'the socket is destroyed';
   if (socket.connecting) return 'the socket is still connecting';
   if (socket.writableEnded) return 'the socket was ended (its FIN is sent or queued)';
-  if (socket.writableLength > 0) return `${socket.writableLength} written bytes are not flushed yet (wait for 'drain')`;
+  if (socket.writableLength > 0) return `${socket.writableLength} written bytes are not flushed yet (settleForHandover() waits for them)`;
   if (socket.readableLength > 0) return `${socket.readableLength} bytes were read but not consumed`;
   if (socket.listenerCount('data') > 0) return "a 'data' listener is still attached";
   const fd = handleOf(socket)?.fd;
@@ -97,20 +99,22 @@ function moveBuffered(from: net.Socket, to: net.Socket): void {
 function flushed(socket: net.Socket): Promise<void> {
   if (socket.writableLength === 0 && !socket.destroyed) return Promise.resolve();
   return new Promise((resolve, reject) => {
-    const done = (err?: Error): void => {
-      socket.off('drain', onDrain);
+    const done = (err?: Error | null): void => {
+      socket.off('finish', onFinish);
       socket.off('close', onClose);
       socket.off('error', done);
       if (err) reject(new PgrError('PGR_ERR_RELAY_HANDOVER', 'a socket failed before the handover', { cause: err }));
       else resolve();
     };
-    const onDrain = (): void => {
-      if (socket.writableLength === 0) done();
-    };
+    const onFinish = (): void => done();
     const onClose = (): void => done(new Error('socket closed'));
     if (socket.destroyed) return onClose();
-    socket.on('drain', onDrain);
     socket.on('close', onClose);
     socket.on('error', done);
+    // Not 'drain': Node emits it only after a write() that returned false, and a smaller queue
+    // the kernel could not take at once empties without one. The callback of an empty write
+    // comes once everything queued before it is written; an ended socket says so with 'finish'.
+    if (socket.writableEnded) socket.on('finish', onFinish);
+    else socket.write(EMPTY, done);
   });
 }

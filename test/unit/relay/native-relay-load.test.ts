@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { waitFor, within } from '../../harness/wait.js';
 import { available, type NativeStrategy } from '../../../src/relay/native-relay.js';
 import { settleForHandover } from '../../../src/relay/native-handover.js';
-import { collect, openFds, stream, writeAll, type Pair } from './pairs.js';
+import { collect, fdsBackTo, openFds, Pairs, stream, writeAll, type Pair } from './pairs.js';
 import { useRelayFixture } from './relay-fixture.js';
 
 const NO_TIMEOUTS = { client: 0, server: 0 };
@@ -166,6 +166,34 @@ describe.runIf(available()).each<NativeStrategy>(['copy', 'splice', 'auto'])('th
     await ended(10, 'the closed sessions');
     expect(f.ends.every((e) => e.reason === 'killed' && e.killReason === 'shutdown')).toBe(true);
     expect(() => f.relay.adopt(opened[0]!.front, opened[0]!.back, NO_TIMEOUTS)).toThrow();
+  });
+});
+
+describe('the handover settle', () => {
+  // Node emits 'drain' only after a write() that returned false (the queue reached
+  // highWaterMark). A smaller write the kernel could not take at once empties without one, so a
+  // settle that waited for 'drain' waited for ever, with both sockets no longer read.
+  it("resolves once a write below highWaterMark that the kernel could not take at once is flushed, without a 'drain'", async () => {
+    const baseline = openFds();
+    const pairs = await Pairs.start();
+    try {
+      const { client, front, back } = await pairs.open();
+      client.pause();
+      // Half the highWaterMark per write: the queue never reaches it, so no 'drain' is due.
+      const chunk = Buffer.alloc(front.writableHighWaterMark / 2, 0x61);
+      while (front.writableLength === 0) {
+        front.write(chunk);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      expect(front.writableNeedDrain).toBe(false);
+      const settled = settleForHandover(front, back);
+      client.resume();
+      await within(settled, 10_000, () => `the settle (${front.writableLength} bytes still queued)`);
+      expect(front.writableLength).toBe(0);
+    } finally {
+      await pairs.close();
+    }
+    await fdsBackTo(baseline, 'after the test');
   });
 });
 

@@ -175,6 +175,36 @@ describe.runIf(available()).each<NativeStrategy>(['copy', 'splice', 'auto'])('th
 });
 
 describe.runIf(available())('the native relay slots', () => {
+  // A session whose two peers have closed ends as soon as the thread registers it, and the
+  // thread frees it then: possibly before adopt() returns. adopt() once read the id from the
+  // freed session, returned garbage, and the report named an id nobody knew; the data path
+  // then kept the session for ever, and its kill at shutdown found no such session either.
+  it('returns the id the end report names, even for a session that ended before adopt() returned', async () => {
+    const baseline = openFds();
+    const pairs = await Pairs.start();
+    const reported = new Set<number>();
+    const relay = createNativeRelay({ capacity: 64, onEnd: (end) => reported.add(end.id) });
+    const adopted: number[] = [];
+    try {
+      for (let i = 0; i < 2000; i++) {
+        const { client, front, back, server } = await pairs.open();
+        client.end();
+        server.end();
+        await Promise.all([once(client, 'finish'), once(server, 'finish')]);
+        adopted.push(relay.adopt(front, back, NO_TIMEOUTS));
+        // A slot comes back with its report: keep well below the capacity.
+        await waitFor(() => relay.sessions < 32, { timeoutMs: 5000, intervalMs: 1, what: 'the sessions to end' });
+      }
+      await waitFor(() => relay.sessions === 0, { timeoutMs: 10_000, intervalMs: 5, what: 'every session to end' });
+      expect(adopted.filter((id) => !reported.has(id))).toEqual([]);
+      expect(reported.size).toBe(adopted.length);
+    } finally {
+      relay.close();
+      await pairs.close();
+    }
+    await fdsBackTo(baseline, 'after the test');
+  });
+
   it('refuses a session beyond its capacity with PGR_ERR_RELAY_FULL, and never reuses an id', async () => {
     const baseline = openFds();
     const pairs = await Pairs.start();
