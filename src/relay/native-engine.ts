@@ -41,7 +41,7 @@ export class NativeSessions {
   /** Gives a connection burst's heap back once it is over. */
   private readonly trim: HeapTrim;
 
-  constructor(logger: Logger) {
+  constructor(private readonly logger: Logger) {
     this.relay = createNativeRelay({ onEnd: (end) => this.ended(end) });
     this.trim = new HeapTrim(relieveMemoryPressure, logger);
   }
@@ -74,7 +74,9 @@ export class NativeSessions {
 
   private ended(end: NativeRelayEnd): void {
     const entry = this.entries.get(end.id);
-    if (!entry) return;
+    // Every adopted session has an entry until its one report: a miss is a bug that would keep a
+    // session in the data path for ever (it did once: adopt() returned a freed session's id).
+    if (!entry) return void this.logger.error({ event: 'relay_end_unknown', id: end.id, reason: end.reason }, 'the native relay reported the end of a session it was never given');
     this.entries.delete(end.id);
     entry.nativeEnded(endReasonOf(end), end.bytesIn, end.bytesOut);
   }
